@@ -1,0 +1,186 @@
+package generator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
+
+	"github.com/gatehouse-go/gatehouse/generator/internal/model"
+	"github.com/gatehouse-go/gatehouse/generator/internal/spec"
+)
+
+// codegenMu serialises calls into oapi-codegen, which keeps its options and
+// the spec in package-level state (oapi-codegen issue #1805): two
+// generations at once in one process would corrupt each other.
+var codegenMu sync.Mutex
+
+// generateAPI runs oapi-codegen for the models, the strict server interface
+// and the std net/http wrappers, and records each operation's Go name in api.
+func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
+	// oapi-codegen prunes and filters the document it is given; give it a
+	// copy without the operations gatehouse implements itself.
+	t, err := cloneDoc(doc.T)
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range api.Implemented {
+		item := t.Paths.Value(op.Path)
+		item.SetOperation(op.Method, nil)
+		if len(item.Operations()) == 0 {
+			t.Paths.Delete(op.Path)
+		}
+	}
+	// Webhooks and callbacks describe requests this server sends, not ones
+	// it serves.
+	t.Webhooks = nil
+
+	cfg := codegen.Configuration{
+		PackageName: "api",
+		Generate: codegen.GenerateOptions{
+			StdHTTPServer: true,
+			Strict:        true,
+			Models:        true,
+			EmbeddedSpec:  true,
+		},
+		OutputOptions: codegen.OutputOptions{
+			ResolveTypeNameCollisions: true,
+			SkipFmt:                   true, // formatted once, with everything else
+		},
+	}
+
+	codegenMu.Lock()
+	defer codegenMu.Unlock()
+	code, err := codegen.Generate(t, cfg)
+	if err != nil {
+		return nil, codegenError(doc, err)
+	}
+	defs, err := codegen.OperationDefinitions(t)
+	if err != nil {
+		return nil, codegenError(doc, err)
+	}
+	names := make(map[string]string, len(defs))
+	for _, d := range defs {
+		names[strings.ToUpper(d.Method)+" "+d.Path] = d.OperationId
+	}
+	for i := range api.Operations {
+		op := &api.Operations[i]
+		name, ok := names[op.Method+" "+op.Path]
+		if !ok {
+			return nil, fmt.Errorf("internal error: oapi-codegen produced no handler for %s %s", op.Method, op.Path)
+		}
+		op.GoName = name
+	}
+	return replaceHeader(code), nil
+}
+
+// replaceHeader swaps oapi-codegen's header (which names its version) for
+// gatehouse's, so output does not change with the library's version.
+func replaceHeader(code string) []byte {
+	i := strings.Index(code, "\npackage ")
+	if i < 0 {
+		return []byte(code)
+	}
+	return []byte(GeneratedHeader + "\n\n// Package api holds the types, the strict server interface and the\n// routes generated from the OpenAPI document.\n" + code[i:])
+}
+
+var (
+	codegenPathRE  = regexp.MustCompile(`(?:path|in path) ["']?(/[^"'\s:]*)`)
+	codegenParamRE = regexp.MustCompile(`type for param \((\w+)\)`)
+	codegenTypeRE  = regexp.MustCompile(`(?:Schema|typename ')(\w+)`)
+)
+
+// codegenError explains an oapi-codegen failure with the place it concerns.
+func codegenError(doc *spec.Doc, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "error generating code: ")
+	pos := doc.Locate()
+	if m := codegenPathRE.FindStringSubmatch(msg); m != nil {
+		pos = doc.Locate("paths", m[1])
+	} else if m := codegenTypeRE.FindStringSubmatch(msg); m != nil {
+		pos = doc.Locate("components", "schemas", m[1])
+	}
+	hint := "change that construct in the spec, or report it if the spec is valid"
+	if codegenParamRE.MatchString(msg) {
+		hint = "give the parameter a schema"
+	}
+	return spec.Errorf(pos, "unsupported construct: %s; %s", msg, hint)
+}
+
+// checkRoutes registers every route on a throwaway ServeMux, which panics on
+// patterns it cannot tell apart, and reports such conflicts as spec errors.
+func checkRoutes(doc *spec.Doc, api *model.API) (err error) {
+	mux := http.NewServeMux()
+	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	register := func(op model.Operation) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = spec.Errorf(doc.Locate("paths", op.Path), "%s %s %s; Go's router cannot choose between them, so rename the path parameters consistently or merge the paths", op.Method, op.Path, conflictReason(fmt.Sprint(r)))
+			}
+		}()
+		mux.Handle(op.Method+" "+codegen.SwaggerUriToStdHttpUri(op.Path), noop)
+		return nil
+	}
+	for _, op := range api.Operations {
+		if err := register(op); err != nil {
+			return err
+		}
+	}
+	builtin := []model.Operation{
+		{Method: http.MethodPost, Path: api.TokenPath},
+		{Method: http.MethodPost, Path: api.RevokePath},
+		{Method: http.MethodGet, Path: "/openapi.json"},
+		{Method: http.MethodGet, Path: "/.well-known/jwks.json"},
+	}
+	for _, op := range builtin {
+		if err := register(op); err != nil {
+			return spec.Errorf(doc.Locate("paths", op.Path), "the spec declares %s %s, which gatehouse serves itself; remove it from the spec or move it", op.Method, op.Path)
+		}
+	}
+	return nil
+}
+
+var conflictRE = regexp.MustCompile(`conflicts with pattern "([^"]*)"`)
+var exampleRE = regexp.MustCompile(`match some paths, like ("[^"]*")`)
+
+// conflictReason extracts what ServeMux's panic says about a conflict,
+// without the Go source positions it also names.
+func conflictReason(msg string) string {
+	reason := "conflicts with another route"
+	if m := conflictRE.FindStringSubmatch(msg); m != nil {
+		reason = "conflicts with " + m[1]
+	}
+	if m := exampleRE.FindStringSubmatch(msg); m != nil {
+		reason += ": both match paths like " + m[1] + " and neither is more specific"
+	}
+	return reason
+}
+
+func cloneDoc(t *openapi3.T) (*openapi3.T, error) {
+	data, err := t.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("copy spec: %w", err)
+	}
+	loader := openapi3.NewLoader()
+	clone, err := loader.LoadFromData(data)
+	if err != nil {
+		return nil, fmt.Errorf("copy spec: %w", err)
+	}
+	return clone, nil
+}
+
+func jsonIndent(w io.Writer, data []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, data, "", "  "); err != nil {
+		return fmt.Errorf("format spec: %w", err)
+	}
+	buf.WriteByte('\n')
+	_, err := buf.WriteTo(w)
+	return err
+}

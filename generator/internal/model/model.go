@@ -1,0 +1,365 @@
+// Package model computes, once, what the templates render: every operation
+// with its effective security (OR of AND-sets with scopes), and every scheme
+// with how the runtime verifies it.
+package model
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/gatehouse-go/gatehouse/generator/internal/spec"
+)
+
+// Scheme kinds, as named by the runtime's auth.SchemeKind constants.
+const (
+	KindBearer        = "Bearer"
+	KindOAuth2        = "OAuth2"
+	KindOpenIDConnect = "OpenIDConnect"
+	KindBasic         = "Basic"
+	KindAPIKey        = "APIKey"
+	KindCustom        = "Custom"
+)
+
+// API is the security-relevant model of one spec.
+type API struct {
+	Title      string
+	Schemes    []Scheme    // sorted by name
+	Operations []Operation // sorted by path, then method
+	// TokenPath serves the token endpoint: the password flow's tokenUrl,
+	// else /auth/token.
+	TokenPath string
+	// RevokePath serves RFC 7009 revocation.
+	RevokePath string
+	// ClientCredentials is set when an oauth2 scheme has that flow.
+	ClientCredentials bool
+	// Implemented are operations the spec declares at the token or revoke
+	// path: gatehouse serves them itself and leaves them out of the user's
+	// interface.
+	Implemented []Operation
+	Warnings    []string
+}
+
+// Scheme is a declared security scheme.
+type Scheme struct {
+	Name        string
+	Kind        string // one of the Kind constants
+	In          string // apiKey: header, query or cookie
+	Param       string // apiKey: the parameter name
+	Description string // for custom schemes: what the spec declared
+}
+
+// Operation is one path item operation.
+type Operation struct {
+	Method      string // upper case
+	Path        string // as in the spec
+	OperationID string // as in the spec; may be empty
+	GoName      string // the strict server method name, set by the renderer
+	Tags        []string
+	Summary     string
+	Security    Security
+}
+
+// Security is an operation's effective security requirements.
+type Security struct {
+	// Alternatives are OR-ed; empty means public.
+	Alternatives []Requirement
+	// Source says where the requirements came from: "operation", "root" or
+	// "none".
+	Source string
+}
+
+// Public reports whether no credentials are looked at.
+func (s Security) Public() bool { return len(s.Alternatives) == 0 }
+
+// AllowsAnonymous reports whether the {} alternative is present.
+func (s Security) AllowsAnonymous() bool {
+	return slices.ContainsFunc(s.Alternatives, func(r Requirement) bool { return len(r) == 0 })
+}
+
+// Requirement is one requirement object: every scheme must pass (AND).
+// Empty means anonymous access.
+type Requirement []SchemeUse
+
+// SchemeUse is a scheme with the scopes (or roles) it must grant.
+type SchemeUse struct {
+	Scheme string
+	Scopes []string
+}
+
+// String renders a requirement as in the docs: "a[x y] + b", or "{}".
+func (r Requirement) String() string {
+	if len(r) == 0 {
+		return "{}"
+	}
+	parts := make([]string, len(r))
+	for i, u := range r {
+		parts[i] = u.Scheme
+		if len(u.Scopes) > 0 {
+			parts[i] += "[" + strings.Join(u.Scopes, " ") + "]"
+		}
+	}
+	return strings.Join(parts, " + ")
+}
+
+// String renders the security as "public" or "a | b + c".
+func (s Security) String() string {
+	if s.Public() {
+		return "public"
+	}
+	parts := make([]string, len(s.Alternatives))
+	for i, r := range s.Alternatives {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, " | ")
+}
+
+// Options tune the model.
+type Options struct {
+	DefaultTokenPath  string // "/auth/token" when empty
+	DefaultRevokePath string // "/auth/revoke" when empty
+}
+
+// Build computes the model of doc. It fails, with the place, on a reference
+// to an undeclared scheme.
+func Build(doc *spec.Doc, opts Options) (*API, error) {
+	api := &API{TokenPath: opts.DefaultTokenPath, RevokePath: opts.DefaultRevokePath}
+	if api.TokenPath == "" {
+		api.TokenPath = "/auth/token"
+	}
+	if api.RevokePath == "" {
+		api.RevokePath = "/auth/revoke"
+	}
+	if doc.Info != nil {
+		api.Title = doc.Info.Title
+	}
+	if err := api.buildSchemes(doc); err != nil {
+		return nil, err
+	}
+	declared := make(map[string]bool, len(api.Schemes))
+	for _, s := range api.Schemes {
+		declared[s.Name] = true
+	}
+
+	root, err := requirements(doc, doc.Security, declared, "security")
+	if err != nil {
+		return nil, err
+	}
+	rootSource := "root"
+	if len(doc.Security) == 0 {
+		rootSource = "none"
+	}
+
+	if doc.Paths != nil {
+		paths := doc.Paths.Keys()
+		sort.Strings(paths)
+		for _, path := range paths {
+			item := doc.Paths.Value(path)
+			if item == nil {
+				continue
+			}
+			ops := item.Operations()
+			methods := make([]string, 0, len(ops))
+			for m := range ops {
+				methods = append(methods, m)
+			}
+			sort.Slice(methods, func(i, j int) bool { return methodOrder(methods[i]) < methodOrder(methods[j]) })
+			for _, m := range methods {
+				op := ops[m]
+				o := Operation{
+					Method:      strings.ToUpper(m),
+					Path:        path,
+					OperationID: op.OperationID,
+					Tags:        op.Tags,
+					Summary:     op.Summary,
+					Security:    Security{Alternatives: root, Source: rootSource},
+				}
+				if op.Security != nil {
+					alts, err := requirements(doc, *op.Security, declared, "paths", path, strings.ToLower(m), "security")
+					if err != nil {
+						return nil, err
+					}
+					o.Security = Security{Alternatives: alts, Source: "operation"}
+				}
+				if o.Method == http.MethodPost && (path == api.TokenPath || path == api.RevokePath) {
+					api.Implemented = append(api.Implemented, o)
+					api.warnImplemented(o, op)
+					continue
+				}
+				api.Operations = append(api.Operations, o)
+			}
+		}
+	}
+	return api, nil
+}
+
+func (api *API) warnImplemented(o Operation, op *openapi3.Operation) {
+	what := "token endpoint (RFC 6749)"
+	if o.Path == api.RevokePath {
+		what = "revocation endpoint (RFC 7009)"
+	}
+	api.Warnings = append(api.Warnings, fmt.Sprintf("%s %s is served by gatehouse's %s, not by a handler stub", o.Method, o.Path, what))
+	if op.RequestBody != nil && op.RequestBody.Value != nil && op.RequestBody.Value.Content.Get("application/x-www-form-urlencoded") == nil {
+		api.Warnings = append(api.Warnings, fmt.Sprintf("%s %s: the spec declares no application/x-www-form-urlencoded request body, but the %s takes one (and JSON); update the spec to match", o.Method, o.Path, what))
+	}
+}
+
+func (api *API) buildSchemes(doc *spec.Doc) error {
+	if doc.Components == nil {
+		return nil
+	}
+	names := make([]string, 0, len(doc.Components.SecuritySchemes))
+	for name := range doc.Components.SecuritySchemes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var passwordURLs, ccURLs []string
+	for _, name := range names {
+		ref := doc.Components.SecuritySchemes[name]
+		if ref == nil || ref.Value == nil {
+			return spec.Errorf(doc.Locate("components", "securitySchemes", name), "security scheme %q has no definition; define it or remove it", name)
+		}
+		ss := ref.Value
+		s := Scheme{Name: name}
+		switch strings.ToLower(ss.Type) {
+		case "http":
+			switch strings.ToLower(ss.Scheme) {
+			case "bearer":
+				s.Kind = KindBearer
+			case "basic":
+				s.Kind = KindBasic
+			default:
+				s.Kind = KindCustom
+				s.Description = "http " + ss.Scheme
+			}
+		case "oauth2":
+			s.Kind = KindOAuth2
+			if f := ss.Flows; f != nil {
+				if f.Password != nil && f.Password.TokenURL != "" {
+					passwordURLs = append(passwordURLs, f.Password.TokenURL)
+				}
+				if f.ClientCredentials != nil {
+					api.ClientCredentials = true
+					ccURLs = append(ccURLs, f.ClientCredentials.TokenURL)
+				}
+			}
+		case "openidconnect":
+			s.Kind = KindOpenIDConnect
+		case "apikey":
+			s.Kind = KindAPIKey
+			s.In = strings.ToLower(ss.In)
+			s.Param = ss.Name
+			switch s.In {
+			case "header", "query", "cookie":
+			default:
+				return spec.Errorf(doc.Locate("components", "securitySchemes", name, "in"), "apiKey scheme %q has in: %q; use header, query or cookie", name, ss.In)
+			}
+			if s.Param == "" {
+				return spec.Errorf(doc.Locate("components", "securitySchemes", name), "apiKey scheme %q has no name; give the header, query parameter or cookie name", name)
+			}
+			if s.In == "query" {
+				api.Warnings = append(api.Warnings, fmt.Sprintf("%s: apiKey scheme %q is sent in the query string, where proxies and browsers log it; the server redacts it from its own logs, but prefer a header", doc.Locate("components", "securitySchemes", name), name))
+			}
+		default:
+			s.Kind = KindCustom
+			s.Description = ss.Type
+		}
+		if s.Kind == KindCustom {
+			api.Warnings = append(api.Warnings, fmt.Sprintf("%s: security scheme %q (%s) cannot be verified by gatehouse; it denies every request until you implement its verifier in internal/handlers/verifiers.go", doc.Locate("components", "securitySchemes", name), name, s.Description))
+		}
+		api.Schemes = append(api.Schemes, s)
+	}
+	urls := passwordURLs
+	if len(urls) == 0 {
+		urls = ccURLs
+	}
+	if len(urls) > 0 {
+		p, err := tokenPath(urls[0])
+		if err != nil {
+			api.Warnings = append(api.Warnings, fmt.Sprintf("oauth2 tokenUrl %q: %v; serving the token endpoint at %s", urls[0], err, api.TokenPath))
+		} else {
+			api.TokenPath = p
+		}
+		for _, u := range urls[1:] {
+			if p2, _ := tokenPath(u); p2 != api.TokenPath {
+				api.Warnings = append(api.Warnings, fmt.Sprintf("oauth2 flows name several token URLs; gatehouse serves one token endpoint, at %s", api.TokenPath))
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func tokenPath(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("not a URL")
+	}
+	p := u.EscapedPath()
+	if p == "" || !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("has no absolute path")
+	}
+	if strings.ContainsAny(p, "{}") {
+		return "", fmt.Errorf("has template variables")
+	}
+	return p, nil
+}
+
+// requirements converts a security requirement list, checking every scheme
+// name. where is the path to the list in the document, for errors.
+func requirements(doc *spec.Doc, reqs openapi3.SecurityRequirements, declared map[string]bool, where ...string) ([]Requirement, error) {
+	out := make([]Requirement, 0, len(reqs))
+	seen := make(map[string]bool, len(reqs))
+	for i, req := range reqs {
+		names := make([]string, 0, len(req))
+		for name := range req {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		r := make(Requirement, 0, len(names))
+		for _, name := range names {
+			if !declared[name] {
+				pos := doc.Locate(append(slices.Clone(where), strconv.Itoa(i), name)...)
+				hint := "declare it under components.securitySchemes or fix the name"
+				if len(declared) > 0 {
+					hint = fmt.Sprintf("declared schemes are %s; declare it under components.securitySchemes or fix the name", quotedList(declared))
+				}
+				return nil, spec.Errorf(pos, "security requirement names scheme %q, which components.securitySchemes does not declare; %s", name, hint)
+			}
+			scopes := slices.Clone(req[name])
+			sort.Strings(scopes)
+			scopes = slices.Compact(scopes)
+			r = append(r, SchemeUse{Scheme: name, Scopes: scopes})
+		}
+		key := r.String()
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func quotedList(set map[string]bool) string {
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, strconv.Quote(n))
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func methodOrder(m string) int {
+	order := []string{"get", "head", "post", "put", "patch", "delete", "options", "trace", "connect"}
+	if i := slices.Index(order, strings.ToLower(m)); i >= 0 {
+		return i
+	}
+	return len(order)
+}

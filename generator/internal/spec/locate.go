@@ -1,0 +1,265 @@
+package spec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v4"
+)
+
+// Pos is a place in a spec file. Line and Col are 1-based; zero when unknown.
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+func (p Pos) String() string {
+	switch {
+	case p.Line == 0:
+		return p.File
+	case p.Col == 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Locator maps paths of keys and indexes to positions in one YAML or JSON
+// file.
+type Locator struct {
+	file string
+	root *yaml.Node // nil when the file does not parse
+}
+
+// NewLocator parses data, which must be YAML or JSON.
+func NewLocator(file string, data []byte) *Locator {
+	l := &Locator{file: file}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err == nil && len(doc.Content) > 0 {
+		l.root = doc.Content[0]
+	}
+	return l
+}
+
+// Find returns the position of the value at path (mapping keys, or decimal
+// indexes into sequences). When path does not exist completely, it returns
+// the position of the deepest part that does. A mapping key is located at the
+// key itself, so that "undeclared scheme" points at the name.
+func (l *Locator) Find(path ...string) Pos {
+	pos := Pos{File: l.file}
+	n := l.root
+	if n == nil {
+		return pos
+	}
+	pos.Line, pos.Col = n.Line, n.Column
+	for _, part := range path {
+		n = deref(n)
+		switch n.Kind {
+		case yaml.MappingNode:
+			var next *yaml.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == part {
+					pos.Line, pos.Col = n.Content[i].Line, n.Content[i].Column
+					next = n.Content[i+1]
+					break
+				}
+			}
+			if next == nil {
+				return pos
+			}
+			n = next
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return pos
+			}
+			n = n.Content[i]
+			pos.Line, pos.Col = n.Line, n.Column
+		default:
+			return pos
+		}
+	}
+	return pos
+}
+
+// FindKey returns the first mapping key named key (in document order) whose
+// value's kind does not match want ("sequence", "mapping" or "scalar").
+func (l *Locator) FindKey(key, want string) (Pos, bool) {
+	var found *yaml.Node
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if found != nil || n == nil {
+			return
+		}
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key && kindName(n.Content[i+1]) != want {
+					found = n.Content[i]
+					return
+				}
+				walk(n.Content[i+1])
+			}
+			return
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(l.root)
+	if found == nil {
+		return Pos{}, false
+	}
+	return Pos{File: l.file, Line: found.Line, Col: found.Column}, true
+}
+
+func kindName(n *yaml.Node) string {
+	switch deref(n).Kind {
+	case yaml.SequenceNode:
+		return "sequence"
+	case yaml.MappingNode:
+		return "mapping"
+	}
+	return "scalar"
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+// typeMismatchRE matches encoding/json's complaint about a value of the
+// wrong type, as kin-openapi passes it on.
+var typeMismatchRE = regexp.MustCompile(`cannot unmarshal (\w+) into (?:Go struct )?field \w+\.([\w.]+) of type (\S+)`)
+
+// locateTypeMismatch finds the first key named by a JSON type error whose
+// value has the wrong shape.
+func (d *Doc) locateTypeMismatch(msg string) (Pos, bool) {
+	m := typeMismatchRE.FindStringSubmatch(msg)
+	if m == nil {
+		return Pos{}, false
+	}
+	field := m[2]
+	if i := strings.LastIndexByte(field, '.'); i >= 0 {
+		field = field[i+1:]
+	}
+	want := "scalar"
+	switch {
+	case strings.HasPrefix(m[3], "[]"):
+		want = "sequence"
+	case strings.HasPrefix(m[3], "map[") || strings.Contains(m[3], "."):
+		want = "mapping"
+	}
+	if d.locator == nil {
+		d.locator = NewLocator(d.Path, d.Raw)
+	}
+	return d.locator.FindKey(field, want)
+}
+
+// checkSyntax reports a YAML or JSON syntax error with its line.
+func checkSyntax(file string, data []byte) error {
+	trimmed := bytes.TrimSpace(data)
+	if trimmed[0] == '{' {
+		if json.Valid(trimmed) {
+			return nil
+		}
+		var v any
+		err := json.Unmarshal(trimmed, &v)
+		if se, ok := err.(*json.SyntaxError); ok {
+			line, col := lineCol(data, int(se.Offset))
+			return Errorf(Pos{File: file, Line: line, Col: col}, "invalid JSON: %v; fix the syntax", se)
+		}
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(data, &n); err != nil {
+		return yamlError(file, err)
+	}
+	if len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
+		return Errorf(Pos{File: file, Line: 1, Col: 1}, "the spec is not a YAML or JSON object; give an OpenAPI 3.x document")
+	}
+	return nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+func yamlError(file string, err error) error {
+	msg := firstLine(err.Error())
+	var le *yaml.LoadError
+	if errors.As(err, &le) && le.Mark.Line > 0 {
+		return Errorf(Pos{File: file, Line: le.Mark.Line, Col: le.Mark.Column}, "invalid YAML: %s; fix the syntax", le.Message)
+	}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Errorf(Pos{File: file, Line: line}, "invalid YAML: %s; fix the syntax", m[2])
+	}
+	return Errorf(Pos{File: file}, "invalid YAML: %s; fix the syntax", strings.TrimPrefix(msg, "yaml: "))
+}
+
+func lineCol(data []byte, offset int) (int, int) {
+	if offset > len(data) {
+		offset = len(data)
+	}
+	before := data[:offset]
+	line := bytes.Count(before, []byte{'\n'}) + 1
+	col := offset - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
+
+// toJSON converts a YAML or JSON document to JSON, with every mapping key
+// as a string (YAML allows `200:` as an integer key; JSON does not).
+func toJSON(data []byte) ([]byte, error) {
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		return t, nil
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(data, &n); err != nil {
+		return nil, err
+	}
+	if len(n.Content) == 0 {
+		return []byte("{}"), nil
+	}
+	v, err := nodeValue(n.Content[0], 0)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+func nodeValue(n *yaml.Node, depth int) (any, error) {
+	if depth > 1000 {
+		return nil, fmt.Errorf("line %d: nesting too deep", n.Line)
+	}
+	n = deref(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			v, err := nodeValue(n.Content[i+1], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m[n.Content[i].Value] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			v, err := nodeValue(c, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			s[i] = v
+		}
+		return s, nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return v, nil
+}

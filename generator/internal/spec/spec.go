@@ -1,0 +1,249 @@
+// Package spec loads an OpenAPI document from local files and locates its
+// constructs by line and column for error messages.
+package spec
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi2"
+	"github.com/getkin/kin-openapi/openapi2conv"
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// Doc is a loaded OpenAPI 3 document with what is needed to point at its
+// parts in error messages.
+type Doc struct {
+	*openapi3.T
+	Path    string // the root file as given
+	Raw     []byte // the root file's bytes
+	Version string // "3.0.x", "3.1.x", or "2.0" for converted Swagger
+	// Notices are non-fatal remarks about the input (conversion, validation).
+	Notices []string
+
+	locator *Locator
+}
+
+// Error is a problem in the input, with its place when known.
+type Error struct {
+	Pos Pos
+	Msg string // what is wrong and what to do
+}
+
+func (e *Error) Error() string {
+	if e.Pos.File == "" {
+		return e.Msg
+	}
+	return e.Pos.String() + ": " + e.Msg
+}
+
+// Errorf returns an *Error at pos.
+func Errorf(pos Pos, format string, args ...any) *Error {
+	return &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Locate returns the position of the node at the JSON pointer-like path in the
+// root file, or of its nearest ancestor that exists. It parses the file
+// lazily: a successful run never pays for it.
+func (d *Doc) Locate(path ...string) Pos {
+	if d.locator == nil {
+		d.locator = NewLocator(d.Path, d.Raw)
+	}
+	return d.locator.Find(path...)
+}
+
+var swagger2RE = regexp.MustCompile(`(?m)^\s*"?swagger"?\s*:\s*["']?2\.0`)
+
+// Load reads the document at path. External $refs to local files are
+// followed and then bundled into the one document; URLs are never fetched.
+// Swagger 2.0 input is converted to OpenAPI 3.0 with a notice.
+func Load(ctx context.Context, path string) (*Doc, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("cannot read spec %s: %v", path, unwrapPathError(err))}
+	}
+	d := &Doc{Path: path, Raw: raw}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, Errorf(Pos{File: path, Line: 1, Col: 1}, "the spec is empty; give an OpenAPI 3.x document in YAML or JSON")
+	}
+	if err := checkSyntax(path, raw); err != nil {
+		return nil, err
+	}
+	head := raw
+	if len(head) > 4096 {
+		head = head[:4096]
+	}
+	if swagger2RE.Match(head) {
+		return loadSwagger2(ctx, d)
+	}
+
+	loader := openapi3.NewLoader()
+	loader.Context = ctx
+	loader.IsExternalRefsAllowed = true
+	loader.ReadFromURIFunc = readLocalOnly
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("cannot resolve %s: %v", path, err)}
+	}
+	doc, err := loader.LoadFromFile(abs)
+	if err != nil {
+		return nil, d.loadError(err)
+	}
+	d.T = doc
+	if doc.OpenAPI == "" {
+		return nil, Errorf(d.Locate(), "the document has no \"openapi\" version field; gatehouse reads OpenAPI 3.0 and 3.1 (and converts Swagger 2.0)")
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		return nil, Errorf(d.Locate("openapi"), "OpenAPI version %q is not supported; gatehouse reads 3.0.x and 3.1.x", doc.OpenAPI)
+	}
+	d.Version = doc.OpenAPI
+	// Bundle: move every component reached through another file into this
+	// document's components, so code generation sees one document.
+	doc.InternalizeRefs(ctx, nil)
+	d.validate(ctx)
+	return d, nil
+}
+
+func loadSwagger2(ctx context.Context, d *Doc) (*Doc, error) {
+	var doc2 openapi2.T
+	js, err := toJSON(d.Raw)
+	if err == nil {
+		err = json.Unmarshal(js, &doc2)
+	}
+	if err != nil {
+		return nil, d.decodeError("Swagger 2.0 document", err)
+	}
+	doc3, err := openapi2conv.ToV3(&doc2)
+	if err != nil {
+		return nil, Errorf(d.Locate(), "cannot convert this Swagger 2.0 document to OpenAPI 3.0: %v; convert it with a dedicated tool and pass the 3.0 result", err)
+	}
+	// Round-trip through the 3.0 loader so references are resolved exactly as
+	// for a native 3.0 document.
+	data, err := json.Marshal(doc3)
+	if err != nil {
+		return nil, Errorf(d.Locate(), "cannot convert this Swagger 2.0 document: %v", err)
+	}
+	loader := openapi3.NewLoader()
+	loader.Context = ctx
+	loader.ReadFromURIFunc = readLocalOnly
+	doc, err := loader.LoadFromData(data)
+	if err != nil {
+		return nil, Errorf(d.Locate(), "the OpenAPI 3.0 conversion of this Swagger 2.0 document does not load: %v; convert it with a dedicated tool and fix the result", err)
+	}
+	d.T = doc
+	d.Version = "2.0"
+	d.Notices = append(d.Notices, fmt.Sprintf("%s: Swagger 2.0 document converted to OpenAPI 3.0; positions in later messages refer to the original file where possible", d.Path))
+	d.validate(ctx)
+	return d, nil
+}
+
+// validate runs kin-openapi's validation with the checks that real-world
+// specs routinely fail and that do not affect code generation (examples,
+// defaults, patterns, formats) turned off. What remains is reported as a
+// notice, not an error: code generation decides what it cannot handle.
+func (d *Doc) validate(ctx context.Context) {
+	err := d.T.Validate(ctx,
+		openapi3.DisableExamplesValidation(),
+		openapi3.DisableSchemaDefaultsValidation(),
+		openapi3.DisableSchemaPatternValidation(),
+		openapi3.DisableSchemaFormatValidation(),
+		openapi3.AllowExtraSiblingFields("$recursiveRef", "$dynamicRef", "$dynamicAnchor", "$recursiveAnchor"),
+	)
+	if err != nil {
+		d.Notices = append(d.Notices, fmt.Sprintf("%s: the spec does not fully validate (%s); generating anyway", d.Path, firstLine(err.Error())))
+	}
+}
+
+// readLocalOnly reads local files referenced by $ref and refuses anything
+// else: gatehouse never fetches over the network.
+func readLocalOnly(loader *openapi3.Loader, location *url.URL) ([]byte, error) {
+	if location.Scheme != "" && location.Scheme != "file" {
+		return nil, &remoteRefError{url: location.String()}
+	}
+	return openapi3.ReadFromFile(loader, location)
+}
+
+type remoteRefError struct{ url string }
+
+func (e *remoteRefError) Error() string {
+	return fmt.Sprintf("the spec references %s; gatehouse never fetches over the network: download that document, save it next to the spec and reference it by relative path", e.url)
+}
+
+// yamlPathRE matches the YAML decoder's "line N: problem in /json/pointer".
+var yamlPathRE = regexp.MustCompile(`line \d+: (.*) in (/\S*)$`)
+
+var pointerRE = regexp.MustCompile(`#(/[^\s"':,)]*)`)
+
+// loadError turns a kin-openapi load error into a located, actionable error.
+func (d *Doc) loadError(err error) error {
+	var remote *remoteRefError
+	if errors.As(err, &remote) {
+		pos := d.Locate()
+		if i := bytes.Index(d.Raw, []byte(remote.url)); i >= 0 {
+			pos.Line, pos.Col = lineCol(d.Raw, i)
+		}
+		return Errorf(pos, "%s", remote.Error())
+	}
+	var pathErr *os.PathError
+	if errors.As(err, &pathErr) {
+		return Errorf(d.Locate(), "a $ref points to %s, which cannot be read (%v); fix the reference or add the file", pathErr.Path, pathErr.Err)
+	}
+	msg := err.Error()
+	if m := yamlPathRE.FindStringSubmatch(msg); m != nil {
+		return Errorf(d.Locate(splitPointer(m[2])...), "the spec does not load: %s; fix the value at this place", m[1])
+	}
+	if m := pointerRE.FindStringSubmatch(msg); m != nil {
+		return Errorf(d.Locate(splitPointer(m[1])...), "the spec does not load: %s; fix the construct at this place", cleanLoadMessage(msg))
+	}
+	if pos, ok := d.locateTypeMismatch(msg); ok {
+		return Errorf(pos, "the spec does not load: %s; fix the value at this place", cleanLoadMessage(msg))
+	}
+	return Errorf(d.Locate(), "the spec does not load: %s", cleanLoadMessage(msg))
+}
+
+func (d *Doc) decodeError(what string, err error) error {
+	return Errorf(d.Locate(), "cannot decode the %s: %s", what, cleanLoadMessage(err.Error()))
+}
+
+// cleanLoadMessage drops the noise kin-openapi adds when both the JSON and
+// the YAML decoders failed, keeping the YAML decoder's explanation.
+func cleanLoadMessage(msg string) string {
+	if i := strings.Index(msg, "yaml error: "); i >= 0 {
+		msg = msg[i+len("yaml error: "):]
+	}
+	msg = strings.TrimPrefix(msg, "error unmarshaling JSON: ")
+	msg = strings.TrimPrefix(msg, "while decoding JSON: ")
+	return firstLine(msg)
+}
+
+func splitPointer(p string) []string {
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	for i, s := range parts {
+		s = strings.ReplaceAll(s, "~1", "/")
+		parts[i] = strings.ReplaceAll(s, "~0", "~")
+	}
+	return parts
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

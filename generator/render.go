@@ -1,0 +1,244 @@
+package generator
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"unicode"
+
+	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
+
+	"github.com/gatehouse-go/gatehouse/generator/internal/model"
+	"github.com/gatehouse-go/gatehouse/templates"
+)
+
+// renderer renders the project tree of templates.FS, with overrides.
+type renderer struct {
+	files map[string][]byte // project-relative path → content, after overrides
+	tmpl  *template.Template
+}
+
+func newRenderer(overrides fs.FS) (*renderer, error) {
+	r := &renderer{files: map[string][]byte{}}
+	root, err := fs.Sub(templates.FS, templates.Root)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.add(root); err != nil {
+		return nil, err
+	}
+	if overrides != nil {
+		if err := r.add(overrides); err != nil {
+			return nil, fmt.Errorf("read template directory: %w", err)
+		}
+	}
+	r.tmpl = template.New("").Funcs(funcs).Option("missingkey=error")
+	names := make([]string, 0, len(r.files))
+	for name := range r.files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !strings.HasSuffix(name, ".tmpl") {
+			continue
+		}
+		if _, err := r.tmpl.New(name).Parse(string(r.files[name])); err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+	}
+	return r, nil
+}
+
+func (r *renderer) add(fsys fs.FS) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		r.files[p] = data
+		return nil
+	})
+}
+
+// partial reports whether a template path is only included by others.
+func partial(p string) bool {
+	for _, part := range strings.Split(p, "/") {
+		if strings.HasPrefix(part, "_") {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *renderer) render(data *projectData) ([]File, error) {
+	names := make([]string, 0, len(r.files))
+	for name := range r.files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var out []File
+	for _, name := range names {
+		if partial(name) {
+			continue
+		}
+		content := r.files[name]
+		target := name
+		if strings.HasSuffix(name, ".tmpl") {
+			target = strings.TrimSuffix(name, ".tmpl")
+			var buf bytes.Buffer
+			if err := r.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+				return nil, fmt.Errorf("render %s: %w", name, err)
+			}
+			content = buf.Bytes()
+		}
+		if strings.HasSuffix(target, "_test.go") && !strings.HasSuffix(target, "_gen_test.go") {
+			continue // the runtime's own unit tests stay in gatehouse
+		}
+		if bytes.TrimSpace(content) == nil {
+			continue // a template may render nothing when it does not apply
+		}
+		out = append(out, File{Path: target, Data: content, Tier: tierOf(target, content)})
+	}
+	// One handler file per tag.
+	for _, g := range data.Groups {
+		var buf bytes.Buffer
+		if err := r.tmpl.ExecuteTemplate(&buf, "internal/handlers/_tag.go.tmpl", g); err != nil {
+			return nil, fmt.Errorf("render handlers for %s: %w", g.File, err)
+		}
+		out = append(out, File{Path: "internal/handlers/" + g.File, Data: buf.Bytes(), Tier: Scaffolded})
+	}
+	return out, nil
+}
+
+func tierOf(name string, content []byte) Tier {
+	if bytes.HasPrefix(content, []byte(GeneratedHeader+"\n")) {
+		return Generated
+	}
+	return Scaffolded
+}
+
+// projectData is what every template receives. The README documents it.
+type projectData struct {
+	Module   string
+	Title    string
+	Template string
+	SpecFile string
+	API      *model.API
+	Ops      []opData
+	Schemes  []model.Scheme
+	Custom   []model.Scheme // schemes with a user-written verifier
+	// QueryKeys are query parameter names that carry API keys (redacted
+	// from logs).
+	QueryKeys []string
+	Groups    []groupData
+}
+
+type opData struct {
+	model.Operation
+	Pattern    string      // ServeMux pattern
+	PathParams []pathParam // spec name → ServeMux wildcard
+	PolicyVar  string      // name of the generated auth.Policy variable
+}
+
+type pathParam struct{ Name, Wildcard string }
+
+// groupData is one handler file: the operations of one tag.
+type groupData struct {
+	Module string
+	File string
+	Tag  string
+	Ops  []opData
+}
+
+func newProjectData(opts Options, api *model.API, specFile string) *projectData {
+	d := &projectData{
+		Module:   opts.Module,
+		Title:    api.Title,
+		Template: opts.Template,
+		SpecFile: specFile,
+		API:      api,
+		Schemes:  api.Schemes,
+	}
+	for _, s := range api.Schemes {
+		if s.Kind == model.KindCustom {
+			d.Custom = append(d.Custom, s)
+		}
+		if s.Kind == model.KindAPIKey && s.In == "query" {
+			d.QueryKeys = append(d.QueryKeys, s.Param)
+		}
+	}
+	groups := map[string]*groupData{}
+	for _, op := range api.Operations {
+		o := opData{
+			Operation: op,
+			Pattern:   op.Method + " " + codegen.SwaggerUriToStdHttpUri(op.Path),
+			PolicyVar: "security" + op.GoName,
+		}
+		for _, name := range codegen.OrderedParamsFromUri(op.Path) {
+			o.PathParams = append(o.PathParams, pathParam{Name: name, Wildcard: codegen.SanitizeGoIdentifier(name)})
+		}
+		d.Ops = append(d.Ops, o)
+		tag := "default"
+		if len(op.Tags) > 0 && fileName(op.Tags[0]) != "" {
+			tag = op.Tags[0]
+		}
+		file := fileName(tag) + ".go"
+		if file == "handlers.go" || file == "verifiers.go" || strings.HasSuffix(file, "_test.go") {
+			file = "tag_" + file
+		}
+		g := groups[file]
+		if g == nil {
+			g = &groupData{Module: opts.Module, File: file, Tag: tag}
+			groups[file] = g
+		}
+		g.Ops = append(g.Ops, o)
+	}
+	for _, g := range groups {
+		d.Groups = append(d.Groups, *g)
+	}
+	sort.Slice(d.Groups, func(i, j int) bool { return d.Groups[i].File < d.Groups[j].File })
+	return d
+}
+
+// fileName turns a tag into a lower-case Go file name stem.
+func fileName(tag string) string {
+	var b strings.Builder
+	lastUnderscore := true
+	for _, r := range tag {
+		switch {
+		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			b.WriteRune(unicode.ToLower(r))
+			lastUnderscore = false
+		case !lastUnderscore:
+			b.WriteByte('_')
+			lastUnderscore = true
+		}
+	}
+	return strings.Trim(b.String(), "_")
+}
+
+var funcs = template.FuncMap{
+	"quote": strconv.Quote,
+	"join":  strings.Join,
+	"base":  path.Base,
+	// goStrings renders a []string literal.
+	"goStrings": func(ss []string) string {
+		q := make([]string, len(ss))
+		for i, s := range ss {
+			q[i] = strconv.Quote(s)
+		}
+		return "[]string{" + strings.Join(q, ", ") + "}"
+	},
+	// comment makes s safe inside a // comment.
+	"comment": func(s string) string {
+		return strings.Join(strings.Fields(s), " ")
+	},
+}

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/rogpeppe/go-internal/diff"
+
+	"github.com/gatehouse-go/gatehouse/generator"
+)
+
+func (c *command) generate(ctx context.Context, args []string) int {
+	fs := newFlagSet("generate", "generate [-C DIR] [--check] [--diff] [--force]", c.stderr)
+	dir := fs.String("C", ".", "the project directory")
+	check := fs.Bool("check", false, "change nothing; exit 1 and list what is stale when the generated files do not match the spec and config")
+	showDiff := fs.Bool("diff", false, "change nothing; print a unified diff of what would change")
+	force := fs.Bool("force", false, "overwrite generated files even if they were edited by hand")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) > 0 {
+		return c.usageError(fs, "unexpected argument %q", pos[0])
+	}
+	cfg, cfgData, err := generator.ReadConfig(*dir)
+	if err != nil {
+		return c.fail(err)
+	}
+	specPath := filepath.Join(*dir, filepath.FromSlash(cfg.Spec))
+	specData, err := os.ReadFile(specPath)
+	if err != nil {
+		return c.fail(fmt.Errorf("read the spec named in %s: %w", generator.ConfigFile, err))
+	}
+	manifest, err := generator.ReadManifest(*dir)
+	if err != nil {
+		return c.fail(err)
+	}
+	inputs := map[string][]byte{cfg.Spec: specData, generator.ConfigFile: cfgData}
+	if generator.UpToDate(*dir, manifest, inputs) && !*force {
+		if !*check && !*showDiff {
+			fmt.Fprintln(c.stdout, "up to date")
+		}
+		return exitOK
+	}
+
+	opts := generator.Options{SpecPath: specPath, Module: cfg.Module}
+	if code := c.template(resolveTemplate(*dir, cfg.Template), &opts); code != exitOK {
+		return code
+	}
+	res, err := generator.Generate(ctx, opts)
+	if err != nil {
+		return c.fail(err)
+	}
+	c.report(res)
+	next := generator.NewManifest(res, inputs)
+	changes, err := generator.Plan(*dir, res, manifest, *force)
+	if err != nil {
+		return c.fail(err)
+	}
+	switch {
+	case *showDiff:
+		for _, ch := range changes {
+			c.stdout.Write(diff.Diff("a/"+ch.Path, ch.Old, "b/"+ch.Path, ch.New))
+		}
+		return exitOK
+	case *check:
+		if len(changes) == 0 {
+			return exitOK
+		}
+		fmt.Fprintf(c.stderr, "gatehouse: generated files are stale; run gatehouse generate:\n")
+		for _, ch := range changes {
+			fmt.Fprintf(c.stderr, "\t%s\n", ch.Path)
+		}
+		return exitUser
+	}
+	if err := generator.Apply(*dir, changes, next); err != nil {
+		return c.fail(err)
+	}
+	for _, ch := range changes {
+		verb := "updated"
+		switch {
+		case ch.Old == nil:
+			verb = "created"
+		case ch.New == nil:
+			verb = "removed"
+		}
+		fmt.Fprintf(c.stdout, "%s %s\n", verb, ch.Path)
+	}
+	if len(changes) == 0 {
+		fmt.Fprintln(c.stdout, "up to date")
+	}
+	return exitOK
+}
+
+// resolveTemplate makes a template directory in gatehouse.yaml relative to
+// the project.
+func resolveTemplate(dir, tmpl string) string {
+	if generator.IsBuiltinTemplate(tmpl) || filepath.IsAbs(tmpl) {
+		return tmpl
+	}
+	return filepath.Join(dir, tmpl)
+}

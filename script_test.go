@@ -1,0 +1,125 @@
+package gatehouse_test
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/gatehouse-go/gatehouse/internal/cli"
+)
+
+// updateEnv names the environment variable that rewrites goldens in place.
+const updateEnv = "GATEHOUSE_UPDATE"
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"gatehouse": func() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the testscript golden runs in testdata/script.
+func TestScripts(t *testing.T) {
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostEnv := goEnv(t, "GOCACHE", "GOMODCACHE", "GOPROXY", "GOSUMDB", "GOTOOLCHAIN")
+	corpus := os.Getenv("GATEHOUSE_CORPUS")
+	if corpus == "" {
+		corpus = filepath.Join(root, "..", "shared", "corpus", "specs")
+	}
+	_, corpusErr := os.Stat(corpus)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		UpdateScripts:       os.Getenv(updateEnv) != "",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			// Share the host's build and module caches so generated
+			// projects compile from warm caches and need no network.
+			for k, v := range hostEnv {
+				env.Setenv(k, v)
+			}
+			env.Setenv("GOFLAGS", "-mod=readonly")
+			env.Setenv("SPECS", filepath.Join(root, "specs"))
+			env.Setenv("CORPUS", corpus)
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "corpus":
+				return corpusErr == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"cmptree": cmpTree,
+		},
+	})
+}
+
+// cmpTree compares two directory trees file by file: cmptree DIR1 DIR2.
+func cmpTree(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: cmptree dir1 dir2")
+	}
+	a, b := ts.MkAbs(args[0]), ts.MkAbs(args[1])
+	read := func(dir string) map[string][]byte {
+		files := map[string][]byte{}
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			rel, _ := filepath.Rel(dir, p)
+			files[filepath.ToSlash(rel)] = data
+			return err
+		})
+		ts.Check(err)
+		return files
+	}
+	fa, fb := read(a), read(b)
+	var diffs []string
+	for p, da := range fa {
+		db, ok := fb[p]
+		switch {
+		case !ok:
+			diffs = append(diffs, "only in "+args[0]+": "+p)
+		case !bytes.Equal(da, db):
+			diffs = append(diffs, "differs: "+p)
+		}
+	}
+	for p := range fb {
+		if _, ok := fa[p]; !ok {
+			diffs = append(diffs, "only in "+args[1]+": "+p)
+		}
+	}
+	if neg && len(diffs) == 0 {
+		ts.Fatalf("trees are identical")
+	}
+	if !neg && len(diffs) > 0 {
+		ts.Fatalf("trees differ:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+func goEnv(t *testing.T, names ...string) map[string]string {
+	out, err := exec.Command("go", append([]string{"env"}, names...)...).Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	env := map[string]string{}
+	for i, name := range names {
+		if i < len(lines) && lines[i] != "" {
+			env[name] = lines[i]
+		}
+	}
+	return env
+}
