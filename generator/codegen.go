@@ -31,16 +31,7 @@ func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, op := range api.Implemented {
-		item := t.Paths.Value(op.Path)
-		item.SetOperation(op.Method, nil)
-		if len(item.Operations()) == 0 {
-			t.Paths.Delete(op.Path)
-		}
-	}
-	// Webhooks and callbacks describe requests this server sends, not ones
-	// it serves.
-	t.Webhooks = nil
+	prepare(t, api)
 
 	cfg := codegen.Configuration{
 		PackageName: "api",
@@ -59,6 +50,15 @@ func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
 	codegenMu.Lock()
 	defer codegenMu.Unlock()
 	code, err := codegen.Generate(t, cfg)
+	if err != nil && strings.Contains(err.Error(), "merging schemas") {
+		// The newer allOf merge refuses some real-world combinations that
+		// the original one accepts.
+		cfg.Compatibility.OldMergeSchemas = true
+		if t, err = cloneDoc(doc.T); err == nil {
+			prepare(t, api)
+			code, err = codegen.Generate(t, cfg)
+		}
+	}
 	if err != nil {
 		return nil, codegenError(doc, err)
 	}
@@ -79,6 +79,34 @@ func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
 		op.GoName = name
 	}
 	return replaceHeader(code), nil
+}
+
+// prepare adapts a copy of the spec for oapi-codegen: without the
+// operations gatehouse implements itself, without webhooks (requests this
+// server sends, not serves), and with lower-case response ranges ("4xx")
+// upper-cased as oapi-codegen requires.
+func prepare(t *openapi3.T, api *model.API) {
+	for _, op := range api.Implemented {
+		item := t.Paths.Value(op.Path)
+		item.SetOperation(op.Method, nil)
+		if len(item.Operations()) == 0 {
+			t.Paths.Delete(op.Path)
+		}
+	}
+	t.Webhooks = nil
+	for _, item := range t.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.Responses == nil {
+				continue
+			}
+			for code, r := range op.Responses.Map() {
+				if up := strings.ToUpper(code); up != code && len(code) == 3 && strings.HasSuffix(up, "XX") {
+					op.Responses.Delete(code)
+					op.Responses.Set(up, r)
+				}
+			}
+		}
+	}
 }
 
 // replaceHeader swaps oapi-codegen's header (which names its version) for

@@ -60,6 +60,10 @@ func (d *Doc) Locate(path ...string) Pos {
 	return d.locator.Find(path...)
 }
 
+// swagger2AnywhereRE finds the version key of a Swagger 2.0 document that
+// does not come first (minified JSON puts keys in any order).
+var swagger2AnywhereRE = regexp.MustCompile(`"swagger"\s*:\s*"2\.0"|(?m)^swagger\s*:\s*["']?2\.0`)
+
 var swagger2RE = regexp.MustCompile(`(?m)^\s*"?swagger"?\s*:\s*["']?2\.0`)
 
 // Load reads the document at path. External $refs to local files are
@@ -98,6 +102,9 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 		return nil, d.loadError(err)
 	}
 	d.T = doc
+	if doc.OpenAPI == "" && swagger2AnywhereRE.Match(raw) {
+		return loadSwagger2(ctx, d)
+	}
 	if doc.OpenAPI == "" {
 		return nil, Errorf(d.Locate(), "the document has no \"openapi\" version field; gatehouse reads OpenAPI 3.0 and 3.1 (and converts Swagger 2.0)")
 	}
