@@ -141,54 +141,37 @@ func codegenError(doc *spec.Doc, err error) error {
 	return spec.Errorf(pos, "unsupported construct: %s; %s", msg, hint)
 }
 
-// checkRoutes registers every route on a throwaway ServeMux, which panics on
-// patterns it cannot tell apart, and reports such conflicts as spec errors.
-func checkRoutes(doc *spec.Doc, api *model.API) (err error) {
-	mux := http.NewServeMux()
-	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
-	register := func(op model.Operation) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = spec.Errorf(doc.Locate("paths", op.Path), "%s %s %s; Go's router cannot choose between them, so rename the path parameters consistently or merge the paths", op.Method, op.Path, conflictReason(fmt.Sprint(r)))
-			}
-		}()
-		mux.Handle(op.Method+" "+codegen.SwaggerUriToStdHttpUri(op.Path), noop)
-		return nil
+// checkRoutes rejects paths the generated router cannot serve: two
+// operations with the same method on the same path template (whatever their
+// parameter names), a segment with more than one parameter, and operations
+// on the paths gatehouse serves itself.
+func checkRoutes(doc *spec.Doc, api *model.API) error {
+	builtin := map[string]bool{
+		http.MethodPost + " " + api.TokenPath:  true,
+		http.MethodPost + " " + api.RevokePath: true,
+		"GET /openapi.json":                    true,
+		"GET /.well-known/jwks.json":           true,
 	}
+	seen := map[string]model.Operation{}
 	for _, op := range api.Operations {
-		if err := register(op); err != nil {
-			return err
-		}
-	}
-	builtin := []model.Operation{
-		{Method: http.MethodPost, Path: api.TokenPath},
-		{Method: http.MethodPost, Path: api.RevokePath},
-		{Method: http.MethodGet, Path: "/openapi.json"},
-		{Method: http.MethodGet, Path: "/.well-known/jwks.json"},
-	}
-	for _, op := range builtin {
-		if err := register(op); err != nil {
+		if builtin[op.Method+" "+op.Path] {
 			return spec.Errorf(doc.Locate("paths", op.Path), "the spec declares %s %s, which gatehouse serves itself; remove it from the spec or move it", op.Method, op.Path)
 		}
+		for _, seg := range strings.Split(op.Path, "/") {
+			if strings.Count(seg, "{") > 1 || strings.Count(seg, "{") != strings.Count(seg, "}") {
+				return spec.Errorf(doc.Locate("paths", op.Path), "path segment %q has more than one parameter (or unbalanced braces), which gatehouse's router does not support; split the parameters into separate segments", seg)
+			}
+		}
+		key := op.Method + " " + templateParamRE.ReplaceAllString(op.Path, "{}")
+		if other, dup := seen[key]; dup {
+			return spec.Errorf(doc.Locate("paths", op.Path), "%s %s and %s %s are the same route with differently named parameters; a server cannot tell them apart, so merge them into one path", op.Method, op.Path, other.Method, other.Path)
+		}
+		seen[key] = op
 	}
 	return nil
 }
 
-var conflictRE = regexp.MustCompile(`conflicts with pattern "([^"]*)"`)
-var exampleRE = regexp.MustCompile(`match some paths, like ("[^"]*")`)
-
-// conflictReason extracts what ServeMux's panic says about a conflict,
-// without the Go source positions it also names.
-func conflictReason(msg string) string {
-	reason := "conflicts with another route"
-	if m := conflictRE.FindStringSubmatch(msg); m != nil {
-		reason = "conflicts with " + m[1]
-	}
-	if m := exampleRE.FindStringSubmatch(msg); m != nil {
-		reason += ": both match paths like " + m[1] + " and neither is more specific"
-	}
-	return reason
-}
+var templateParamRE = regexp.MustCompile(`\{[^}]*\}`)
 
 func cloneDoc(t *openapi3.T) (*openapi3.T, error) {
 	data, err := t.MarshalJSON()

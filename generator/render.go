@@ -143,7 +143,6 @@ type projectData struct {
 
 type opData struct {
 	model.Operation
-	Pattern    string      // ServeMux pattern
 	PathParams []pathParam // spec name → ServeMux wildcard
 	PolicyVar  string      // name of the generated auth.Policy variable
 }
@@ -179,7 +178,6 @@ func newProjectData(opts Options, api *model.API, specFile string) *projectData 
 	for _, op := range api.Operations {
 		o := opData{
 			Operation: op,
-			Pattern:   op.Method + " " + codegen.SwaggerUriToStdHttpUri(op.Path),
 			PolicyVar: "security" + op.GoName,
 		}
 		for _, name := range codegen.OrderedParamsFromUri(op.Path) {
