@@ -152,9 +152,9 @@ type pathParam struct{ Name, Wildcard string }
 // groupData is one handler file: the operations of one tag.
 type groupData struct {
 	Module string
-	File string
-	Tag  string
-	Ops  []opData
+	File   string
+	Tag    string
+	Ops    []opData
 }
 
 func newProjectData(opts Options, api *model.API, specFile string) *projectData {

@@ -237,4 +237,3 @@ func (c *command) templates(args []string) int {
 	}
 	return exitOK
 }
-

@@ -27,9 +27,9 @@ func TestRouterPrecedenceAndPathValues(t *testing.T) {
 		status       int
 		body         string
 	}{
-		{"GET", "/a/c/d", 200, "acd ||"},             // literal beats parameter
-		{"GET", "/a/c/b", 200, "acy |b|"},            // leftmost literal wins
-		{"GET", "/a/z/b", 200, "axb z||"},            // backtracks to the parameter branch
+		{"GET", "/a/c/d", 200, "acd ||"},              // literal beats parameter
+		{"GET", "/a/c/b", 200, "acy |b|"},             // leftmost literal wins
+		{"GET", "/a/z/b", 200, "axb z||"},             // backtracks to the parameter branch
 		{"GET", "/files/AC1.json", 200, "json ||AC1"}, // affixed parameter beats bare
 		{"GET", "/files/AC1", 200, "bare ||AC1"},
 		{"GET", "/files/a%2Fb", 200, "bare ||a/b"}, // escaped slash stays in the segment
