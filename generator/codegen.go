@@ -43,8 +43,11 @@ func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
 		},
 		OutputOptions: codegen.OutputOptions{
 			ResolveTypeNameCollisions: true,
-			SkipFmt:                   true, // formatted once, with everything else
 		},
+		// Enum constants named after their values collide with type names
+		// in real specs ("Source (constant) is not a type"); prefixing them
+		// with their type always is the one rule that never collides.
+		Compatibility: codegen.CompatibilityOptions{AlwaysPrefixEnumValues: true},
 	}
 
 	codegenMu.Lock()
