@@ -60,7 +60,8 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"cmptree": cmpTree,
+			"cmptree":   cmpTree,
+			"keptlines": keptLines,
 		},
 	})
 }
@@ -106,6 +107,25 @@ func cmpTree(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if !neg && len(diffs) > 0 {
 		ts.Fatalf("trees differ:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+// keptLines checks that every line of the first file appears, unchanged and
+// in order, in the second: the second only has lines inserted.
+func keptLines(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: keptlines original edited")
+	}
+	orig := strings.Split(ts.ReadFile(args[0]), "\n")
+	edited := strings.Split(ts.ReadFile(args[1]), "\n")
+	i := 0
+	for _, line := range edited {
+		if i < len(orig) && line == orig[i] {
+			i++
+		}
+	}
+	if i < len(orig) {
+		ts.Fatalf("%s lost or changed line %d of %s: %q", args[1], i+1, args[0], orig[i])
 	}
 }
 

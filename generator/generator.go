@@ -70,6 +70,9 @@ type Result struct {
 	API      *model.API
 	// SpecFile is the project-relative path the spec is written to.
 	SpecFile string
+
+	renderer *renderer
+	data     *projectData
 }
 
 // Error is a problem with the input, with its place in the spec when known.
@@ -138,6 +141,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	res.Files = files
+	res.renderer, res.data = r, data
 	return res, nil
 }
 

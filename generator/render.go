@@ -109,13 +109,31 @@ func (r *renderer) render(data *projectData) ([]File, error) {
 	}
 	// One handler file per tag.
 	for _, g := range data.Groups {
-		var buf bytes.Buffer
-		if err := r.tmpl.ExecuteTemplate(&buf, "internal/handlers/_tag.go.tmpl", g); err != nil {
-			return nil, fmt.Errorf("render handlers for %s: %w", g.File, err)
+		content, err := r.handlerFile(g)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, File{Path: "internal/handlers/" + g.File, Data: buf.Bytes(), Tier: Scaffolded})
+		out = append(out, File{Path: "internal/handlers/" + g.File, Data: content, Tier: Scaffolded})
 	}
 	return out, nil
+}
+
+// handlerFile renders a handler file holding the stubs of g's operations.
+func (r *renderer) handlerFile(g groupData) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := r.tmpl.ExecuteTemplate(&buf, "internal/handlers/_tag.go.tmpl", g); err != nil {
+		return nil, fmt.Errorf("render handlers for %s: %w", g.File, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// stub renders one operation's stub method.
+func (r *renderer) stub(op opData) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := r.tmpl.ExecuteTemplate(&buf, "internal/handlers/_stub.go.tmpl", op); err != nil {
+		return nil, fmt.Errorf("render stub for %s: %w", op.GoName, err)
+	}
+	return buf.Bytes(), nil
 }
 
 func tierOf(name string, content []byte) Tier {

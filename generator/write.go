@@ -22,11 +22,22 @@ type Manifest struct {
 	Version int               `json:"version"`
 	Inputs  map[string]string `json:"inputs"` // path → SHA-256 of spec, config
 	Files   map[string]string `json:"files"`  // generated path → SHA-256
+	// Operations maps each operation's handler method to "METHOD /path",
+	// so the next run can tell a removed operation from a renamed one.
+	Operations map[string]string `json:"operations"`
+}
+
+func (m *Manifest) hadOperation(name string) bool {
+	_, ok := m.Operations[name]
+	return ok
 }
 
 // NewManifest describes res, generated from the given input files.
 func NewManifest(res *Result, inputs map[string][]byte) *Manifest {
-	m := &Manifest{Version: 1, Inputs: map[string]string{}, Files: map[string]string{}}
+	m := &Manifest{Version: 1, Inputs: map[string]string{}, Files: map[string]string{}, Operations: map[string]string{}}
+	for _, op := range res.API.Operations {
+		m.Operations[op.GoName] = op.Method + " " + op.Path
+	}
 	for p, data := range inputs {
 		m.Inputs[p] = Digest(data)
 	}

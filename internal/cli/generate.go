@@ -78,6 +78,10 @@ func (c *command) generate(ctx context.Context, args []string) int {
 	if err := generator.Apply(*dir, changes, next); err != nil {
 		return c.fail(err)
 	}
+	stubs, err := generator.AddStubs(*dir, res, manifest)
+	if err != nil {
+		return c.fail(err)
+	}
 	for _, ch := range changes {
 		verb := "updated"
 		switch {
@@ -88,7 +92,13 @@ func (c *command) generate(ctx context.Context, args []string) int {
 		}
 		fmt.Fprintf(c.stdout, "%s %s\n", verb, ch.Path)
 	}
-	if len(changes) == 0 {
+	for _, s := range stubs.Added {
+		fmt.Fprintf(c.stdout, "added stub %s\n", s)
+	}
+	for _, s := range stubs.Removed {
+		fmt.Fprintf(c.stdout, "kept %s\n", s)
+	}
+	if len(changes) == 0 && len(stubs.Added) == 0 {
 		fmt.Fprintln(c.stdout, "up to date")
 	}
 	return exitOK
