@@ -100,9 +100,16 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if len(api.Operations) == 0 {
 		return nil, spec.Errorf(doc.Locate("paths"), "the spec declares no operations; add at least one under paths")
 	}
-	res := &Result{Notices: doc.Notices, Warnings: api.Warnings, API: api}
+	res := &Result{Warnings: api.Warnings, API: api}
 
+	// Validation only yields a notice; run it beside code generation.
+	notice := make(chan string, 1)
+	go func() { notice <- doc.Validate(ctx) }()
 	code, err := generateAPI(doc, api)
+	if n := <-notice; n != "" {
+		doc.Notices = append(doc.Notices, n)
+	}
+	res.Notices = doc.Notices
 	if err != nil {
 		return nil, err
 	}
@@ -125,10 +132,6 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	files = append(files,
-		File{Path: "internal/api/api_gen.go", Data: code, Tier: Generated},
-		File{Path: specFile, Data: specData, Tier: Scaffolded},
-	)
 	for i := range files {
 		f := &files[i]
 		if strings.HasSuffix(f.Path, ".go") {
@@ -139,6 +142,11 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 			f.Data = out
 		}
 	}
+	// oapi-codegen's output is already formatted (with its imports pruned).
+	files = append(files,
+		File{Path: "internal/api/api_gen.go", Data: code, Tier: Generated},
+		File{Path: specFile, Data: specData, Tier: Scaffolded},
+	)
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	res.Files = files
 	res.renderer, res.data = r, data

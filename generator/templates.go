@@ -47,6 +47,9 @@ func Lint(ctx context.Context, specPath string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n := doc.Validate(ctx); n != "" {
+		doc.Notices = append(doc.Notices, n)
+	}
 	return &Result{Notices: doc.Notices, Warnings: api.Warnings, API: api}, nil
 }
 

@@ -115,7 +115,6 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	// Bundle: move every component reached through another file into this
 	// document's components, so code generation sees one document.
 	doc.InternalizeRefs(ctx, nil)
-	d.validate(ctx)
 	return d, nil
 }
 
@@ -148,15 +147,15 @@ func loadSwagger2(ctx context.Context, d *Doc) (*Doc, error) {
 	d.T = doc
 	d.Version = "2.0"
 	d.Notices = append(d.Notices, fmt.Sprintf("%s: Swagger 2.0 document converted to OpenAPI 3.0; positions in later messages refer to the original file where possible", d.Path))
-	d.validate(ctx)
 	return d, nil
 }
 
-// validate runs kin-openapi's validation with the checks that real-world
+// Validate runs kin-openapi's validation with the checks that real-world
 // specs routinely fail and that do not affect code generation (examples,
-// defaults, patterns, formats) turned off. What remains is reported as a
-// notice, not an error: code generation decides what it cannot handle.
-func (d *Doc) validate(ctx context.Context) {
+// defaults, patterns, formats) turned off, and returns what remains as a
+// notice, not an error: code generation decides what it cannot handle. It
+// only reads the document, so it may run while a copy is being generated.
+func (d *Doc) Validate(ctx context.Context) string {
 	err := d.T.Validate(ctx,
 		openapi3.DisableExamplesValidation(),
 		openapi3.DisableSchemaDefaultsValidation(),
@@ -165,8 +164,9 @@ func (d *Doc) validate(ctx context.Context) {
 		openapi3.AllowExtraSiblingFields("$recursiveRef", "$dynamicRef", "$dynamicAnchor", "$recursiveAnchor"),
 	)
 	if err != nil {
-		d.Notices = append(d.Notices, fmt.Sprintf("%s: the spec does not fully validate (%s); generating anyway", d.Path, firstLine(err.Error())))
+		return fmt.Sprintf("%s: the spec does not fully validate (%s); generating anyway", d.Path, firstLine(err.Error()))
 	}
+	return ""
 }
 
 // readLocalOnly reads local files referenced by $ref and refuses anything
