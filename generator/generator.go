@@ -127,7 +127,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := newProjectData(opts, api, specFile)
+	data := newProjectData(opts, doc.T, api, specFile)
 	files, err := r.render(data)
 	if err != nil {
 		return nil, err

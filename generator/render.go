@@ -11,6 +11,7 @@ import (
 	"text/template"
 	"unicode"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
 
 	"github.com/gatehouse-go/gatehouse/generator/internal/model"
@@ -163,6 +164,8 @@ type opData struct {
 	model.Operation
 	PathParams []pathParam // spec name → ServeMux wildcard
 	PolicyVar  string      // name of the generated auth.Policy variable
+	Request    model.Request
+	Cases      []model.Case
 }
 
 type pathParam struct{ Name, Wildcard string }
@@ -175,7 +178,7 @@ type groupData struct {
 	Ops    []opData
 }
 
-func newProjectData(opts Options, api *model.API, specFile string) *projectData {
+func newProjectData(opts Options, doc *openapi3.T, api *model.API, specFile string) *projectData {
 	d := &projectData{
 		Module:   opts.Module,
 		Title:    api.Title,
@@ -197,6 +200,8 @@ func newProjectData(opts Options, api *model.API, specFile string) *projectData 
 		o := opData{
 			Operation: op,
 			PolicyVar: "security" + op.GoName,
+			Request:   model.SampleRequest(doc, op),
+			Cases:     api.Cases(op),
 		}
 		for _, name := range codegen.OrderedParamsFromUri(op.Path) {
 			o.PathParams = append(o.PathParams, pathParam{Name: name, Wildcard: codegen.SanitizeGoIdentifier(name)})
@@ -245,16 +250,87 @@ var funcs = template.FuncMap{
 	"quote": strconv.Quote,
 	"join":  strings.Join,
 	"base":  path.Base,
-	// goStrings renders a []string literal.
-	"goStrings": func(ss []string) string {
-		q := make([]string, len(ss))
-		for i, s := range ss {
-			q[i] = strconv.Quote(s)
-		}
-		return "[]string{" + strings.Join(q, ", ") + "}"
-	},
+	"goStrings": goStrings,
+	"caseName": caseName,
+	"cred":     credLiteral,
+	"want":     wantLiteral,
 	// comment makes s safe inside a // comment.
 	"comment": func(s string) string {
 		return strings.Join(strings.Fields(s), " ")
 	},
+}
+
+// caseName is a security test's name: the operation, the credentials and
+// the expected answer.
+func caseName(op opData, c model.Case) string {
+	return op.Method + " " + op.Path + " " + c.Name + " → " + outcomeText(c.Want)
+}
+
+func outcomeText(o model.Outcome) string {
+	if o.Status == model.Reached {
+		return "handler"
+	}
+	return strconv.Itoa(o.Status)
+}
+
+// credLiteral renders a test credential as a Go composite literal.
+func credLiteral(schemes []model.Scheme, c model.Cred) string {
+	var s model.Scheme
+	for _, sc := range schemes {
+		if sc.Name == c.Scheme {
+			s = sc
+		}
+	}
+	kind := "custom"
+	switch s.Kind {
+	case model.KindBearer, model.KindOAuth2, model.KindOpenIDConnect:
+		kind = "bearer"
+	case model.KindBasic:
+		kind = "basic"
+	case model.KindAPIKey:
+		kind = "apiKey"
+	}
+	lit := "{scheme: " + strconv.Quote(c.Scheme) + ", kind: " + strconv.Quote(kind)
+	if kind == "apiKey" {
+		lit += ", in: " + strconv.Quote(s.In) + ", name: " + strconv.Quote(s.Param)
+	}
+	if len(c.Scopes) > 0 {
+		lit += ", scopes: " + goStrings(c.Scopes)
+	}
+	if c.Invalid {
+		lit += ", invalid: true"
+	}
+	return lit + "}"
+}
+
+// wantLiteral renders an expected outcome as a call of the test helpers.
+func wantLiteral(o model.Outcome) string {
+	quoted := func(ss []string) string {
+		q := make([]string, len(ss))
+		for i, s := range ss {
+			q[i] = strconv.Quote(s)
+		}
+		return strings.Join(q, ", ")
+	}
+	switch o.Status {
+	case model.Reached:
+		return "reached(" + quoted(o.Schemes) + ")"
+	case 401:
+		return "unauthorized(" + quoted(o.Challenges) + ")"
+	case 403:
+		args := strconv.FormatBool(o.Bearer)
+		if len(o.Missing) > 0 {
+			args += ", " + quoted(o.Missing)
+		}
+		return "forbidden(" + args + ")"
+	}
+	return fmt.Sprintf("want{status: %d}", o.Status)
+}
+
+func goStrings(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return "[]string{" + strings.Join(q, ", ") + "}"
 }
