@@ -62,6 +62,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"cmptree":   cmpTree,
 			"keptlines": keptLines,
+			"replace":   replace,
 		},
 	})
 }
@@ -127,6 +128,19 @@ func keptLines(ts *testscript.TestScript, neg bool, args []string) {
 	if i < len(orig) {
 		ts.Fatalf("%s lost or changed line %d of %s: %q", args[1], i+1, args[0], orig[i])
 	}
+}
+
+// replace edits a file in place: replace FILE OLD NEW, where OLD must occur
+// exactly once. It stands in for a person changing one line.
+func replace(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 || neg {
+		ts.Fatalf("usage: replace file old new")
+	}
+	data := ts.ReadFile(args[0])
+	if n := strings.Count(data, args[1]); n != 1 {
+		ts.Fatalf("%s contains %q %d times, want once", args[0], args[1], n)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Replace(data, args[1], args[2], 1)), 0o644))
 }
 
 func goEnv(t *testing.T, names ...string) map[string]string {

@@ -158,15 +158,22 @@ func (api *API) Expect(sec Security, creds []Cred) Outcome {
 	return Outcome{Status: 401, Challenges: api.challenges(sec)}
 }
 
+// challenges lists the auth-scheme of one challenge per credential source
+// the policy accepts (three API keys in different places are three
+// challenges; two token schemes share one Bearer challenge).
 func (api *API) challenges(sec Security) []string {
 	var out []string
+	seen := map[string]bool{}
 	for _, r := range sec.Alternatives {
 		for _, u := range r {
-			out = append(out, api.challenge(u.Scheme))
+			if src := api.source(u.Scheme); !seen[src] {
+				seen[src] = true
+				out = append(out, api.challenge(u.Scheme))
+			}
 		}
 	}
 	sort.Strings(out)
-	return slices.Compact(out)
+	return out
 }
 
 // Case is one generated security test of an operation.
