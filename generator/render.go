@@ -100,8 +100,8 @@ func (r *renderer) render(data *projectData) ([]File, error) {
 			}
 			content = buf.Bytes()
 		}
-		if strings.HasSuffix(target, "_test.go") && !strings.HasSuffix(target, "_gen_test.go") {
-			continue // the runtime's own unit tests stay in gatehouse
+		if name == target && strings.HasSuffix(name, "_test.go") && !strings.HasSuffix(name, "_gen_test.go") {
+			continue // tests of gatehouse's own (not _gen_test.go) stay in gatehouse
 		}
 		if bytes.TrimSpace(content) == nil {
 			continue // a template may render nothing when it does not apply
@@ -158,6 +158,12 @@ type projectData struct {
 	// from logs).
 	QueryKeys []string
 	Groups    []groupData
+	// Example is the operation the user-owned example tests call: the first
+	// one a bearer token alone can satisfy (with ExampleScopes), else the
+	// first operation.
+	Example       opData
+	ExampleToken  bool
+	ExampleScopes []string
 }
 
 type opData struct {
@@ -225,8 +231,40 @@ func newProjectData(opts Options, doc *openapi3.T, api *model.API, specFile stri
 	for _, g := range groups {
 		d.Groups = append(d.Groups, *g)
 	}
+	d.Example = d.Ops[0]
+	for _, op := range d.Ops {
+		if r, ok := tokenAlternative(api, op.Security); ok {
+			d.Example, d.ExampleToken = op, true
+			for _, u := range r {
+				d.ExampleScopes = append(d.ExampleScopes, u.Scopes...)
+			}
+			break
+		}
+	}
 	sort.Slice(d.Groups, func(i, j int) bool { return d.Groups[i].File < d.Groups[j].File })
 	return d
+}
+
+// tokenAlternative returns the first requirement of sec that a bearer token
+// alone satisfies.
+func tokenAlternative(api *model.API, sec model.Security) (model.Requirement, bool) {
+	for _, r := range sec.Alternatives {
+		if len(r) == 0 {
+			continue
+		}
+		ok := true
+		for _, u := range r {
+			switch api.Scheme(u.Scheme).Kind {
+			case model.KindBearer, model.KindOAuth2, model.KindOpenIDConnect:
+			default:
+				ok = false
+			}
+		}
+		if ok {
+			return r, true
+		}
+	}
+	return nil, false
 }
 
 // fileName turns a tag into a lower-case Go file name stem.
