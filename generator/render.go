@@ -285,13 +285,13 @@ func fileName(tag string) string {
 }
 
 var funcs = template.FuncMap{
-	"quote": strconv.Quote,
-	"join":  strings.Join,
-	"base":  path.Base,
+	"quote":     strconv.Quote,
+	"join":      strings.Join,
+	"base":      path.Base,
 	"goStrings": goStrings,
-	"caseName": caseName,
-	"cred":     credLiteral,
-	"want":     wantLiteral,
+	"caseName":  caseName,
+	"cred":      credLiteral,
+	"want":      wantLiteral,
 	// comment makes s safe inside a // comment.
 	"comment": func(s string) string {
 		return strings.Join(strings.Fields(s), " ")
