@@ -99,6 +99,7 @@ func prepare(t *openapi3.T, api *model.API) {
 	t.Webhooks = nil
 	for _, item := range t.Paths.Map() {
 		for _, op := range item.Operations() {
+			renameCollidingParams(item.Parameters, op.Parameters)
 			if op.Responses == nil {
 				continue
 			}
@@ -108,6 +109,46 @@ func prepare(t *openapi3.T, api *model.API) {
 					op.Responses.Set(up, r)
 				}
 			}
+		}
+	}
+}
+
+// renameCollidingParams gives parameters whose Go field names would collide
+// (Twilio's "StartTime", "StartTime<" and "StartTime>") distinct names
+// through oapi-codegen's x-go-name extension. Wire names do not change.
+func renameCollidingParams(lists ...openapi3.Parameters) {
+	used := map[string]bool{}
+	for _, list := range lists {
+		for _, ref := range list {
+			if ref == nil || ref.Value == nil {
+				continue
+			}
+			p := ref.Value
+			name := p.Name
+			if v, ok := p.Extensions["x-go-name"].(string); ok {
+				name = v
+			}
+			goName := codegen.SchemaNameToTypeName(name)
+			if !used[goName] {
+				used[goName] = true
+				continue
+			}
+			suffix := ""
+			switch {
+			case strings.Contains(p.Name, "<"):
+				suffix = "Before"
+			case strings.Contains(p.Name, ">"):
+				suffix = "After"
+			}
+			candidate := goName + suffix
+			for i := 2; used[candidate]; i++ {
+				candidate = fmt.Sprintf("%s%s%d", goName, suffix, i)
+			}
+			used[candidate] = true
+			if p.Extensions == nil {
+				p.Extensions = map[string]any{}
+			}
+			p.Extensions["x-go-name"] = candidate
 		}
 	}
 }
