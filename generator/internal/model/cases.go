@@ -205,12 +205,13 @@ func (api *API) Cases(op Operation) []Case {
 			continue
 		}
 		creds := api.credsFor(r)
-		add("with "+r.String(), creds)
+		name := r.short()
+		add("with "+name, creds)
 		// Each AND half missing.
 		if len(creds) > 1 {
 			for i := range creds {
 				rest := slices.Delete(slices.Clone(creds), i, i+1)
-				add(fmt.Sprintf("with %s but without %s", r.String(), creds[i].Scheme), rest)
+				add(fmt.Sprintf("with %s but without %s", name, creds[i].Scheme), rest)
 			}
 		}
 		// Each scope missing.
@@ -218,7 +219,7 @@ func (api *API) Cases(op Operation) []Case {
 			for j := range c.Scopes {
 				less := slices.Clone(creds)
 				less[i].Scopes = slices.Delete(slices.Clone(c.Scopes), j, j+1)
-				add(fmt.Sprintf("with %s lacking %s", r.String(), c.Scopes[j]), less)
+				add(fmt.Sprintf("with %s lacking %s", name, c.Scopes[j]), less)
 			}
 		}
 	}
@@ -255,4 +256,20 @@ func (api *API) credsFor(r Requirement) []Cred {
 		creds = append(creds, Cred{Scheme: u.Scheme, Scopes: slices.Clone(u.Scopes)})
 	}
 	return creds
+}
+
+// short renders r for a test name: like String, with long scope lists
+// counted rather than listed.
+func (r Requirement) short() string {
+	if s := r.String(); len(s) <= 80 {
+		return s
+	}
+	parts := make([]string, len(r))
+	for i, u := range r {
+		parts[i] = u.Scheme
+		if n := len(u.Scopes); n > 0 {
+			parts[i] += fmt.Sprintf("[%d scopes]", n)
+		}
+	}
+	return strings.Join(parts, " + ")
 }
