@@ -20,21 +20,22 @@ import (
 
 // renderer renders the project tree of templates.FS, with overrides.
 type renderer struct {
-	files map[string][]byte // project-relative path → content, after overrides
-	tmpl  *template.Template
+	files     map[string][]byte // project-relative path → content, after overrides
+	overrides map[string]bool   // paths that came from the override directory
+	tmpl      *template.Template
 }
 
 func newRenderer(overrides fs.FS) (*renderer, error) {
-	r := &renderer{files: map[string][]byte{}}
+	r := &renderer{files: map[string][]byte{}, overrides: map[string]bool{}}
 	root, err := fs.Sub(templates.FS, templates.Root)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.add(root); err != nil {
+	if err := r.add(root, false); err != nil {
 		return nil, err
 	}
 	if overrides != nil {
-		if err := r.add(overrides); err != nil {
+		if err := r.add(overrides, true); err != nil {
 			return nil, fmt.Errorf("read template directory: %w", err)
 		}
 	}
@@ -43,7 +44,14 @@ func newRenderer(overrides fs.FS) (*renderer, error) {
 	for name := range r.files {
 		names = append(names, name)
 	}
-	sort.Strings(names)
+	// Override files are parsed last, so their {{define}}s replace the
+	// built-in {{block}}s.
+	sort.Slice(names, func(i, j int) bool {
+		if r.overrides[names[i]] != r.overrides[names[j]] {
+			return !r.overrides[names[i]]
+		}
+		return names[i] < names[j]
+	})
 	for _, name := range names {
 		if !strings.HasSuffix(name, ".tmpl") {
 			continue
@@ -55,7 +63,7 @@ func newRenderer(overrides fs.FS) (*renderer, error) {
 	return r, nil
 }
 
-func (r *renderer) add(fsys fs.FS) error {
+func (r *renderer) add(fsys fs.FS, override bool) error {
 	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -65,6 +73,7 @@ func (r *renderer) add(fsys fs.FS) error {
 			return err
 		}
 		r.files[p] = data
+		r.overrides[p] = override
 		return nil
 	})
 }

@@ -250,7 +250,7 @@ func (e tokenEndpoint) refreshGrant(w http.ResponseWriter, r *http.Request, p ma
 	case errors.Is(err, ErrRefreshReused):
 		// The store has revoked the family.
 		e.syncRevocations(r)
-		e.event(r, slog.LevelWarn, "refresh_reuse", slog.String("reason", "a rotated refresh token was presented again; the session is revoked"))
+		e.event(r, slog.LevelWarn, "refresh_reuse", slog.String("reason", "a rotated or revoked refresh token was presented; its session is revoked"))
 		return invalid
 	case errors.Is(err, ErrScopeExceeded):
 		return badRequest("invalid_scope", "the requested scope exceeds the scope of the refresh token")

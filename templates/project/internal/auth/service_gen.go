@@ -74,16 +74,11 @@ type Service struct {
 // by DATABASE_URL, loads the signing keys (HS256 from JWT_SECRET; for the
 // asymmetric algorithms from JWT_KEY_DIR, creating the first key if there
 // is none), loads the revocation state and keeps it current in the
-// background until ctx ends or Close is called. Warnings of the
-// configuration (development mode, a generated secret, a memory store) are
-// logged now.
+// background until ctx ends or Close is called.
 func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	for _, w := range cfg.Warnings {
-		log.LogAttrs(ctx, slog.LevelWarn, "WARNING: "+w)
 	}
 	keys, err := loadKeys(ctx, cfg, log)
 	if err != nil {
@@ -314,8 +309,13 @@ func (s *Service) Handler(h http.Handler) http.Handler {
 }
 
 // Serve serves h, hardened, on the configured address until ctx ends, then
-// shuts down gracefully (see Serve).
+// shuts down gracefully (see Serve). It first logs the configuration's
+// warnings (development mode, a generated secret, a memory store), which
+// matter to a running server rather than to an admin command.
 func (s *Service) Serve(ctx context.Context, h http.Handler) error {
+	for _, w := range s.cfg.Warnings {
+		s.log.LogAttrs(ctx, slog.LevelWarn, "WARNING: "+w)
+	}
 	return Serve(ctx, NewHTTPServer(s.cfg, s.Handler(h)), s.cfg, s.log)
 }
 

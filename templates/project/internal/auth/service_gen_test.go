@@ -185,3 +185,34 @@ func TestNewTestServiceFollowsItsClock(t *testing.T) {
 		t.Error("an expired token verifies")
 	}
 }
+
+func TestServiceServeLogsWarningsAndStops(t *testing.T) {
+	cfg, err := LoadConfig(cfLookup(map[string]string{
+		"GATEHOUSE_ENV": "development", "DATABASE_URL": "memory:", "LISTEN_ADDR": "127.0.0.1:0",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &epLog{}
+	svc, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if strings.Contains(logs.String(), "WARNING") {
+		t.Error("New logs the warnings; admin commands would print them")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Serve(ctx, http.NewServeMux()) }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	for _, want := range []string{"WARNING: JWT_SECRET is not set", "WARNING: DATABASE_URL=memory", "listening"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
