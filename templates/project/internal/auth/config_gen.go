@@ -30,9 +30,8 @@ const (
 
 // Store kinds, from the scheme of DATABASE_URL.
 const (
-	StoreSQLite   = "sqlite"
-	StoreMemory   = "memory"
-	StorePostgres = "postgres"
+	StoreSQLite = "sqlite"
+	StoreMemory = "memory"
 )
 
 // Limits of the configurable values.

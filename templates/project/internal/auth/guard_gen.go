@@ -142,8 +142,13 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 // looked at. Otherwise a request must satisfy one requirement of p (OR):
 // every scheme of it authenticated, all by the same subject, with every
 // scope it lists granted by that scheme (AND). The principal is then
-// attached to the request context. A credential that is sent and fails is
-// always refused, even when p allows anonymous access with `{}`.
+// attached to the request context.
+//
+// A credential that is sent and fails is always refused (401; 400 if sent
+// twice; 429 if throttled; 503 if it could not be checked), even when
+// another requirement is met and even when p allows anonymous access with
+// `{}`. With `{}`, a request whose credentials are all valid but satisfy no
+// other requirement passes as anonymous, without a principal.
 //
 // A policy naming a scheme the guard does not know cannot be enforced: the
 // returned handler refuses every request with a 500, and the problem is
@@ -363,6 +368,7 @@ const (
 // outcome is what one source yielded for a request.
 type outcome struct {
 	state    credState
+	scheme   string // the scheme the credential was read for, for logs
 	subject  string
 	scopes   []string // sorted
 	tokenID  string
@@ -413,6 +419,7 @@ func (h *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	worst := credAbsent
 	for i := range pl.sources {
 		o := h.g.verify(&rc, &pl.sources[i])
+		o.scheme = pl.sources[i].scheme.Name
 		outs = append(outs, o)
 		worst = max(worst, o.state)
 	}
@@ -747,17 +754,17 @@ func (h *protected) refuse(w http.ResponseWriter, r *http.Request, outs []outcom
 	}
 	switch worst {
 	case credDuplicate:
-		h.g.logFailure(r, slog.LevelWarn, http.StatusBadRequest, failed.reason, nil)
+		h.g.logFailure(r, slog.LevelWarn, http.StatusBadRequest, failed.reason, failed)
 		setChallenges(w, h.plan.challengesBadRequest)
 		WriteError(w, http.StatusBadRequest, "invalid_request", "a credential was sent more than once")
 	case credCrossOrigin:
-		h.g.logFailure(r, slog.LevelWarn, http.StatusForbidden, failed.reason, nil)
+		h.g.logFailure(r, slog.LevelWarn, http.StatusForbidden, failed.reason, failed)
 		WriteError(w, http.StatusForbidden, "cross_origin_request", "cross-origin requests may not use cookie credentials")
 	case credInternal:
 		h.g.logFailure(r, slog.LevelError, http.StatusServiceUnavailable, "credential verification failed", failed)
 		WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the service is temporarily unavailable")
 	case credThrottled:
-		h.g.logFailure(r, slog.LevelWarn, http.StatusTooManyRequests, failed.reason, nil)
+		h.g.logFailure(r, slog.LevelWarn, http.StatusTooManyRequests, failed.reason, failed)
 		secs := int64(max(1, (failed.retry+time.Second-1)/time.Second))
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		WriteError(w, http.StatusTooManyRequests, "too_many_requests", "too many failed attempts; retry later")
@@ -828,19 +835,22 @@ func (g *Guard) logSuccess(r *http.Request, schemes []string, p *Principal) {
 			slog.String("client_id", p.ClientID))...)
 }
 
-// logFailure logs a refused request. o, when given, is the failed
-// credential; its subject and token id are known only for tokens that were
-// genuine but revoked.
+// logFailure logs a refused request. o, when given, is the credential that
+// failed; a subject and token id are known only for a genuine token that
+// was revoked.
 func (g *Guard) logFailure(r *http.Request, level slog.Level, status int, reason string, o *outcome) {
 	if !g.log.Enabled(r.Context(), level) {
 		return
 	}
 	attrs := append(requestAttrs(r), slog.Int("status", status), slog.String("reason", reason))
-	if o != nil && o.tokenID != "" {
-		attrs = append(attrs, slog.String("token_id", o.tokenID), slog.String("subject", o.subject))
-	}
-	if o != nil && o.err != nil {
-		attrs = append(attrs, slog.String("error", o.err.Error()))
+	if o != nil {
+		attrs = append(attrs, slog.String("scheme", o.scheme))
+		if o.tokenID != "" {
+			attrs = append(attrs, slog.String("token_id", o.tokenID), slog.String("subject", o.subject))
+		}
+		if o.err != nil {
+			attrs = append(attrs, slog.String("error", o.err.Error()))
+		}
 	}
 	g.log.LogAttrs(r.Context(), level, "authentication failed", attrs...)
 }

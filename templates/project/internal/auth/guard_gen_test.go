@@ -255,6 +255,7 @@ func TestGuardEnforcesPolicies(t *testing.T) {
 		{name: "anonymous alternative without credentials", policy: anonPolicy, req: get(), status: 200, subject: "anonymous"},
 		{name: "anonymous alternative with a good token", policy: anonPolicy, req: get(auth("Bearer " + f.alice)...), status: 200, subject: "alice"},
 		{name: "anonymous alternative with a bad token", policy: anonPolicy, req: get(auth("Bearer nope")...), status: 401, challenges: []string{invalidChallenge}},
+		{name: "anonymous alternative with too little scope", policy: Policy{gdReq("bearer", []string{"write"}), {}}, req: get(auth("Bearer " + f.alice)...), status: 200, subject: "anonymous"},
 		{name: "anonymous alternative with a bad password", policy: Policy{gdReq("basic"), {}}, req: get(auth(basicAuth("alice", "wrong"))...), status: 401},
 		{name: "role granted", policy: basicAdmin, req: get(auth(basicAuth("alice", "pw:alice"))...), status: 200, subject: "alice"},
 		{name: "role missing", policy: basicAdmin, req: get(auth(basicAuth("bob", "pw:bob"))...), status: 403, challenges: []string{}, errorCode: "insufficient_scope"},
@@ -539,7 +540,7 @@ func TestGuardLogsWithoutSecrets(t *testing.T) {
 	if ev := events[0]; ev["msg"] != "authentication succeeded" || ev["subject"] != "alice" || ev["token_id"] != aliceJTI || ev["request_id"] != "req-1" {
 		t.Errorf("success event %v", ev)
 	}
-	if ev := events[1]; ev["msg"] != "authentication failed" || ev["status"] != float64(401) || ev["reason"] == "" {
+	if ev := events[1]; ev["msg"] != "authentication failed" || ev["status"] != float64(401) || ev["reason"] == "" || ev["scheme"] != "bearer" {
 		t.Errorf("failure event %v", ev)
 	}
 	if ev := events[2]; ev["token_id"] != claims.ID || ev["reason"] != string(rejectDenied) {

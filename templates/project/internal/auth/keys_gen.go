@@ -177,7 +177,8 @@ func GenerateKey(dir, alg string) (kid string, err error) {
 	}
 	name := time.Now().UTC().Format(keyFileTimeLayout) + ".pem"
 	if len(names) > 0 && name <= names[len(names)-1] {
-		return "", fmt.Errorf("auth: newest key file %s is named after the current time %s; is the clock wrong?", names[len(names)-1], name)
+		// The new key would not become the signing key.
+		return "", fmt.Errorf("auth: key file %s sorts after %s, the name of a key made now; rename key files so that the newest sorts last (or fix the clock)", names[len(names)-1], name)
 	}
 
 	var priv crypto.Signer
