@@ -112,16 +112,21 @@ func cmpTree(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // keptLines checks that every line of the first file appears, unchanged and
-// in order, in the second: the second only has lines inserted.
+// in order, in the second: the second only has lines inserted. With
+// -commented, a line may also appear commented out ("// " + line).
 func keptLines(ts *testscript.TestScript, neg bool, args []string) {
+	commented := len(args) == 3 && args[0] == "-commented"
+	if commented {
+		args = args[1:]
+	}
 	if len(args) != 2 || neg {
-		ts.Fatalf("usage: keptlines original edited")
+		ts.Fatalf("usage: keptlines [-commented] original edited")
 	}
 	orig := strings.Split(ts.ReadFile(args[0]), "\n")
 	edited := strings.Split(ts.ReadFile(args[1]), "\n")
 	i := 0
 	for _, line := range edited {
-		if i < len(orig) && line == orig[i] {
+		if i < len(orig) && (line == orig[i] || commented && line == "// "+orig[i]) {
 			i++
 		}
 	}

@@ -80,15 +80,111 @@ func AddStubs(dir string, res *Result, previous *Manifest) (*StubReport, error) 
 		if wanted[m.Name] || !previous.hadOperation(m.Name) {
 			continue // a helper method of the user's, not an operation
 		}
-		line := fmt.Sprintf("%s in %s: its operation was removed from the spec; the method is kept, delete it when you no longer need it", m.Name, m.File)
-		if route := previous.Operations[m.Name]; route != "" {
-			if renamed := current[route]; renamed != "" {
-				line = fmt.Sprintf("%s in %s: %s looks renamed to %s (same method and path); move the body into %s and delete %s", m.Name, m.File, route, renamed, renamed, m.Name)
-			}
+		route := previous.Operations[m.Name]
+		note := fmt.Sprintf("the operation of %s (%s) was removed from the spec", m.Name, route)
+		line := fmt.Sprintf("%s in %s: its operation was removed from the spec; the method is kept, commented out, delete it when you no longer need it", m.Name, m.File)
+		if renamed := current[route]; renamed != "" {
+			note = fmt.Sprintf("%s looks renamed: %s is now %s", route, m.Name, renamed)
+			line = fmt.Sprintf("%s in %s: %s looks renamed to %s (same method and path); the method is kept, commented out: move its body into %s", m.Name, m.File, route, renamed, renamed)
+		}
+		if err := commentOut(filepath.Join(dir, filepath.FromSlash(m.File)), m.Name, note); err != nil {
+			return nil, err
 		}
 		report.Removed = append(report.Removed, line)
 	}
 	return report, nil
+}
+
+// commentOut turns the method name of Handlers in file into line comments
+// under a note, so code written for an operation that is gone is kept but
+// no longer refers to types that are gone too. Imports that only it used
+// are commented out as well, so the package still builds.
+func commentOut(file, name, note string) error {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, file, src, parser.ParseComments|parser.SkipObjectResolution)
+	if err != nil {
+		return err
+	}
+	var fn *ast.FuncDecl
+	for _, d := range f.Decls {
+		if d, ok := d.(*ast.FuncDecl); ok && d.Name.Name == name && d.Recv != nil {
+			fn = d
+		}
+	}
+	if fn == nil {
+		return nil
+	}
+	start := fn.Pos()
+	if fn.Doc != nil {
+		start = fn.Doc.Pos()
+	}
+	from := lineStart(src, fset.Position(start).Offset)
+	to := fset.Position(fn.End()).Offset
+	out := append([]byte{}, src[:from]...)
+	out = append(out, "// gatehouse: "+note+".\n// The method is kept below, commented out; delete it when you no longer need it.\n"...)
+	out = append(out, commentLines(src[from:to])...)
+	out = append(out, src[to:]...)
+	out, err = commentUnusedImports(out)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(file, out)
+}
+
+func lineStart(src []byte, off int) int {
+	return bytes.LastIndexByte(src[:off], '\n') + 1
+}
+
+// commentLines prefixes every line of b with "// ".
+func commentLines(b []byte) []byte {
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	var out []byte
+	for _, l := range lines {
+		if len(l) == 0 {
+			continue
+		}
+		out = append(out, "// "...)
+		out = append(out, l...)
+	}
+	return out
+}
+
+// commentUnusedImports comments out the import lines of src whose package
+// name is not used in the file.
+func commentUnusedImports(src []byte) ([]byte, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "", src, parser.ParseComments|parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok {
+			if id, ok := sel.X.(*ast.Ident); ok {
+				used[id.Name] = true
+			}
+		}
+		return true
+	})
+	// Work backwards so earlier offsets stay valid.
+	for i := len(f.Imports) - 1; i >= 0; i-- {
+		im := f.Imports[i]
+		p, _ := strconv.Unquote(im.Path.Value)
+		name := p[strings.LastIndexByte(p, '/')+1:]
+		if im.Name != nil {
+			name = im.Name.Name
+		}
+		if name == "_" || name == "." || used[name] {
+			continue
+		}
+		at := lineStart(src, fset.Position(im.Pos()).Offset)
+		src = splice(src, at, []byte("// "))
+	}
+	return src, nil
 }
 
 // handlerMethods lists the methods declared on Handlers or *Handlers.
