@@ -123,7 +123,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res.SpecFile = specFile
 
-	r, err := newRenderer(opts.Overrides)
+	r, err := newRenderer(opts.Template, opts.Overrides)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/template"
+	texttemplate "text/template"
 	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -22,10 +22,13 @@ import (
 type renderer struct {
 	files     map[string][]byte // project-relative path → content, after overrides
 	overrides map[string]bool   // paths that came from the override directory
-	tmpl      *template.Template
+	tmpl      *texttemplate.Template
 }
 
-func newRenderer(overrides fs.FS) (*renderer, error) {
+// newRenderer loads the project tree, the overlay of the built-in template
+// (none for "full"), and the user's override directory, each replacing
+// files of the ones before by path.
+func newRenderer(template string, overrides fs.FS) (*renderer, error) {
 	r := &renderer{files: map[string][]byte{}, overrides: map[string]bool{}}
 	root, err := fs.Sub(templates.FS, templates.Root)
 	if err != nil {
@@ -34,12 +37,21 @@ func newRenderer(overrides fs.FS) (*renderer, error) {
 	if err := r.add(root, false); err != nil {
 		return nil, err
 	}
+	if template != "full" {
+		overlay, err := fs.Sub(templates.FS, templates.Overlays+"/"+template)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.add(overlay, false); err != nil {
+			return nil, fmt.Errorf("template %s: %w", template, err)
+		}
+	}
 	if overrides != nil {
 		if err := r.add(overrides, true); err != nil {
 			return nil, fmt.Errorf("read template directory: %w", err)
 		}
 	}
-	r.tmpl = template.New("").Funcs(funcs).Option("missingkey=error")
+	r.tmpl = texttemplate.New("").Funcs(funcs).Option("missingkey=error")
 	names := make([]string, 0, len(r.files))
 	for name := range r.files {
 		names = append(names, name)
@@ -293,7 +305,7 @@ func fileName(tag string) string {
 	return strings.Trim(b.String(), "_")
 }
 
-var funcs = template.FuncMap{
+var funcs = texttemplate.FuncMap{
 	"quote":     strconv.Quote,
 	"join":      strings.Join,
 	"base":      path.Base,
