@@ -76,18 +76,17 @@ func (api *API) challenge(scheme string) string {
 }
 
 // Satisfiable reports whether one request can carry every credential of r:
-// a bearer token and a Basic login both need the Authorization header.
+// a bearer token, a Basic login and an API key in the Authorization header
+// all need that one header.
 func (api *API) Satisfiable(r Requirement) bool {
-	var bearer, basic bool
+	users := map[string]bool{}
 	for _, u := range r {
-		switch api.source(u.Scheme) {
-		case "authorization:bearer":
-			bearer = true
-		case "authorization:basic":
-			basic = true
+		switch src := api.source(u.Scheme); src {
+		case "authorization:bearer", "authorization:basic", "apikey:header:authorization":
+			users[src] = true
 		}
 	}
-	return !(bearer && basic)
+	return len(users) <= 1
 }
 
 // Expect returns what the server must answer to a request carrying creds

@@ -87,7 +87,9 @@ func SampleRequest(doc *openapi3.T, op Operation) Request {
 		}
 	}
 	r.Query = query.Encode()
-	if rb := o.RequestBody; rb != nil && rb.Value != nil && rb.Value.Required {
+	// A body is sent even when optional: the generated handler wrappers
+	// decode one whenever the operation declares it.
+	if rb := o.RequestBody; rb != nil && rb.Value != nil && len(rb.Value.Content) > 0 {
 		r.body(rb.Value)
 	}
 	return r

@@ -567,6 +567,14 @@ func authorization(r *http.Request) (string, credState) {
 	return "", credDuplicate
 }
 
+// isStandardCredential reports whether an Authorization value is a Bearer
+// token or a Basic login rather than an API key.
+func isStandardCredential(v string) bool {
+	_, bearer := credentialOf(v, "Bearer")
+	_, basic := credentialOf(v, "Basic")
+	return bearer || basic
+}
+
 // credentialOf returns what follows the auth-scheme name in an
 // Authorization value if the name is scheme (case-insensitive).
 func credentialOf(v, scheme string) (rest string, ok bool) {
@@ -703,6 +711,11 @@ func (g *Guard) verifyAPIKey(rc *requestCreds, src *source) outcome {
 		return outcome{}
 	case count > 1:
 		return outcome{state: credDuplicate, reason: "API key sent more than once"}
+	case where == inHeader && src.header == "Authorization" && isStandardCredential(value):
+		// An API key scheme that uses the Authorization header (Discord's
+		// "Bot …", PagerDuty's "Token …") shares it with bearer tokens and
+		// Basic logins; those belong to their own schemes.
+		return outcome{}
 	case where != locationIndex(src.scheme.In) || !exact:
 		if src.alsoIn[where] {
 			return outcome{} // another scheme of the policy reads it there

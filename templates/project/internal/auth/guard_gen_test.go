@@ -559,3 +559,23 @@ func mustClaims(t *testing.T, f *tkFixture, token string) AccessClaims {
 	}
 	return c
 }
+
+// An API key scheme in the Authorization header (PagerDuty, Discord, Gotify)
+// does not claim a bearer token or a Basic login sent in that header.
+func TestGuardAuthorizationHeaderAPIKeyLeavesBearerAlone(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  bool // the API key verifier sees it
+	}{
+		{"Bearer abc.def.ghi", false},
+		{"bearer abc", false},
+		{"Basic YWxpY2U6cHc=", false},
+		{"Token token=abc", true},
+		{"gh_rawkey", true},
+		{"Bearerish abc", true},
+	} {
+		if got := !isStandardCredential(tc.value); got != tc.want {
+			t.Errorf("%q: seen as API key = %v, want %v", tc.value, got, tc.want)
+		}
+	}
+}
