@@ -86,8 +86,9 @@ func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
 
 // prepare adapts a copy of the spec for oapi-codegen: without the
 // operations gatehouse implements itself, without webhooks (requests this
-// server sends, not serves), and with lower-case response ranges ("4xx")
-// upper-cased as oapi-codegen requires.
+// server sends, not serves), with lower-case response ranges ("4xx")
+// upper-cased as oapi-codegen requires, with schema-less text responses
+// typed as strings, and with colliding parameter names told apart.
 func prepare(t *openapi3.T, api *model.API) {
 	for _, op := range api.Implemented {
 		item := t.Paths.Value(op.Path)
@@ -102,6 +103,11 @@ func prepare(t *openapi3.T, api *model.API) {
 			renameCollidingParams(item.Parameters, op.Parameters)
 			if op.Responses == nil {
 				continue
+			}
+			for _, r := range op.Responses.Map() {
+				if r != nil && r.Value != nil {
+					textSchemas(r.Value.Content)
+				}
 			}
 			for code, r := range op.Responses.Map() {
 				if up := strings.ToUpper(code); up != code && len(code) == 3 && strings.HasSuffix(up, "XX") {
@@ -149,6 +155,17 @@ func renameCollidingParams(lists ...openapi3.Parameters) {
 				p.Extensions = map[string]any{}
 			}
 			p.Extensions["x-go-name"] = candidate
+		}
+	}
+}
+
+// textSchemas gives text/* media types declared without a schema the
+// schema they evidently have, a string; oapi-codegen emits code that does
+// not compile for them otherwise.
+func textSchemas(content openapi3.Content) {
+	for name, mt := range content {
+		if mt != nil && mt.Schema == nil && strings.HasPrefix(name, "text/") {
+			mt.Schema = openapi3.NewStringSchema().NewRef()
 		}
 	}
 }

@@ -113,6 +113,9 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAPI(doc, api, code); err != nil {
+		return nil, err
+	}
 	if err := checkRoutes(doc, api); err != nil {
 		return nil, err
 	}

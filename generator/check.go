@@ -1,0 +1,125 @@
+package generator
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
+
+	"github.com/gatehouse-go/gatehouse/generator/internal/model"
+	"github.com/gatehouse-go/gatehouse/generator/internal/spec"
+)
+
+// checkAPI type-checks the code oapi-codegen produced, so a spec it cannot
+// translate into compiling Go is reported now, with the schema concerned,
+// instead of as a project that does not build. Imported packages are not
+// loaded: they are stood in for by empty packages, and errors that concern
+// them are ignored. What remains are the package's own faults, such as two
+// declarations of one name or a reference to a type never declared.
+func checkAPI(doc *spec.Doc, api *model.API, code []byte) error {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "api_gen.go", code, parser.SkipObjectResolution)
+	if err != nil {
+		return fmt.Errorf("internal error: oapi-codegen's output does not parse: %v; please report this with the spec", err)
+	}
+	imported := map[string]bool{}
+	for _, im := range f.Imports {
+		p, _ := strconv.Unquote(im.Path.Value)
+		name := p[strings.LastIndexByte(p, '/')+1:]
+		if im.Name != nil {
+			name = im.Name.Name
+		}
+		imported[name] = true
+	}
+	var first *types.Error
+	conf := types.Config{
+		Importer: emptyImporter{},
+		Error: func(err error) {
+			te, ok := err.(types.Error)
+			if !ok || first != nil || te.Soft || mentionsImport(te.Msg, imported) {
+				return
+			}
+			first = &te
+		},
+	}
+	_, _ = conf.Check("api", fset, []*ast.File{f}, nil)
+	if first == nil {
+		return nil
+	}
+	pos := fset.Position(first.Pos)
+	return spec.Errorf(locateGoName(doc, api, first.Msg), "unsupported construct: oapi-codegen turns this spec into Go that does not compile (%s, at internal/api/api_gen.go:%d); change the construct at this place, e.g. rename a colliding schema or parameter or give it an x-go-name", first.Msg, pos.Line)
+}
+
+// emptyImporter stands in an empty package for every import.
+type emptyImporter struct{}
+
+func (emptyImporter) Import(path string) (*types.Package, error) {
+	p := types.NewPackage(path, path[strings.LastIndexByte(path, '/')+1:])
+	p.MarkComplete()
+	return p, nil
+}
+
+func mentionsImport(msg string, imported map[string]bool) bool {
+	for name := range imported {
+		if strings.Contains(msg, name+".") || strings.Contains(msg, strconv.Quote(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+var goIdentRE = regexp.MustCompile(`\b[A-Z][A-Za-z0-9_]*\b`)
+
+// locateGoName finds the spec construct (an operation, or a schema,
+// response, request body or parameter component) whose Go name is the
+// longest prefix of an identifier in msg, and returns its place in the spec.
+func locateGoName(doc *spec.Doc, api *model.API, msg string) spec.Pos {
+	type candidate struct {
+		goName string
+		path   []string
+	}
+	var cands []candidate
+	for _, op := range api.Operations {
+		cands = append(cands, candidate{op.GoName, []string{"paths", op.Path, strings.ToLower(op.Method)}})
+	}
+	if c := doc.Components; c != nil {
+		add := func(section string, names []string) {
+			sort.Strings(names)
+			for _, n := range names {
+				cands = append(cands, candidate{codegen.SchemaNameToTypeName(n), []string{"components", section, n}})
+			}
+		}
+		add("schemas", keys(c.Schemas))
+		add("responses", keys(c.Responses))
+		add("requestBodies", keys(c.RequestBodies))
+		add("parameters", keys(c.Parameters))
+	}
+	var best *candidate
+	for _, ident := range goIdentRE.FindAllString(msg, -1) {
+		for i := range cands {
+			c := &cands[i]
+			if strings.HasPrefix(ident, c.goName) && (best == nil || len(c.goName) > len(best.goName)) {
+				best = c
+			}
+		}
+	}
+	if best == nil {
+		return doc.Locate()
+	}
+	return doc.Locate(best.path...)
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,80 @@
+package generator
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-go/gatehouse/generator/internal/model"
+	"github.com/gatehouse-go/gatehouse/generator/internal/spec"
+)
+
+// TestCheckAPIReportsLocalFaultsOnly checks that code oapi-codegen got wrong
+// is refused with the spec construct it concerns, while references to the
+// imported packages (not loaded by the check) raise nothing.
+func TestCheckAPIReportsLocalFaultsOnly(t *testing.T) {
+	dir := t.TempDir()
+	specPath := filepath.Join(dir, "spec.yaml")
+	err := os.WriteFile(specPath, []byte(`openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /pets:
+    get:
+      operationId: listPets
+      responses: {"200": {description: ok}}
+components:
+  schemas:
+    Pet: {type: object}
+    PetKind: {type: string}
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := spec.Load(context.Background(), specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := model.Build(doc, model.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Operations[0].GoName = "ListPets"
+
+	good := `package api
+
+import (
+	"net/http"
+
+	"github.com/oapi-codegen/runtime"
+)
+
+type Pet struct{ Name string }
+
+func ListPets(w http.ResponseWriter, r *http.Request) error {
+	var p Pet
+	return runtime.BindStyledParameter("simple", "id", r.URL.Path, &p.Name)
+}
+`
+	if err := checkAPI(doc, api, []byte(good)); err != nil {
+		t.Errorf("compiling code refused: %v", err)
+	}
+
+	tests := []struct {
+		code, wantMsg, wantPos string
+	}{
+		{"package api\ntype PetKindDog int\ntype PetKindDog string\n", "PetKindDog redeclared", "spec.yaml:11:5"},
+		{"package api\nvar x ListPetsResponseThing\n", "undefined: ListPetsResponseThing", "spec.yaml:5:5"},
+	}
+	for _, tt := range tests {
+		err := checkAPI(doc, api, []byte(tt.code))
+		if err == nil {
+			t.Errorf("%q: accepted", tt.code)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.wantMsg) || !strings.Contains(err.Error(), tt.wantPos) {
+			t.Errorf("error %q, want %q at %s", err, tt.wantMsg, tt.wantPos)
+		}
+	}
+}
