@@ -100,6 +100,9 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if len(api.Operations) == 0 {
 		return nil, spec.Errorf(doc.Locate("paths"), "the spec declares no operations; add at least one under paths")
 	}
+	if err := checkTemplate(opts.Template, doc, api); err != nil {
+		return nil, err
+	}
 	res := &Result{Warnings: api.Warnings, API: api}
 
 	// Validation only yields a notice; run it beside code generation.

@@ -18,6 +18,30 @@ type Template struct {
 
 var builtinTemplates = []Template{
 	{Name: "full", Summary: "login, refresh and revocation, users, API keys and clients in an embedded SQLite store (default)"},
+	{Name: "minimal", Summary: "API keys (as digests) and access tokens from configuration, in memory; no users, no login"},
+	{Name: "resource-server", Summary: "no login: access tokens of an external identity provider, verified through its JWKS or OIDC discovery"},
+}
+
+// checkTemplate refuses a spec whose operations use a scheme the template
+// cannot verify: the minimal and resource-server templates have no users,
+// so no HTTP Basic.
+func checkTemplate(template string, doc *spec.Doc, api *model.API) error {
+	if template != "minimal" && template != "resource-server" {
+		return nil
+	}
+	for _, op := range api.Operations {
+		for _, r := range op.Security.Alternatives {
+			for _, u := range r {
+				if api.Scheme(u.Scheme).Kind != model.KindBasic {
+					continue
+				}
+				return spec.Errorf(doc.Locate("components", "securitySchemes", u.Scheme),
+					"template %s has no users, so it cannot verify the http basic scheme %q that %s %s uses; "+
+						"use --template full, or replace the scheme (e.g. by an apiKey scheme)", template, u.Scheme, op.Method, op.Path)
+			}
+		}
+	}
+	return nil
 }
 
 // BuiltinTemplates lists the built-in templates.

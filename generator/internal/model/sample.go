@@ -304,7 +304,7 @@ func sampleString(s *openapi3.Schema) string {
 		v = "192.0.2.1"
 	case "ipv6":
 		v = "2001:db8::1"
-	case "byte":
+	case "byte", "binary": // base64, as the generated Go types decode both
 		v = "eA=="
 	default:
 		v = "x"
