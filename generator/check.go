@@ -54,7 +54,39 @@ func checkAPI(doc *spec.Doc, api *model.API, code []byte) error {
 		return nil
 	}
 	pos := fset.Position(first.Pos)
-	return spec.Errorf(locateGoName(doc, api, first.Msg), "unsupported construct: oapi-codegen turns this spec into Go that does not compile (%s, at internal/api/api_gen.go:%d); change the construct at this place, e.g. rename a colliding schema or parameter or give it an x-go-name", first.Msg, pos.Line)
+	// The declaration the fault is in names the construct best (a field
+	// redeclared in SubmitLogRequestObject belongs to operation SubmitLog).
+	return spec.Errorf(locateGoName(doc, api, enclosingDecl(f, first.Pos)+" "+first.Msg), "unsupported construct: oapi-codegen turns this spec into Go that does not compile (%s, at internal/api/api_gen.go:%d); change the construct at this place, e.g. rename a colliding schema or parameter or give it an x-go-name", first.Msg, pos.Line)
+}
+
+// enclosingDecl returns the name of the top-level declaration containing
+// pos: a type, a function, or a method's receiver type.
+func enclosingDecl(f *ast.File, pos token.Pos) string {
+	for _, d := range f.Decls {
+		if pos < d.Pos() || pos > d.End() {
+			continue
+		}
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			if d.Recv != nil && len(d.Recv.List) == 1 {
+				t := d.Recv.List[0].Type
+				if star, ok := t.(*ast.StarExpr); ok {
+					t = star.X
+				}
+				if id, ok := t.(*ast.Ident); ok {
+					return id.Name
+				}
+			}
+			return d.Name.Name
+		case *ast.GenDecl:
+			for _, spec := range d.Specs {
+				if ts, ok := spec.(*ast.TypeSpec); ok && pos >= ts.Pos() && pos <= ts.End() {
+					return ts.Name.Name
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // emptyImporter stands in an empty package for every import.
@@ -110,10 +142,16 @@ func locateGoName(doc *spec.Doc, api *model.API, msg string) spec.Pos {
 			}
 		}
 	}
-	if best == nil {
-		return doc.Locate()
+	if best != nil {
+		return doc.Locate(best.path...)
 	}
-	return doc.Locate(best.path...)
+	// A struct field: the first property or parameter of that Go name.
+	for _, ident := range goIdentRE.FindAllString(msg, -1) {
+		if pos, ok := doc.FindKey(func(k string) bool { return codegen.SchemaNameToTypeName(k) == ident }); ok {
+			return pos
+		}
+	}
+	return doc.Locate()
 }
 
 func keys[V any](m map[string]V) []string {

@@ -183,7 +183,7 @@ func replaceHeader(code string) []byte {
 var (
 	codegenPathRE  = regexp.MustCompile(`(?:path|in path) ["']?(/[^"'\s:]*)`)
 	codegenParamRE = regexp.MustCompile(`type for param \((\w+)\)`)
-	codegenTypeRE  = regexp.MustCompile(`(?:Schema|typename ')(\w+)`)
+	codegenTypeRE  = regexp.MustCompile(`(?:Schema |typename ')(\w+)`)
 )
 
 // codegenError explains an oapi-codegen failure with the place it concerns.

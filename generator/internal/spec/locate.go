@@ -116,6 +116,36 @@ func (l *Locator) FindKey(key, want string) (Pos, bool) {
 	return Pos{File: l.file, Line: found.Line, Col: found.Column}, true
 }
 
+// FindKeyFunc returns the position of the first mapping key (in document
+// order) for which match is true.
+func (l *Locator) FindKeyFunc(match func(key string) bool) (Pos, bool) {
+	var found *yaml.Node
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if found != nil || n == nil {
+			return
+		}
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if match(n.Content[i].Value) {
+					found = n.Content[i]
+					return
+				}
+				walk(n.Content[i+1])
+			}
+			return
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(l.root)
+	if found == nil {
+		return Pos{}, false
+	}
+	return Pos{File: l.file, Line: found.Line, Col: found.Column}, true
+}
+
 func kindName(n *yaml.Node) string {
 	switch deref(n).Kind {
 	case yaml.SequenceNode:

@@ -64,6 +64,15 @@ func (d *Doc) Locate(path ...string) Pos {
 // does not come first (minified JSON puts keys in any order).
 var swagger2AnywhereRE = regexp.MustCompile(`"swagger"\s*:\s*"2\.0"|(?m)^swagger\s*:\s*["']?2\.0`)
 
+// FindKey returns the position of the first key in the root file for which
+// match is true.
+func (d *Doc) FindKey(match func(key string) bool) (Pos, bool) {
+	if d.locator == nil {
+		d.locator = NewLocator(d.Path, d.Raw)
+	}
+	return d.locator.FindKeyFunc(match)
+}
+
 var swagger2RE = regexp.MustCompile(`(?m)^\s*"?swagger"?\s*:\s*["']?2\.0`)
 
 // Load reads the document at path. External $refs to local files are
