@@ -80,7 +80,7 @@ func Lint(ctx context.Context, specPath string) (*Result, error) {
 // UpToDate reports, without loading the spec, whether the inputs are those
 // of the last run and every generated file is as that run wrote it.
 func UpToDate(dir string, m *Manifest, inputs map[string][]byte) bool {
-	if len(m.Files) == 0 || len(m.Inputs) != len(inputs) {
+	if len(m.Files) == 0 || len(m.Inputs) != len(inputs) || m.Output != OutputVersion {
 		return false
 	}
 	for p, data := range inputs {

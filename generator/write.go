@@ -19,9 +19,11 @@ const ManifestPath = ".gatehouse/manifest.json"
 // the last run, so the next run can tell a stale project from one edited by
 // hand, and skip all work when nothing changed.
 type Manifest struct {
-	Version int               `json:"version"`
-	Inputs  map[string]string `json:"inputs"` // path → SHA-256 of spec, config
-	Files   map[string]string `json:"files"`  // generated path → SHA-256
+	Version int `json:"version"`
+	// Output is the OutputVersion of the gatehouse that wrote the files.
+	Output int               `json:"output"`
+	Inputs map[string]string `json:"inputs"` // path → SHA-256 of spec, config
+	Files  map[string]string `json:"files"`  // generated path → SHA-256
 	// Operations maps each operation's handler method to "METHOD /path",
 	// so the next run can tell a removed operation from a renamed one.
 	Operations map[string]string `json:"operations"`
@@ -32,9 +34,15 @@ func (m *Manifest) hadOperation(name string) bool {
 	return ok
 }
 
+// OutputVersion numbers what gatehouse writes for a given spec and
+// configuration. It goes up whenever a gatehouse release changes its output,
+// so regenerating with a newer gatehouse rewrites the files even though the
+// spec did not change, and says why.
+const OutputVersion = 1
+
 // NewManifest describes res, generated from the given input files.
 func NewManifest(res *Result, inputs map[string][]byte) *Manifest {
-	m := &Manifest{Version: 1, Inputs: map[string]string{}, Files: map[string]string{}, Operations: map[string]string{}}
+	m := &Manifest{Version: 1, Output: OutputVersion, Inputs: map[string]string{}, Files: map[string]string{}, Operations: map[string]string{}}
 	for _, op := range res.API.Operations {
 		m.Operations[op.GoName] = op.Method + " " + op.Path
 	}

@@ -45,6 +45,9 @@ func (c *command) generate(ctx context.Context, args []string) int {
 		return exitOK
 	}
 
+	if manifest.Output != 0 && manifest.Output != generator.OutputVersion {
+		fmt.Fprintf(c.stderr, "notice: these files were written by a gatehouse with output version %d; this one writes version %d, so generated files change even where the spec did not (review them with --diff)\n", manifest.Output, generator.OutputVersion)
+	}
 	opts := generator.Options{SpecPath: specPath, Module: cfg.Module}
 	if code := c.template(resolveTemplate(*dir, cfg.Template), &opts); code != exitOK {
 		return code
