@@ -153,7 +153,11 @@ func (c *command) new(ctx context.Context, args []string) int {
 	if err := generator.WriteNew(dir, res, manifest, *force); err != nil {
 		return c.fail(err)
 	}
-	fmt.Fprintf(c.stdout, "created %s: %d operations, %d files\nnext:\n  cd %s\n  go test ./...\n  GATEHOUSE_ENV=development go run ./cmd/server\n", dir, len(res.API.Operations), len(res.Files), dir)
+	run := "GATEHOUSE_ENV=development go run ./cmd/server"
+	if opts.Template == "resource-server" {
+		run = "OIDC_ISSUER=https://your-idp.example OIDC_AUDIENCE=your-api go run ./cmd/server"
+	}
+	fmt.Fprintf(c.stdout, "created %s: %d operations, %d files\nnext:\n  cd %s\n  go test ./...\n  %s\n", dir, len(res.API.Operations), len(res.Files), dir, run)
 	return exitOK
 }
 

@@ -201,6 +201,13 @@ func readDotEnv(path string) (map[string]string, error) {
 // take their defaults. Every problem is reported, each on its own line
 // naming the variable, in one error (errors.Join).
 func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
+	return loadConfig(lookup, true)
+}
+
+// loadConfig is LoadConfig; without signing, the variables of the signing
+// keys (JWT_ALGORITHM, JWT_SECRET, JWT_PREVIOUS_SECRETS, JWT_KEY_DIR) are
+// not read, for a server that verifies only someone else's tokens.
+func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error) {
 	defaults := make(map[string]string)
 	for _, v := range ConfigVars() {
 		defaults[v.Name] = v.Default
@@ -233,47 +240,49 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 		fail("GATEHOUSE_ENV", "must be production or development, not %q", env)
 	}
 
-	c.JWTAlgorithm = get("JWT_ALGORITHM")
-	switch c.JWTAlgorithm {
-	case AlgHS256, AlgEdDSA, AlgES256, AlgRS256:
-	default:
-		fail("JWT_ALGORITHM", "must be HS256, EdDSA, ES256 or RS256, not %q", c.JWTAlgorithm)
-	}
-	c.JWTKeyDir = get("JWT_KEY_DIR")
-
-	if c.JWTAlgorithm == AlgHS256 {
-		switch secret := get("JWT_SECRET"); {
-		case secret == "" && c.Development:
-			c.JWTSecret = make([]byte, MinHMACSecretLen)
-			if _, err := rand.Read(c.JWTSecret); err != nil {
-				fail("JWT_SECRET", "cannot generate a development secret: %v", err)
-			}
-			c.GeneratedSecret = true
-			c.Warnings = append(c.Warnings, "JWT_SECRET is not set: using a random secret for this run only; "+
-				"every token becomes invalid when the server restarts")
-		case secret == "":
-			fail("JWT_SECRET", "not set; set it to at least %d random bytes (e.g. `openssl rand -base64 48`), "+
-				"or set GATEHOUSE_ENV=development to use a throwaway secret", MinHMACSecretLen)
+	if signing {
+		c.JWTAlgorithm = get("JWT_ALGORITHM")
+		switch c.JWTAlgorithm {
+		case AlgHS256, AlgEdDSA, AlgES256, AlgRS256:
 		default:
-			key, err := parseSecret(secret)
-			if err != nil {
-				fail("JWT_SECRET", "%v", err)
-			}
-			c.JWTSecret = key
+			fail("JWT_ALGORITHM", "must be HS256, EdDSA, ES256 or RS256, not %q", c.JWTAlgorithm)
 		}
-		if prev := get("JWT_PREVIOUS_SECRETS"); prev != "" {
-			for i, s := range strings.Split(prev, ",") {
-				key, err := parseSecret(strings.TrimSpace(s))
-				if err != nil {
-					fail("JWT_PREVIOUS_SECRETS", "entry %d: %v", i+1, err)
-					continue
+		c.JWTKeyDir = get("JWT_KEY_DIR")
+
+		if c.JWTAlgorithm == AlgHS256 {
+			switch secret := get("JWT_SECRET"); {
+			case secret == "" && c.Development:
+				c.JWTSecret = make([]byte, MinHMACSecretLen)
+				if _, err := rand.Read(c.JWTSecret); err != nil {
+					fail("JWT_SECRET", "cannot generate a development secret: %v", err)
 				}
-				c.JWTPreviousSecrets = append(c.JWTPreviousSecrets, key)
+				c.GeneratedSecret = true
+				c.Warnings = append(c.Warnings, "JWT_SECRET is not set: using a random secret for this run only; "+
+					"every token becomes invalid when the server restarts")
+			case secret == "":
+				fail("JWT_SECRET", "not set; set it to at least %d random bytes (e.g. `openssl rand -base64 48`), "+
+					"or set GATEHOUSE_ENV=development to use a throwaway secret", MinHMACSecretLen)
+			default:
+				key, err := parseSecret(secret)
+				if err != nil {
+					fail("JWT_SECRET", "%v", err)
+				}
+				c.JWTSecret = key
 			}
+			if prev := get("JWT_PREVIOUS_SECRETS"); prev != "" {
+				for i, s := range strings.Split(prev, ",") {
+					key, err := parseSecret(strings.TrimSpace(s))
+					if err != nil {
+						fail("JWT_PREVIOUS_SECRETS", "entry %d: %v", i+1, err)
+						continue
+					}
+					c.JWTPreviousSecrets = append(c.JWTPreviousSecrets, key)
+				}
+			}
+		} else if set("JWT_SECRET") || set("JWT_PREVIOUS_SECRETS") {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("JWT_SECRET and JWT_PREVIOUS_SECRETS are ignored with JWT_ALGORITHM=%s; the keys are in %s",
+				c.JWTAlgorithm, c.JWTKeyDir))
 		}
-	} else if set("JWT_SECRET") || set("JWT_PREVIOUS_SECRETS") {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("JWT_SECRET and JWT_PREVIOUS_SECRETS are ignored with JWT_ALGORITHM=%s; the keys are in %s",
-			c.JWTAlgorithm, c.JWTKeyDir))
 	}
 
 	c.Issuer = get("JWT_ISSUER")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -41,7 +42,7 @@ type CustomVerifier func(r *http.Request, s Scheme) (*Principal, error)
 // GuardConfig configures a Guard.
 type GuardConfig struct {
 	Schemes  []Scheme                  // components.securitySchemes
-	Tokens   *Tokens                   // required when a scheme carries access tokens
+	Tokens   *Tokens                   // required when a scheme carries access tokens, unless External is set
 	Accounts AccountVerifier           // required for basic and apiKey schemes
 	Custom   map[string]CustomVerifier // by scheme name, for KindCustom schemes
 	Realm    string                    // the realm of challenges; "api" if empty
@@ -51,17 +52,26 @@ type GuardConfig struct {
 	// cross-origin POST, PUT, PATCH and DELETE requests authenticated by a
 	// cookie are refused (CSRF).
 	TrustedOrigins []string
+	// External verifies the access tokens of an external issuer instead of
+	// Tokens (the resource-server template).
+	External *ExternalTokens
+	// ClientAddr gives a request's client address for logs (the same one
+	// throttling uses, honouring TRUSTED_PROXIES); nil means the host of
+	// r.RemoteAddr.
+	ClientAddr func(*http.Request) string
 }
 
 // Guard enforces the security requirements of operations.
 type Guard struct {
 	schemes  map[string]Scheme
 	tokens   *Tokens
+	external *ExternalTokens
 	accounts AccountVerifier
 	custom   map[string]CustomVerifier
 	realm    string
 	log      *slog.Logger
 	csrf     *http.CrossOriginProtection
+	addr     func(*http.Request) string
 }
 
 // NewGuard checks cfg and returns a guard. It is an error for a scheme kind
@@ -73,11 +83,13 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 	g := &Guard{
 		schemes:  make(map[string]Scheme, len(cfg.Schemes)),
 		tokens:   cfg.Tokens,
+		external: cfg.External,
 		accounts: cfg.Accounts,
 		custom:   cfg.Custom,
 		realm:    cfg.Realm,
 		log:      cfg.Logger,
 		csrf:     http.NewCrossOriginProtection(),
+		addr:     cfg.ClientAddr,
 	}
 	if g.realm == "" {
 		g.realm = "api"
@@ -99,7 +111,7 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 		}
 		switch {
 		case s.Kind.IsToken():
-			if cfg.Tokens == nil {
+			if cfg.Tokens == nil && cfg.External == nil {
 				return nil, fmt.Errorf("auth: security scheme %q needs access tokens but no token service is configured", s.Name)
 			}
 		case s.Kind == KindBasic:
@@ -602,7 +614,13 @@ func (g *Guard) verifyToken(r *http.Request) outcome {
 		return outcome{state: credInvalid, reason: "malformed bearer credential"}
 	}
 	token := rest[1:]
-	claims, err := g.tokens.Verify(r.Context(), token)
+	var claims AccessClaims
+	var err error
+	if g.external != nil {
+		claims, err = g.external.Verify(r.Context(), token)
+	} else {
+		claims, err = g.tokens.Verify(r.Context(), token)
+	}
 	if err != nil {
 		// Only now is the syntax worth checking: a token that verifies is
 		// base64url segments joined by dots, always a b64token.
@@ -798,7 +816,7 @@ func (h *protected) forbidden(w http.ResponseWriter, r *http.Request, q *reqPlan
 	missing := strings.Join(q.missingScopes(outs), " ")
 	if h.g.log.Enabled(r.Context(), slog.LevelWarn) {
 		h.g.log.LogAttrs(r.Context(), slog.LevelWarn, "authorization failed",
-			append(requestAttrs(r),
+			append(h.g.requestAttrs(r),
 				slog.Int("status", http.StatusForbidden),
 				slog.String("subject", outs[q.parts[0].source].subject),
 				slog.Any("schemes", q.schemes),
@@ -823,13 +841,19 @@ const maxRequestIDLength = 128
 // requestAttrs are the attributes every authentication event carries.
 // Credentials are never among them; slog's handlers escape the
 // client-supplied strings.
-func requestAttrs(r *http.Request) []slog.Attr {
+func (g *Guard) requestAttrs(r *http.Request) []slog.Attr {
 	id := r.Header.Get("X-Request-Id")
 	if len(id) > maxRequestIDLength {
 		id = id[:maxRequestIDLength]
 	}
+	addr := r.RemoteAddr
+	if g.addr != nil {
+		addr = g.addr(r)
+	} else if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
 	return []slog.Attr{
-		slog.String("remote_addr", r.RemoteAddr),
+		slog.String("remote_addr", addr),
 		slog.String("request_id", id),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
@@ -841,7 +865,7 @@ func (g *Guard) logSuccess(r *http.Request, schemes []string, p *Principal) {
 		return
 	}
 	g.log.LogAttrs(r.Context(), slog.LevelInfo, "authentication succeeded",
-		append(requestAttrs(r),
+		append(g.requestAttrs(r),
 			slog.Any("schemes", schemes),
 			slog.String("subject", p.Subject),
 			slog.String("token_id", p.TokenID),
@@ -855,7 +879,7 @@ func (g *Guard) logFailure(r *http.Request, level slog.Level, status int, reason
 	if !g.log.Enabled(r.Context(), level) {
 		return
 	}
-	attrs := append(requestAttrs(r), slog.Int("status", status), slog.String("reason", reason))
+	attrs := append(g.requestAttrs(r), slog.Int("status", status), slog.String("reason", reason))
 	if o != nil {
 		attrs = append(attrs, slog.String("scheme", o.scheme))
 		if o.tokenID != "" {

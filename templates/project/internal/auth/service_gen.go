@@ -174,6 +174,7 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		Custom:         opts.Custom,
 		Logger:         log,
 		TrustedOrigins: trusted,
+		ClientAddr:     cfg.ClientAddr,
 	})
 	if err != nil {
 		return nil, err
