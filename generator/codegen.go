@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 
@@ -53,14 +55,27 @@ func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
 	codegenMu.Lock()
 	defer codegenMu.Unlock()
 	code, err := codegen.Generate(t, cfg)
-	if err != nil && strings.Contains(err.Error(), "merging schemas") {
-		// The newer allOf merge refuses some real-world combinations that
-		// the original one accepts.
-		cfg.Compatibility.OldMergeSchemas = true
-		if t, err = cloneDoc(doc.T); err == nil {
-			prepare(t, api)
-			code, err = codegen.Generate(t, cfg)
+	// Retry what oapi-codegen refuses but gatehouse can work around: an
+	// inline type named like a component (Connection.health → type
+	// ConnectionHealth, and a ConnectionHealth schema), and allOf merges
+	// the newer merge refuses and the original one accepts.
+	renames := map[string]string{} // path of an inline schema → Go type name
+	for attempt := 0; err != nil && attempt < 20; attempt++ {
+		if m := duplicateTypeRE.FindStringSubmatch(err.Error()); m != nil {
+			if !renameInline(t, m[1], renames) {
+				break
+			}
+		} else if strings.Contains(err.Error(), "merging schemas") && !cfg.Compatibility.OldMergeSchemas {
+			cfg.Compatibility.OldMergeSchemas = true
+		} else {
+			break
 		}
+		if t, err = cloneDoc(doc.T); err != nil {
+			return nil, err
+		}
+		prepare(t, api)
+		applyRenames(t, renames)
+		code, err = codegen.Generate(t, cfg)
 	}
 	if err != nil {
 		return nil, codegenError(doc, err)
@@ -157,6 +172,85 @@ func renameCollidingParams(lists ...openapi3.Parameters) {
 			p.Extensions["x-go-name"] = candidate
 		}
 	}
+}
+
+var duplicateTypeRE = regexp.MustCompile(`duplicate typename '(\w+)'`)
+
+// inlineSchemas calls visit for every inline (not $ref) property schema of
+// the component schemas, depth first, with its path of names.
+func inlineSchemas(t *openapi3.T, visit func(path []string, s *openapi3.Schema)) {
+	if t.Components == nil {
+		return
+	}
+	var walk func(path []string, s *openapi3.Schema, depth int)
+	walk = func(path []string, s *openapi3.Schema, depth int) {
+		if s == nil || depth > 8 {
+			return
+		}
+		for _, name := range keys(s.Properties) {
+			ref := s.Properties[name]
+			if ref == nil || ref.Ref != "" || ref.Value == nil {
+				continue
+			}
+			p := append(slices.Clone(path), name)
+			visit(p, ref.Value)
+			walk(p, ref.Value, depth+1)
+		}
+	}
+	names := keys(t.Components.Schemas)
+	sort.Strings(names)
+	for _, name := range names {
+		if ref := t.Components.Schemas[name]; ref != nil && ref.Value != nil {
+			walk([]string{name}, ref.Value, 0)
+		}
+	}
+}
+
+// renameInline records a new Go name for the inline schemas whose generated
+// type name is typeName, and reports whether it found any.
+func renameInline(t *openapi3.T, typeName string, renames map[string]string) bool {
+	taken := map[string]bool{}
+	if t.Components != nil {
+		for name := range t.Components.Schemas {
+			taken[codegen.SchemaNameToTypeName(name)] = true
+		}
+	}
+	for _, name := range renames {
+		taken[name] = true
+	}
+	found := false
+	inlineSchemas(t, func(path []string, s *openapi3.Schema) {
+		key := strings.Join(path, "\x00")
+		if _, done := renames[key]; done {
+			return
+		}
+		if codegen.SchemaNameToTypeName(codegen.PathToTypeName(slices.Clone(path))) != typeName {
+			return
+		}
+		name := typeName + "Value"
+		for i := 2; taken[name]; i++ {
+			name = fmt.Sprintf("%sValue%d", typeName, i)
+		}
+		taken[name] = true
+		renames[key] = name
+		found = true
+	})
+	return found
+}
+
+// applyRenames sets x-go-type-name on the inline schemas named in renames.
+func applyRenames(t *openapi3.T, renames map[string]string) {
+	if len(renames) == 0 {
+		return
+	}
+	inlineSchemas(t, func(path []string, s *openapi3.Schema) {
+		if name, ok := renames[strings.Join(path, "\x00")]; ok {
+			if s.Extensions == nil {
+				s.Extensions = map[string]any{}
+			}
+			s.Extensions["x-go-type-name"] = name
+		}
+	})
 }
 
 // textSchemas gives text/* media types declared without a schema the
