@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -76,6 +77,11 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if err := json.Unmarshal(data, m); err != nil {
 		return nil, fmt.Errorf("%s: %v; delete it and run gatehouse generate --force", ManifestPath, err)
 	}
+	for p := range m.Files {
+		if !generatedPath(p) {
+			return nil, fmt.Errorf("%s lists %q, which is not a generated file of this project; delete the manifest and run gatehouse generate --force", ManifestPath, p)
+		}
+	}
 	return m, nil
 }
 
@@ -90,17 +96,10 @@ func WriteNew(dir string, res *Result, manifest *Manifest, force bool) error {
 	case err != nil:
 		return err
 	case len(entries) > 0 && !force:
-		return fmt.Errorf("directory %s is not empty; choose a new directory, or run `gatehouse generate` inside an existing project (--force writes into it anyway)", dir)
+		return fmt.Errorf("directory %s is not empty; choose a new directory, or run `gatehouse generate` inside an existing project (--force writes into it anyway, keeping files that exist)", dir)
 	}
 	if len(entries) > 0 {
-		// Writing into a non-empty directory cannot be a single rename;
-		// write file by file.
-		for _, f := range res.Files {
-			if err := writeFile(dir, f.Path, f.Data); err != nil {
-				return err
-			}
-		}
-		return writeFile(dir, ManifestPath, manifest.Encode())
+		return writeInto(dir, res, manifest)
 	}
 	parent := filepath.Dir(filepath.Clean(dir))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -130,12 +129,40 @@ func WriteNew(dir string, res *Result, manifest *Manifest, force bool) error {
 	return os.Rename(tmp, dir)
 }
 
+// writeInto writes a new project into a directory that already holds files
+// (new --force). It refuses a directory that already is a gatehouse project,
+// and never replaces a file that exists: only missing files are written, each
+// through a rename, so what the user had is all still there.
+func writeInto(dir string, res *Result, manifest *Manifest) error {
+	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
+		return fmt.Errorf("%s is already a gatehouse project (it has %s); run `gatehouse generate -C %s` to regenerate it", dir, ConfigFile, dir)
+	}
+	for _, f := range res.Files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if _, err := os.Lstat(p); err == nil {
+			continue
+		}
+		if err := writeAtomic(p, f.Data); err != nil {
+			return err
+		}
+	}
+	return writeAtomic(filepath.Join(dir, filepath.FromSlash(ManifestPath)), manifest.Encode())
+}
+
 func writeFile(root, rel string, data []byte) error {
 	p := filepath.Join(root, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
 	return os.WriteFile(p, data, 0o644)
+}
+
+// generatedPath reports whether p can name a generated file: a local,
+// slash-separated path to a *_gen.go or *_gen_test.go file. The manifest is
+// a file in the user's tree; nothing it lists outside that shape is touched.
+func generatedPath(p string) bool {
+	return filepath.IsLocal(p) && !strings.Contains(p, "\\") && p == path.Clean(p) &&
+		(strings.HasSuffix(p, "_gen.go") || strings.HasSuffix(p, "_gen_test.go"))
 }
 
 // Change is what a regeneration does to one file.
@@ -164,7 +191,9 @@ func Plan(dir string, res *Result, manifest *Manifest, force bool) ([]Change, er
 			continue
 		}
 		if exists && !force {
-			if want, ok := manifest.Files[f.Path]; ok && want != Digest(old) {
+			// A generated file that differs from what the last run wrote,
+			// or that the last run did not write at all, may hold edits.
+			if want, ok := manifest.Files[f.Path]; !ok || want != Digest(old) {
 				edited = append(edited, f.Path)
 				continue
 			}
