@@ -309,12 +309,18 @@ func checkRoutes(doc *spec.Doc, api *model.API) error {
 	}
 	seen := map[string]model.Operation{}
 	for _, op := range api.Operations {
+		if op.Path == api.TokenPath || op.Path == api.RevokePath {
+			return spec.Errorf(doc.Locate("paths", op.Path), "the spec declares %s %s, but gatehouse's token and revocation endpoints own that path for every method; move the operation to another path", op.Method, op.Path)
+		}
 		if builtin[op.Method+" "+op.Path] {
 			return spec.Errorf(doc.Locate("paths", op.Path), "the spec declares %s %s, which gatehouse serves itself; remove it from the spec or move it", op.Method, op.Path)
 		}
+		if !strings.HasPrefix(op.Path, "/") {
+			return spec.Errorf(doc.Locate("paths", op.Path), "path %q does not start with /; OpenAPI paths are absolute, so write %q", op.Path, "/"+op.Path)
+		}
 		for _, seg := range strings.Split(op.Path, "/") {
-			if strings.Count(seg, "{") > 1 || strings.Count(seg, "{") != strings.Count(seg, "}") {
-				return spec.Errorf(doc.Locate("paths", op.Path), "path segment %q has more than one parameter (or unbalanced braces), which gatehouse's router does not support; split the parameters into separate segments", seg)
+			if !segmentRE.MatchString(seg) {
+				return spec.Errorf(doc.Locate("paths", op.Path), "path segment %q is not a literal with at most one {parameter}, which gatehouse's router requires; split the parameters into separate segments", seg)
 			}
 		}
 		key := op.Method + " " + templateParamRE.ReplaceAllString(op.Path, "{}")
@@ -326,7 +332,10 @@ func checkRoutes(doc *spec.Doc, api *model.API) error {
 	return nil
 }
 
-var templateParamRE = regexp.MustCompile(`\{[^}]*\}`)
+var (
+	templateParamRE = regexp.MustCompile(`\{[^}]*\}`)
+	segmentRE       = regexp.MustCompile(`^[^{}]*(\{[^{}]+\}[^{}]*)?$`)
+)
 
 func cloneDoc(t *openapi3.T) (*openapi3.T, error) {
 	data, err := t.MarshalJSON()

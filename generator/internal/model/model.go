@@ -308,6 +308,9 @@ func tokenPath(raw string) (string, error) {
 	if strings.ContainsAny(p, "{}") {
 		return "", fmt.Errorf("has template variables")
 	}
+	if strings.HasSuffix(p, "/") {
+		return "", fmt.Errorf("has a path ending in /, which would cover every path below it")
+	}
 	return p, nil
 }
 

@@ -61,6 +61,9 @@ func (rt *router) handle(method, template string, params []pathParam, h http.Han
 			continue
 		}
 		end := strings.IndexByte(seg, '}')
+		if end < open {
+			panic("routes: malformed path template " + template)
+		}
 		p := &param{prefix: seg[:open], suffix: seg[end+1:], name: seg[open+1 : end]}
 		found := false
 		for _, q := range n.params {
@@ -80,6 +83,7 @@ func (rt *router) handle(method, template string, params []pathParam, h http.Han
 		for _, pp := range params {
 			if pp.name == name {
 				name = pp.wildcard
+				break
 			}
 		}
 		names = append(names, name)
@@ -87,6 +91,11 @@ func (rt *router) handle(method, template string, params []pathParam, h http.Han
 	}
 	if n.methods == nil {
 		n.methods = map[string]*endpoint{}
+	}
+	if _, dup := n.methods[method]; dup {
+		// The generator refuses such specs; never let one route shadow
+		// another silently.
+		panic("routes: " + method + " " + template + " is registered twice")
 	}
 	n.methods[method] = &endpoint{handler: h, params: names}
 }
