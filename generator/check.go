@@ -32,7 +32,7 @@ func checkAPI(doc *spec.Doc, api *model.API, code []byte) error {
 	imported := map[string]bool{}
 	for _, im := range f.Imports {
 		p, _ := strconv.Unquote(im.Path.Value)
-		name := p[strings.LastIndexByte(p, '/')+1:]
+		name, _ := importName(p)
 		if im.Name != nil {
 			name = im.Name.Name
 		}

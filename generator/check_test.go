@@ -78,3 +78,22 @@ func ListPets(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 }
+
+func TestImportName(t *testing.T) {
+	for _, tt := range []struct {
+		path, name string
+		sure       bool
+	}{
+		{"context", "context", true},
+		{"math/rand/v2", "rand", true},
+		{"github.com/golang-jwt/jwt/v5", "jwt", true},
+		{"gopkg.in/yaml.v3", "yaml", true},
+		{"example.com/x/internal/api", "api", true},
+		{"github.com/foo/go-bar", "go-bar", false},
+	} {
+		name, sure := importName(tt.path)
+		if name != tt.name || sure != tt.sure {
+			t.Errorf("importName(%q) = %q, %v; want %q, %v", tt.path, name, sure, tt.name, tt.sure)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -174,12 +175,12 @@ func commentUnusedImports(src []byte) ([]byte, error) {
 	for i := len(f.Imports) - 1; i >= 0; i-- {
 		im := f.Imports[i]
 		p, _ := strconv.Unquote(im.Path.Value)
-		name := p[strings.LastIndexByte(p, '/')+1:]
+		name, sure := importName(p)
 		if im.Name != nil {
-			name = im.Name.Name
+			name, sure = im.Name.Name, true
 		}
-		if name == "_" || name == "." || used[name] {
-			continue
+		if !sure || name == "_" || name == "." || used[name] {
+			continue // when unsure, keep the import: a wrong guess would break it
 		}
 		at := lineStart(src, fset.Position(im.Pos()).Offset)
 		src = splice(src, at, []byte("// "))
@@ -301,7 +302,11 @@ func ensureImports(src []byte, paths []string) ([]byte, error) {
 			continue
 		}
 		at := fset.Position(gd.Rparen).Offset
-		return splice(src, at, lines.Bytes()), nil
+		insert := lines.Bytes()
+		if at > 0 && src[at-1] != '\n' { // import ("fmt")
+			insert = append([]byte{'\n'}, insert...)
+		}
+		return splice(src, at, insert), nil
 	}
 	at := fset.Position(f.Name.End()).Offset
 	return splice(src, at, []byte("\n\nimport (\n"+lines.String()+")")), nil
@@ -312,4 +317,23 @@ func splice(src []byte, at int, insert []byte) []byte {
 	out = append(out, src[:at]...)
 	out = append(out, insert...)
 	return append(out, src[at:]...)
+}
+
+var versionElemRE = regexp.MustCompile(`^v[0-9]+$`)
+
+// importName guesses the package name of an import path the way Go
+// tooling does without loading it: the last element, skipping a major
+// version ("math/rand/v2" → rand) and a gopkg.in ".vN" suffix. sure is
+// false when the element is not an identifier (e.g. "go-yaml"), where the
+// package may be named anything.
+func importName(p string) (name string, sure bool) {
+	elems := strings.Split(p, "/")
+	name = elems[len(elems)-1]
+	if versionElemRE.MatchString(name) && len(elems) > 1 {
+		name = elems[len(elems)-2]
+	}
+	if i := strings.Index(name, ".v"); i > 0 && strings.HasPrefix(p, "gopkg.in/") {
+		name = name[:i]
+	}
+	return name, token.IsIdentifier(name)
 }

@@ -78,11 +78,13 @@ func (c *command) generate(ctx context.Context, args []string) int {
 		}
 		return exitUser
 	}
-	if err := generator.Apply(*dir, changes, next); err != nil {
-		return c.fail(err)
-	}
+	// Stubs first: the manifest written by Apply marks the run as done, so
+	// a failure here must leave it as it was, for the next run to retry.
 	stubs, err := generator.AddStubs(*dir, res, manifest)
 	if err != nil {
+		return c.fail(fmt.Errorf("%v; no stubs were added and no generated file was changed", err))
+	}
+	if err := generator.Apply(*dir, changes, next); err != nil {
 		return c.fail(err)
 	}
 	for _, ch := range changes {
