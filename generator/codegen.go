@@ -113,8 +113,18 @@ func prepare(t *openapi3.T, api *model.API) {
 		}
 	}
 	t.Webhooks = nil
-	for _, item := range t.Paths.Map() {
-		for _, op := range item.Operations() {
+	// In sorted order: a parameter shared through $ref is renamed by the
+	// first operation that needs it, and the output must not depend on map
+	// iteration.
+	paths := keys(t.Paths.Map())
+	sort.Strings(paths)
+	for _, p := range paths {
+		item := t.Paths.Value(p)
+		ops := item.Operations()
+		methods := keys(ops)
+		sort.Strings(methods)
+		for _, m := range methods {
+			op := ops[m]
 			renameCollidingParams(item.Parameters, op.Parameters)
 			if op.Responses == nil {
 				continue

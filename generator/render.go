@@ -238,10 +238,7 @@ func newProjectData(opts Options, doc *openapi3.T, api *model.API, specFile stri
 		if len(op.Tags) > 0 && fileName(op.Tags[0]) != "" {
 			tag = op.Tags[0]
 		}
-		file := fileName(tag) + ".go"
-		if file == "handlers.go" || file == "verifiers.go" || strings.HasSuffix(file, "_test.go") {
-			file = "tag_" + file
-		}
+		file := handlerFileName(tag)
 		g := groups[file]
 		if g == nil {
 			g = &groupData{Module: opts.Module, File: file, Tag: tag}
@@ -286,6 +283,38 @@ func tokenAlternative(api *model.API, sec model.Security) (model.Requirement, bo
 		}
 	}
 	return nil, false
+}
+
+// handlerFileName is the user file for a tag's handlers: not one of the
+// package's own files, and never a name the go tool would read as a test
+// or restrict to one OS or architecture ("admin_windows.go").
+func handlerFileName(tag string) string {
+	stem := fileName(tag)
+	switch stem {
+	case "handlers", "verifiers":
+		return "tag_" + stem + ".go"
+	}
+	elems := strings.Split(stem, "_")
+	last := elems[len(elems)-1]
+	if last == "test" || knownOS[last] || knownArch[last] {
+		stem += "_ops"
+	}
+	return stem + ".go"
+}
+
+// knownOS and knownArch are the GOOS and GOARCH values that make a file
+// name a build constraint (go/build's list).
+var (
+	knownOS   = setOf("aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris wasip1 windows zos")
+	knownArch = setOf("386 amd64 amd64p32 arm armbe arm64 arm64be loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc ppc64 ppc64le riscv riscv64 s390 s390x sparc sparc64 wasm")
+)
+
+func setOf(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[w] = true
+	}
+	return m
 }
 
 // fileName turns a tag into a lower-case Go file name stem.
