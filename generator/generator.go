@@ -60,6 +60,9 @@ type Options struct {
 	// Overrides, when set, holds template files that replace built-in ones
 	// by path, or add new ones (--template DIR).
 	Overrides fs.FS
+	// TemplateDir is the override directory as gatehouse.yaml records it
+	// (relative to the project), when Overrides is set.
+	TemplateDir string
 }
 
 // Result is what a generation produced.
@@ -70,6 +73,9 @@ type Result struct {
 	API      *model.API
 	// SpecFile is the project-relative path the spec is written to.
 	SpecFile string
+	// SpecFiles are the absolute paths of the files the spec was read
+	// from (the root and what its $refs reach).
+	SpecFiles []string
 
 	renderer *renderer
 	data     *projectData
@@ -156,6 +162,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	res.Files = files
 	res.renderer, res.data = r, data
+	res.SpecFiles = doc.Files
 	return res, nil
 }
 

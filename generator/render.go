@@ -2,6 +2,7 @@ package generator
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io/fs"
 	"path"
@@ -209,7 +210,7 @@ func newProjectData(opts Options, doc *openapi3.T, api *model.API, specFile stri
 	d := &projectData{
 		Module:   opts.Module,
 		Title:    api.Title,
-		Template: opts.Template,
+		Template: cmp.Or(opts.TemplateDir, opts.Template),
 		SpecFile: specFile,
 		API:      api,
 		Schemes:  api.Schemes,

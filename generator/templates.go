@@ -77,14 +77,24 @@ func Lint(ctx context.Context, specPath string) (*Result, error) {
 	return &Result{Notices: doc.Notices, Warnings: api.Warnings, API: api}, nil
 }
 
-// UpToDate reports, without loading the spec, whether the inputs are those
-// of the last run and every generated file is as that run wrote it.
-func UpToDate(dir string, m *Manifest, inputs map[string][]byte) bool {
-	if len(m.Files) == 0 || len(m.Inputs) != len(inputs) || m.Output != OutputVersion {
+// UpToDate reports, without loading the spec, whether every input of the
+// last run (gatehouse.yaml, the spec and the files its $refs reach, template
+// overrides) is unchanged, the inputs named in required are among them, and
+// every generated file is as that run wrote it.
+func UpToDate(dir string, m *Manifest, required []string) bool {
+	if len(m.Files) == 0 || m.Output != OutputVersion {
 		return false
 	}
-	for p, data := range inputs {
-		if m.Inputs[p] != Digest(data) {
+	for _, p := range required {
+		if _, ok := m.Inputs[p]; !ok {
+			return false
+		}
+	}
+	for p, want := range m.Inputs {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, filepath.FromSlash(p))
+		}
+		if data, err := os.ReadFile(p); err != nil || Digest(data) != want {
 			return false
 		}
 	}

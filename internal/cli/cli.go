@@ -136,6 +136,14 @@ func (c *command) new(ctx context.Context, args []string) int {
 	if code := c.template(*tmpl, &opts); code != exitOK {
 		return code
 	}
+	if opts.Overrides != nil {
+		// gatehouse.yaml records the directory relative to the project.
+		rel, err := relativeTo(dir, *tmpl)
+		if err != nil {
+			return c.fail(err)
+		}
+		opts.TemplateDir = rel
+	}
 	res, err := generator.Generate(ctx, opts)
 	if err != nil {
 		return c.fail(err)
@@ -149,7 +157,13 @@ func (c *command) new(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	manifest := generator.NewManifest(res, map[string][]byte{res.SpecFile: specData, generator.ConfigFile: cfg})
+	inputs := map[string][]byte{res.SpecFile: specData, generator.ConfigFile: cfg}
+	if opts.Overrides != nil {
+		if err := addTree(inputs, dir, *tmpl); err != nil {
+			return c.fail(err)
+		}
+	}
+	manifest := generator.NewManifest(res, inputs)
 	if err := generator.WriteNew(dir, res, manifest, *force); err != nil {
 		return c.fail(err)
 	}
@@ -175,6 +189,24 @@ func (c *command) template(name string, opts *generator.Options) int {
 	opts.Template = "full"
 	opts.Overrides = os.DirFS(name)
 	return exitOK
+}
+
+// relativeTo returns target as a slash-separated path relative to the
+// project directory dir (absolute when there is no relative path).
+func relativeTo(dir, target string) (string, error) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(target)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(absDir, abs)
+	if err != nil {
+		return abs, nil
+	}
+	return filepath.ToSlash(rel), nil
 }
 
 func findFile(res *generator.Result, path string) ([]byte, error) {

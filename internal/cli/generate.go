@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -37,8 +38,7 @@ func (c *command) generate(ctx context.Context, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	inputs := map[string][]byte{cfg.Spec: specData, generator.ConfigFile: cfgData}
-	if generator.UpToDate(*dir, manifest, inputs) && !*force {
+	if generator.UpToDate(*dir, manifest, []string{cfg.Spec, generator.ConfigFile}) && !*force {
 		if !*check && !*showDiff {
 			fmt.Fprintln(c.stdout, "up to date")
 		}
@@ -52,11 +52,18 @@ func (c *command) generate(ctx context.Context, args []string) int {
 	if code := c.template(resolveTemplate(*dir, cfg.Template), &opts); code != exitOK {
 		return code
 	}
+	if opts.Overrides != nil {
+		opts.TemplateDir = cfg.Template
+	}
 	res, err := generator.Generate(ctx, opts)
 	if err != nil {
 		return c.fail(err)
 	}
 	c.report(res)
+	inputs, err := runInputs(*dir, cfg, cfgData, specData, res, opts)
+	if err != nil {
+		return c.fail(err)
+	}
 	next := generator.NewManifest(res, inputs)
 	changes, err := generator.Plan(*dir, res, manifest, *force)
 	if err != nil {
@@ -116,4 +123,57 @@ func resolveTemplate(dir, tmpl string) string {
 		return tmpl
 	}
 	return filepath.Join(dir, tmpl)
+}
+
+// runInputs collects every file a generation read, keyed as the manifest
+// records them (project-relative with slashes when inside the project):
+// gatehouse.yaml, the spec and the files its $refs reach, and the files of
+// a template override directory.
+func runInputs(dir string, cfg *generator.Config, cfgData, specData []byte, res *generator.Result, opts generator.Options) (map[string][]byte, error) {
+	inputs := map[string][]byte{generator.ConfigFile: cfgData, cfg.Spec: specData}
+	for _, f := range res.SpecFiles {
+		if err := addInput(inputs, dir, f); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Overrides != nil {
+		if err := addTree(inputs, dir, resolveTemplate(dir, cfg.Template)); err != nil {
+			return nil, err
+		}
+	}
+	return inputs, nil
+}
+
+// addTree adds every file below root to inputs.
+func addTree(inputs map[string][]byte, dir, root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		return addInput(inputs, dir, p)
+	})
+}
+
+// addInput adds file to inputs under its key: relative to the project
+// directory dir with slashes when inside it, else absolute.
+func addInput(inputs map[string][]byte, dir, file string) error {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	key := abs
+	if root, err := filepath.Abs(dir); err == nil {
+		if rel, err := filepath.Rel(root, abs); err == nil && filepath.IsLocal(rel) {
+			key = filepath.ToSlash(rel)
+		}
+	}
+	if _, ok := inputs[key]; ok {
+		return nil
+	}
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return err
+	}
+	inputs[key] = data
+	return nil
 }

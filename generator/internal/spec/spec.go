@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi2"
@@ -23,7 +24,10 @@ import (
 // parts in error messages.
 type Doc struct {
 	*openapi3.T
-	Path    string // the root file as given
+	Path string // the root file as given
+	// Files are the absolute paths of every file the document was read
+	// from: the root and the files its $refs reach, sorted.
+	Files   []string
 	Raw     []byte // the root file's bytes
 	Version string // "3.0.x", "3.1.x", or "2.0" for converted Swagger
 	// Notices are non-fatal remarks about the input (conversion, validation).
@@ -101,11 +105,28 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	loader := openapi3.NewLoader()
 	loader.Context = ctx
 	loader.IsExternalRefsAllowed = true
-	loader.ReadFromURIFunc = readLocalOnly
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, &Error{Msg: fmt.Sprintf("cannot resolve %s: %v", path, err)}
 	}
+	read := map[string]bool{abs: true}
+	loader.ReadFromURIFunc = func(l *openapi3.Loader, location *url.URL) ([]byte, error) {
+		data, err := readLocalOnly(l, location)
+		if err == nil {
+			read[filepath.Clean(filepath.FromSlash(location.Path))] = true
+		}
+		return data, err
+	}
+	defer func() {
+		for _, f := range d.Files {
+			read[f] = true
+		}
+		d.Files = d.Files[:0]
+		for f := range read {
+			d.Files = append(d.Files, f)
+		}
+		sort.Strings(d.Files)
+	}()
 	doc, err := loader.LoadFromFile(abs)
 	if err != nil {
 		return nil, d.loadError(err)
@@ -128,6 +149,9 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 }
 
 func loadSwagger2(ctx context.Context, d *Doc) (*Doc, error) {
+	if abs, err := filepath.Abs(d.Path); err == nil && len(d.Files) == 0 {
+		d.Files = []string{abs}
+	}
 	var doc2 openapi2.T
 	js, err := toJSON(d.Raw)
 	if err == nil {
