@@ -125,7 +125,7 @@ func (r *renderer) render(data *projectData) ([]File, error) {
 		if name == target && strings.HasSuffix(name, "_test.go") && !strings.HasSuffix(name, "_gen_test.go") {
 			continue // tests of gatehouse's own (not _gen_test.go) stay in gatehouse
 		}
-		if bytes.TrimSpace(content) == nil {
+		if len(bytes.TrimSpace(content)) == 0 {
 			continue // a template may render nothing when it does not apply
 		}
 		out = append(out, File{Path: target, Data: content, Tier: tierOf(target, content)})
