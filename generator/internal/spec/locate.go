@@ -89,36 +89,18 @@ func (l *Locator) Find(path ...string) Pos {
 // FindKey returns the first mapping key named key (in document order) whose
 // value's kind does not match want ("sequence", "mapping" or "scalar").
 func (l *Locator) FindKey(key, want string) (Pos, bool) {
-	var found *yaml.Node
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if found != nil || n == nil {
-			return
-		}
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == key && kindName(n.Content[i+1]) != want {
-					found = n.Content[i]
-					return
-				}
-				walk(n.Content[i+1])
-			}
-			return
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
-	}
-	walk(l.root)
-	if found == nil {
-		return Pos{}, false
-	}
-	return Pos{File: l.file, Line: found.Line, Col: found.Column}, true
+	return l.find(func(k, v *yaml.Node) bool { return k.Value == key && kindName(v) != want })
 }
 
 // FindKeyFunc returns the position of the first mapping key (in document
 // order) for which match is true.
 func (l *Locator) FindKeyFunc(match func(key string) bool) (Pos, bool) {
+	return l.find(func(k, _ *yaml.Node) bool { return match(k.Value) })
+}
+
+// find walks the document depth first and returns the position of the
+// first mapping key for which match(key, value) is true.
+func (l *Locator) find(match func(k, v *yaml.Node) bool) (Pos, bool) {
 	var found *yaml.Node
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
@@ -127,7 +109,7 @@ func (l *Locator) FindKeyFunc(match func(key string) bool) (Pos, bool) {
 		}
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				if match(n.Content[i].Value) {
+				if match(n.Content[i], n.Content[i+1]) {
 					found = n.Content[i]
 					return
 				}
