@@ -193,21 +193,7 @@ func newResourceServer(cfg Config, ext ExternalConfig, opts Options, now func() 
 		Now:        now,
 		ClientAddr: cfg.ClientAddr,
 	})
-	var trusted []string
-	for _, o := range cfg.CORSAllowedOrigins {
-		if o != "*" {
-			trusted = append(trusted, o)
-		}
-	}
-	guard, err := NewGuard(GuardConfig{
-		Schemes:        opts.Schemes,
-		External:       external,
-		Accounts:       accounts,
-		Custom:         opts.Custom,
-		Logger:         log,
-		TrustedOrigins: trusted,
-		ClientAddr:     cfg.ClientAddr,
-	})
+	guard, err := newGuard(cfg, opts, log, accounts, nil, external)
 	if err != nil {
 		return nil, err
 	}

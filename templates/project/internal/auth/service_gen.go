@@ -161,21 +161,7 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		Now:        now,
 		ClientAddr: cfg.ClientAddr,
 	})
-	var trusted []string
-	for _, o := range cfg.CORSAllowedOrigins {
-		if o != "*" {
-			trusted = append(trusted, o)
-		}
-	}
-	guard, err := NewGuard(GuardConfig{
-		Schemes:        opts.Schemes,
-		Tokens:         tokens,
-		Accounts:       accounts,
-		Custom:         opts.Custom,
-		Logger:         log,
-		TrustedOrigins: trusted,
-		ClientAddr:     cfg.ClientAddr,
-	})
+	guard, err := newGuard(cfg, opts, log, accounts, tokens, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -341,4 +327,26 @@ func (s *Service) Close() error {
 		s.closeErr = s.store.Close()
 	})
 	return s.closeErr
+}
+
+// newGuard builds the guard of a server: its token verifier (own tokens or
+// an external issuer's), the accounts for Basic and API keys, and the
+// configuration's origins, trusted for cookie credentials (CSRF).
+func newGuard(cfg Config, opts Options, log *slog.Logger, accounts *Accounts, tokens *Tokens, external *ExternalTokens) (*Guard, error) {
+	var trusted []string
+	for _, o := range cfg.CORSAllowedOrigins {
+		if o != "*" {
+			trusted = append(trusted, o)
+		}
+	}
+	return NewGuard(GuardConfig{
+		Schemes:        opts.Schemes,
+		Tokens:         tokens,
+		External:       external,
+		Accounts:       accounts,
+		Custom:         opts.Custom,
+		Logger:         log,
+		TrustedOrigins: trusted,
+		ClientAddr:     cfg.ClientAddr,
+	})
 }
