@@ -476,29 +476,16 @@ func (x *ExternalTokens) Verify(ctx context.Context, token string) (AccessClaims
 // is absent, scp (a space-separated string or an array of strings, as some
 // identity providers send).
 type externalClaims struct {
-	Issuer    string          `json:"iss"`
-	Subject   string          `json:"sub"`
-	Audience  audience        `json:"aud"`
-	ExpiresAt numericDate     `json:"exp"`
-	IssuedAt  numericDate     `json:"iat"`
-	NotBefore numericDate     `json:"nbf"`
-	ID        string          `json:"jti"`
-	Scope     json.RawMessage `json:"scope"`
-	Scp       json.RawMessage `json:"scp"`
-	ClientID  string          `json:"client_id"`
-	AZP       string          `json:"azp"`
+	registeredClaims
+	Scope    json.RawMessage `json:"scope"`
+	Scp      json.RawMessage `json:"scp"`
+	ClientID string          `json:"client_id"`
+	AZP      string          `json:"azp"`
 
 	scopes []string // set by Validate
 }
 
 var _ jwt.ClaimsValidator = (*externalClaims)(nil)
-
-func (c *externalClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.get(), nil }
-func (c *externalClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.get(), nil }
-func (c *externalClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.get(), nil }
-func (c *externalClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
-func (c *externalClaims) GetSubject() (string, error)                  { return c.Subject, nil }
-func (c *externalClaims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience.values(), nil }
 
 // Validate checks claim types and the claims the parser options do not: a
 // subject, bounded lengths, well-formed scopes. iat and jti are optional

@@ -373,6 +373,18 @@ func reasonFor(err error) rejection {
 // Validate can refuse what golang-jwt lets through (such as an exp written
 // as a string).
 type wireClaims struct {
+	registeredClaims
+	Scope    string `json:"scope"`
+	ClientID string `json:"client_id"`
+}
+
+var _ jwt.ClaimsValidator = (*wireClaims)(nil)
+
+// registeredClaims are the RFC 7519 claims as a token carries them, for
+// this server's tokens and an external issuer's alike: times keep the JSON
+// kind they arrived with, so Validate can refuse "exp" written as a string,
+// which golang-jwt's own RegisteredClaims accepts.
+type registeredClaims struct {
 	Issuer    string      `json:"iss"`
 	Subject   string      `json:"sub"`
 	Audience  audience    `json:"aud"`
@@ -380,18 +392,16 @@ type wireClaims struct {
 	IssuedAt  numericDate `json:"iat"`
 	NotBefore numericDate `json:"nbf"`
 	ID        string      `json:"jti"`
-	Scope     string      `json:"scope"`
-	ClientID  string      `json:"client_id"`
 }
 
-var _ jwt.ClaimsValidator = (*wireClaims)(nil)
-
-func (w *wireClaims) GetExpirationTime() (*jwt.NumericDate, error) { return w.ExpiresAt.get(), nil }
-func (w *wireClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return w.IssuedAt.get(), nil }
-func (w *wireClaims) GetNotBefore() (*jwt.NumericDate, error)      { return w.NotBefore.get(), nil }
-func (w *wireClaims) GetIssuer() (string, error)                   { return w.Issuer, nil }
-func (w *wireClaims) GetSubject() (string, error)                  { return w.Subject, nil }
-func (w *wireClaims) GetAudience() (jwt.ClaimStrings, error)       { return w.Audience.values(), nil }
+func (r *registeredClaims) GetExpirationTime() (*jwt.NumericDate, error) {
+	return r.ExpiresAt.get(), nil
+}
+func (r *registeredClaims) GetIssuedAt() (*jwt.NumericDate, error)  { return r.IssuedAt.get(), nil }
+func (r *registeredClaims) GetNotBefore() (*jwt.NumericDate, error) { return r.NotBefore.get(), nil }
+func (r *registeredClaims) GetIssuer() (string, error)              { return r.Issuer, nil }
+func (r *registeredClaims) GetSubject() (string, error)             { return r.Subject, nil }
+func (r *registeredClaims) GetAudience() (jwt.ClaimStrings, error)  { return r.Audience.values(), nil }
 
 // Validate checks what the library does not: claim JSON types and the
 // claims RFC 9068 requires besides exp, iss and aud (which the parser
