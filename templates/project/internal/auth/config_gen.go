@@ -204,15 +204,14 @@ func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	return loadConfig(lookup, true)
 }
 
-// loadConfig is LoadConfig; without signing, the variables of the signing
-// keys (JWT_ALGORITHM, JWT_SECRET, JWT_PREVIOUS_SECRETS, JWT_KEY_DIR) are
-// not read, for a server that verifies only someone else's tokens.
-func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error) {
-	defaults := make(map[string]string)
-	for _, v := range ConfigVars() {
+// getter returns a function that reads a variable through lookup, trimmed,
+// falling back to its default in vars when unset or blank.
+func getter(lookup func(string) (string, bool), vars []ConfigVar) func(string) string {
+	defaults := make(map[string]string, len(vars))
+	for _, v := range vars {
 		defaults[v.Name] = v.Default
 	}
-	get := func(name string) string {
+	return func(name string) string {
 		if v, ok := lookup(name); ok {
 			if v = strings.TrimSpace(v); v != "" {
 				return v
@@ -220,6 +219,13 @@ func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error
 		}
 		return defaults[name]
 	}
+}
+
+// loadConfig is LoadConfig; without signing, the variables of the signing
+// keys (JWT_ALGORITHM, JWT_SECRET, JWT_PREVIOUS_SECRETS, JWT_KEY_DIR) are
+// not read, for a server that verifies only someone else's tokens.
+func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error) {
+	get := getter(lookup, ConfigVars())
 	set := func(name string) bool {
 		v, ok := lookup(name)
 		return ok && strings.TrimSpace(v) != ""

@@ -59,18 +59,7 @@ func LoadResourceServerConfigFromEnv() (Config, ExternalConfig, error) {
 // variables from lookup.
 func LoadResourceServerConfig(lookup func(string) (string, bool)) (Config, ExternalConfig, error) {
 	cfg, cfgErr := loadConfig(lookup, false)
-	defaults := map[string]string{}
-	for _, v := range ResourceServerConfigVars() {
-		defaults[v.Name] = v.Default
-	}
-	get := func(name string) string {
-		if v, ok := lookup(name); ok {
-			if v = strings.TrimSpace(v); v != "" {
-				return v
-			}
-		}
-		return defaults[name]
-	}
+	get := getter(lookup, ResourceServerConfigVars())
 	var errs []error
 	if cfgErr != nil {
 		errs = append(errs, cfgErr)
