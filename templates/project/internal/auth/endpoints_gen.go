@@ -105,12 +105,7 @@ type tokenResponse struct {
 type tokenEndpoint struct{ *endpoints }
 
 func (e tokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	if r.Method != http.MethodPost {
-		h.Set("Allow", http.MethodPost)
-		WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "the token endpoint accepts only POST")
+	if !postOnly(w, r, "token") {
 		return
 	}
 	params, rerr := readParams(w, r, e.bodyLimit())
@@ -120,6 +115,20 @@ func (e tokenEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rerr != nil {
 		e.writeError(w, rerr)
 	}
+}
+
+// postOnly sets the caching headers every answer of the token and
+// revocation endpoints carries, and answers 405 to anything but POST.
+func postOnly(w http.ResponseWriter, r *http.Request, endpoint string) bool {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if r.Method != http.MethodPost {
+		h.Set("Allow", http.MethodPost)
+		WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "the "+endpoint+" endpoint accepts only POST")
+		return false
+	}
+	return true
 }
 
 // writeError writes an error answer with the headers its status needs.
@@ -698,12 +707,7 @@ func duplicateParam(name string) *requestError {
 type revokeEndpoint struct{ *endpoints }
 
 func (e revokeEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	if r.Method != http.MethodPost {
-		h.Set("Allow", http.MethodPost)
-		WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "the revocation endpoint accepts only POST")
+	if !postOnly(w, r, "revocation") {
 		return
 	}
 	if rerr := e.revoke(r, w); rerr != nil {

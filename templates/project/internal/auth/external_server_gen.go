@@ -206,16 +206,13 @@ func (s *ResourceServer) AddStaticAPIKeys(ctx context.Context, keys []StaticAPIK
 
 // Handler wraps h in the hardening middleware (see Harden).
 func (s *ResourceServer) Handler(h http.Handler) http.Handler {
-	return Harden(s.cfg, HardenOptions{Logger: s.log, RedactQuery: s.opts.QueryAPIKeyParams}, h)
+	return harden(s.cfg, s.opts, s.log, h)
 }
 
 // Serve serves h, hardened, on the configured address until ctx ends (see
 // Service.Serve).
 func (s *ResourceServer) Serve(ctx context.Context, h http.Handler) error {
-	for _, w := range s.cfg.Warnings {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "WARNING: "+w)
-	}
-	return Serve(ctx, NewHTTPServer(s.cfg, s.Handler(h)), s.cfg, s.log)
+	return serve(ctx, s.cfg, s.opts, s.log, h)
 }
 
 // Close releases the server's resources. It is safe to call more than once.

@@ -292,7 +292,7 @@ func (s *Service) Mount(mux *http.ServeMux) {
 // Handler wraps h in the hardening middleware (see Harden): request ids,
 // access log, panic recovery, security headers, size limits and CORS.
 func (s *Service) Handler(h http.Handler) http.Handler {
-	return Harden(s.cfg, HardenOptions{Logger: s.log, RedactQuery: s.opts.QueryAPIKeyParams}, h)
+	return harden(s.cfg, s.opts, s.log, h)
 }
 
 // Serve serves h, hardened, on the configured address until ctx ends, then
@@ -300,10 +300,22 @@ func (s *Service) Handler(h http.Handler) http.Handler {
 // warnings (development mode, a generated secret, a memory store), which
 // matter to a running server rather than to an admin command.
 func (s *Service) Serve(ctx context.Context, h http.Handler) error {
-	for _, w := range s.cfg.Warnings {
-		s.log.LogAttrs(ctx, slog.LevelWarn, "WARNING: "+w)
+	return serve(ctx, s.cfg, s.opts, s.log, h)
+}
+
+// harden wraps h in the hardening middleware, redacting the query API keys
+// of opts from the access log.
+func harden(cfg Config, opts Options, log *slog.Logger, h http.Handler) http.Handler {
+	return Harden(cfg, HardenOptions{Logger: log, RedactQuery: opts.QueryAPIKeyParams}, h)
+}
+
+// serve logs the configuration's warnings and serves h, hardened, until
+// ctx ends.
+func serve(ctx context.Context, cfg Config, opts Options, log *slog.Logger, h http.Handler) error {
+	for _, w := range cfg.Warnings {
+		log.LogAttrs(ctx, slog.LevelWarn, "WARNING: "+w)
 	}
-	return Serve(ctx, NewHTTPServer(s.cfg, s.Handler(h)), s.cfg, s.log)
+	return Serve(ctx, NewHTTPServer(cfg, harden(cfg, opts, log, h)), cfg, log)
 }
 
 // Admin runs an administration command (users, apikeys, clients, keys;
