@@ -167,10 +167,7 @@ func newResourceServer(cfg Config, ext ExternalConfig, opts Options, now func() 
 	if now == nil {
 		now = time.Now
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := opts.logger()
 	external, err := NewExternalTokens(ext)
 	if err != nil {
 		return nil, err

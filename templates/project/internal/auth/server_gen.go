@@ -74,10 +74,7 @@ type HardenOptions struct {
 //     origin is never allowed; WWW-Authenticate, Retry-After and the
 //     request id are exposed to scripts.
 func Harden(cfg Config, opts HardenOptions, h http.Handler) http.Handler {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := Options{Logger: opts.Logger}.logger()
 	maxBody := cfg.MaxBodyBytes
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes

@@ -47,6 +47,14 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// logger returns opts.Logger, or a logger that discards.
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
 // Service is the authentication runtime of one server: store, keys,
 // tokens, accounts, the guard, and the token, revocation and JWKS
 // endpoints. Build it with New (or NewTestService), then Mount its
@@ -76,10 +84,7 @@ type Service struct {
 // is none), loads the revocation state and keeps it current in the
 // background until ctx ends or Close is called.
 func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := opts.logger()
 	keys, err := loadKeys(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -133,10 +138,7 @@ func NewTestService(opts Options, now func() time.Time) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := opts.logger()
 	// The smallest argon2id cost: tests check behaviour, not hash strength.
 	hasher := NewArgon2id(Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})
 	return newService(context.Background(), cfg, opts, log, NewMemoryStore(), keys, hasher, now)
