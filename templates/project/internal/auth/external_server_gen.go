@@ -167,7 +167,7 @@ func newResourceServer(cfg Config, ext ExternalConfig, opts Options, now func() 
 	if now == nil {
 		now = time.Now
 	}
-	log := opts.logger()
+	log := orDiscard(opts.Logger)
 	external, err := NewExternalTokens(ext)
 	if err != nil {
 		return nil, err

@@ -74,7 +74,7 @@ type HardenOptions struct {
 //     origin is never allowed; WWW-Authenticate, Retry-After and the
 //     request id are exposed to scripts.
 func Harden(cfg Config, opts HardenOptions, h http.Handler) http.Handler {
-	log := Options{Logger: opts.Logger}.logger()
+	log := orDiscard(opts.Logger)
 	maxBody := cfg.MaxBodyBytes
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes

@@ -47,12 +47,12 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// logger returns opts.Logger, or a logger that discards.
-func (o Options) logger() *slog.Logger {
-	if o.Logger == nil {
+// orDiscard returns log, or a logger that discards when log is nil.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
 		return slog.New(slog.DiscardHandler)
 	}
-	return o.Logger
+	return log
 }
 
 // Service is the authentication runtime of one server: store, keys,
@@ -84,7 +84,7 @@ type Service struct {
 // is none), loads the revocation state and keeps it current in the
 // background until ctx ends or Close is called.
 func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
-	log := opts.logger()
+	log := orDiscard(opts.Logger)
 	keys, err := loadKeys(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -138,7 +138,7 @@ func NewTestService(opts Options, now func() time.Time) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := opts.logger()
+	log := orDiscard(opts.Logger)
 	// The smallest argon2id cost: tests check behaviour, not hash strength.
 	hasher := NewArgon2id(Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})
 	return newService(context.Background(), cfg, opts, log, NewMemoryStore(), keys, hasher, now)

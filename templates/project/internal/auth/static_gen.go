@@ -167,7 +167,7 @@ func LoadAPIKeysFromEnv() ([]StaticAPIKey, error) {
 // revocation endpoint and no user, so HTTP Basic never authenticates.
 // cfg.DatabaseURL is not used.
 func NewMinimal(ctx context.Context, cfg Config, opts Options, apiKeys []StaticAPIKey) (*Service, error) {
-	log := opts.logger()
+	log := orDiscard(opts.Logger)
 	keys, err := loadKeys(ctx, cfg, log)
 	if err != nil {
 		return nil, err
