@@ -94,9 +94,7 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 	if g.realm == "" {
 		g.realm = "api"
 	}
-	if g.log == nil {
-		g.log = slog.New(slog.DiscardHandler)
-	}
+	g.log = orDiscard(g.log)
 	for _, o := range cfg.TrustedOrigins {
 		if err := g.csrf.AddTrustedOrigin(o); err != nil {
 			return nil, fmt.Errorf("auth: trusted origin: %w", err)

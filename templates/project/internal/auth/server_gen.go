@@ -426,9 +426,7 @@ func NewHTTPServer(cfg Config, h http.Handler) *http.Server {
 // bad file is reported at once. It returns nil after a graceful shutdown.
 // Wire SIGINT and SIGTERM to ctx with signal.NotifyContext.
 func Serve(ctx context.Context, srv *http.Server, cfg Config, log *slog.Logger) error {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = orDiscard(log)
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
