@@ -113,6 +113,16 @@ func prepare(t *openapi3.T, api *model.API) {
 		}
 	}
 	t.Webhooks = nil
+	forEachContent(t, func(c openapi3.Content) {
+		for name, mt := range c {
+			if mt == nil {
+				// `application/json:` with no value declares the media
+				// type and nothing about it, as {} does; oapi-codegen
+				// dereferences it.
+				c[name] = &openapi3.MediaType{}
+			}
+		}
+	})
 	// In sorted order: a parameter shared through $ref is renamed by the
 	// first operation that needs it, and the output must not depend on map
 	// iteration.
@@ -125,6 +135,9 @@ func prepare(t *openapi3.T, api *model.API) {
 		sort.Strings(methods)
 		for _, m := range methods {
 			op := ops[m]
+			if api.Unnamed[strings.ToUpper(m)+" "+p] {
+				op.OperationID = ""
+			}
 			renameCollidingParams(item.Parameters, op.Parameters)
 			if op.Responses == nil {
 				continue
@@ -139,6 +152,70 @@ func prepare(t *openapi3.T, api *model.API) {
 					op.Responses.Delete(code)
 					op.Responses.Set(up, r)
 				}
+			}
+		}
+	}
+}
+
+// forEachContent calls visit for every content map of the document's
+// request bodies, responses, parameters and headers, in operations and in
+// components.
+func forEachContent(t *openapi3.T, visit func(openapi3.Content)) {
+	params := func(ps openapi3.Parameters) {
+		for _, p := range ps {
+			if p != nil && p.Value != nil && p.Value.Content != nil {
+				visit(p.Value.Content)
+			}
+		}
+	}
+	body := func(b *openapi3.RequestBodyRef) {
+		if b != nil && b.Value != nil && b.Value.Content != nil {
+			visit(b.Value.Content)
+		}
+	}
+	response := func(r *openapi3.ResponseRef) {
+		if r == nil || r.Value == nil {
+			return
+		}
+		if r.Value.Content != nil {
+			visit(r.Value.Content)
+		}
+		for _, h := range r.Value.Headers {
+			if h != nil && h.Value != nil && h.Value.Content != nil {
+				visit(h.Value.Content)
+			}
+		}
+	}
+	if t.Paths != nil {
+		for _, item := range t.Paths.Map() {
+			if item == nil {
+				continue
+			}
+			params(item.Parameters)
+			for _, op := range item.Operations() {
+				params(op.Parameters)
+				body(op.RequestBody)
+				if op.Responses != nil {
+					for _, r := range op.Responses.Map() {
+						response(r)
+					}
+				}
+			}
+		}
+	}
+	if c := t.Components; c != nil {
+		for _, p := range c.Parameters {
+			params(openapi3.Parameters{p})
+		}
+		for _, b := range c.RequestBodies {
+			body(b)
+		}
+		for _, r := range c.Responses {
+			response(r)
+		}
+		for _, h := range c.Headers {
+			if h != nil && h.Value != nil && h.Value.Content != nil {
+				visit(h.Value.Content)
 			}
 		}
 	}
@@ -328,6 +405,9 @@ func checkRoutes(doc *spec.Doc, api *model.API) error {
 		if !strings.HasPrefix(op.Path, "/") {
 			return spec.Errorf(doc.Locate("paths", op.Path), "path %q does not start with /; OpenAPI paths are absolute, so write %q", op.Path, "/"+op.Path)
 		}
+		if problem := pathProblem(op.Path); problem != "" {
+			return spec.Errorf(doc.Locate("paths", op.Path), "path %q %s; fix the path", op.Path, problem)
+		}
 		for _, seg := range strings.Split(op.Path, "/") {
 			if !segmentRE.MatchString(seg) {
 				return spec.Errorf(doc.Locate("paths", op.Path), "path segment %q is not a literal with at most one {parameter}, which gatehouse's router requires; split the parameters into separate segments", seg)
@@ -340,6 +420,33 @@ func checkRoutes(doc *spec.Doc, api *model.API) error {
 		seen[key] = op
 	}
 	return nil
+}
+
+// pathProblem says why a path template cannot be served as written, or
+// returns "". HTTP servers and clients normalise dot segments and empty
+// segments away (Go's ServeMux answers them with a redirect), and a query or
+// fragment delimiter ends the path.
+func pathProblem(p string) string {
+	for _, r := range p {
+		switch {
+		case r < 0x20 || r == 0x7f || r == ' ':
+			return "has a space or control character, which a URL path cannot carry as written"
+		case r == '?' || r == '#':
+			return fmt.Sprintf("has %q, which starts the query or fragment of a URL, so no request can reach the rest", r)
+		case r == '\\':
+			return "has a backslash, which clients and proxies may turn into /"
+		}
+	}
+	segs := strings.Split(p, "/")[1:]
+	for i, seg := range segs {
+		switch {
+		case seg == "." || seg == "..":
+			return fmt.Sprintf("has the dot segment %q, which clients and servers remove, so no request can reach it as written", seg)
+		case seg == "" && i < len(segs)-1:
+			return "has an empty segment (//), which servers collapse, so no request can reach it as written"
+		}
+	}
+	return ""
 }
 
 var (

@@ -95,11 +95,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Template == "" {
 		opts.Template = "full"
 	}
-	doc, err := spec.Load(ctx, opts.SpecPath)
-	if err != nil {
-		return nil, err
-	}
-	api, err := model.Build(doc, model.Options{})
+	doc, api, err := load(ctx, opts.SpecPath)
 	if err != nil {
 		return nil, err
 	}
@@ -113,8 +109,12 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 
 	// Validation only yields a notice; run it beside code generation.
 	notice := make(chan string, 1)
-	go func() { notice <- doc.Validate(ctx) }()
-	code, err := generateAPI(doc, api)
+	go func() { notice <- validate(ctx, doc) }()
+	var code []byte
+	err = safely("oapi-codegen", doc.Locate(), func() (err error) {
+		code, err = generateAPI(doc, api)
+		return err
+	})
 	if n := <-notice; n != "" {
 		doc.Notices = append(doc.Notices, n)
 	}

@@ -63,15 +63,11 @@ func IsBuiltinTemplate(name string) bool {
 
 // Lint loads a spec and computes its security model without generating.
 func Lint(ctx context.Context, specPath string) (*Result, error) {
-	doc, err := spec.Load(ctx, specPath)
+	doc, api, err := load(ctx, specPath)
 	if err != nil {
 		return nil, err
 	}
-	api, err := model.Build(doc, model.Options{})
-	if err != nil {
-		return nil, err
-	}
-	if n := doc.Validate(ctx); n != "" {
+	if n := validate(ctx, doc); n != "" {
 		doc.Notices = append(doc.Notices, n)
 	}
 	return &Result{Notices: doc.Notices, Warnings: api.Warnings, API: api}, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -43,7 +44,10 @@ type API struct {
 	// path: gatehouse serves them itself and leaves them out of the user's
 	// interface.
 	Implemented []Operation
-	Warnings    []string
+	// Unnamed are operations ("METHOD /path") whose operationId repeats an
+	// earlier one's: code generation names them from method and path.
+	Unnamed  map[string]bool
+	Warnings []string
 }
 
 // Scheme is a declared security scheme.
@@ -147,6 +151,12 @@ func Build(doc *spec.Doc, opts Options) (*API, error) {
 		declared[s.Name] = true
 	}
 
+	if pos, ok := doc.NullSecurity(); ok {
+		return nil, spec.Errorf(pos, "security is empty (null); write the requirements it needs, [] to make the operations it governs public on purpose, or remove the key to inherit the root requirements")
+	}
+	if err := misplacedSecurity(doc); err != nil {
+		return nil, err
+	}
 	root, err := requirements(doc, doc.Security, declared, "security")
 	if err != nil {
 		return nil, err
@@ -156,6 +166,7 @@ func Build(doc *spec.Doc, opts Options) (*API, error) {
 		rootSource = "none"
 	}
 
+	ids := map[string]string{} // operationId → "METHOD /path" of its first use
 	if doc.Paths != nil {
 		paths := doc.Paths.Keys()
 		sort.Strings(paths)
@@ -186,6 +197,17 @@ func Build(doc *spec.Doc, opts Options) (*API, error) {
 						return nil, err
 					}
 					o.Security = Security{Alternatives: alts, Source: "operation"}
+				}
+				if id := op.OperationID; id != "" {
+					if first, dup := ids[id]; dup {
+						if api.Unnamed == nil {
+							api.Unnamed = map[string]bool{}
+						}
+						api.Unnamed[o.Method+" "+path] = true
+						api.Warnings = append(api.Warnings, fmt.Sprintf("%s: operationId %q is already used by %s, and operationIds must be unique; this operation's handler is named from its method and path instead: give it its own operationId", doc.Locate("paths", path, strings.ToLower(m), "operationId"), id, first))
+					} else {
+						ids[id] = o.Method + " " + path
+					}
 				}
 				if o.Method == http.MethodPost && (path == api.TokenPath || path == api.RevokePath) {
 					api.Implemented = append(api.Implemented, o)
@@ -225,6 +247,9 @@ func (api *API) buildSchemes(doc *spec.Doc) error {
 		if ref == nil || ref.Value == nil {
 			return spec.Errorf(doc.Locate("components", "securitySchemes", name), "security scheme %q has no definition; define it or remove it", name)
 		}
+		if !componentNameRE.MatchString(name) {
+			return spec.Errorf(doc.Locate("components", "securitySchemes", name), "security scheme name %q has characters OpenAPI does not allow in component names (letters, digits, '.', '-' and '_' only); rename it here and where requirements name it", name)
+		}
 		ss := ref.Value
 		s := Scheme{Name: name}
 		switch strings.ToLower(ss.Type) {
@@ -262,6 +287,9 @@ func (api *API) buildSchemes(doc *spec.Doc) error {
 			}
 			if s.Param == "" {
 				return spec.Errorf(doc.Locate("components", "securitySchemes", name), "apiKey scheme %q has no name; give the header, query parameter or cookie name", name)
+			}
+			if !validParamName(s.In, s.Param) {
+				return spec.Errorf(doc.Locate("components", "securitySchemes", name, "name"), "apiKey scheme %q names the %s %q, which no client can send (%s); fix the name", name, paramNoun[s.In], s.Param, paramNameRule[s.In])
 			}
 			if s.In == "query" {
 				api.Warnings = append(api.Warnings, fmt.Sprintf("%s: apiKey scheme %q is sent in the query string, where proxies and browsers log it; the server redacts it from its own logs, but prefer a header", doc.Locate("components", "securitySchemes", name), name))
@@ -320,6 +348,13 @@ func requirements(doc *spec.Doc, reqs openapi3.SecurityRequirements, declared ma
 	out := make([]Requirement, 0, len(reqs))
 	seen := make(map[string]bool, len(reqs))
 	for i, req := range reqs {
+		at := append(slices.Clone(where), strconv.Itoa(i))
+		if req == nil {
+			// What a half-edited list ("- " with nothing after it) parses
+			// to. Read as {} it would open the operation to anonymous
+			// callers, so it is refused rather than guessed.
+			return nil, spec.Errorf(doc.Locate(at...), "security requirement %d is empty (null), which is not a requirement object; write the schemes it needs (- bearerAuth: []), or {} to allow anonymous access on purpose", i+1)
+		}
 		names := make([]string, 0, len(req))
 		for name := range req {
 			names = append(names, name)
@@ -328,12 +363,20 @@ func requirements(doc *spec.Doc, reqs openapi3.SecurityRequirements, declared ma
 		r := make(Requirement, 0, len(names))
 		for _, name := range names {
 			if !declared[name] {
-				pos := doc.Locate(append(slices.Clone(where), strconv.Itoa(i), name)...)
+				pos := doc.Locate(append(at, name)...)
 				hint := "declare it under components.securitySchemes or fix the name"
 				if len(declared) > 0 {
 					hint = fmt.Sprintf("declared schemes are %s; declare it under components.securitySchemes or fix the name", quotedList(declared))
 				}
 				return nil, spec.Errorf(pos, "security requirement names scheme %q, which components.securitySchemes does not declare; %s", name, hint)
+			}
+			if req[name] == nil {
+				return nil, spec.Errorf(doc.Locate(append(at, name)...), "security requirement names scheme %q with no list of scopes (null); write %s: [] when it needs no scopes, or list them", name, name)
+			}
+			for _, scope := range req[name] {
+				if !validScope(scope) {
+					return nil, spec.Errorf(doc.Locate(append(at, name)...), "scheme %q requires the scope %q, which no token can carry (RFC 6749 §3.3: a scope is one or more printable characters without spaces, quotes or backslashes); fix or remove it", name, scope)
+				}
 			}
 			scopes := slices.Clone(req[name])
 			sort.Strings(scopes)
@@ -348,6 +391,133 @@ func requirements(doc *spec.Doc, reqs openapi3.SecurityRequirements, declared ma
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// misplacedSecurity refuses a security list the loader would ignore: a
+// misspelt key ("securty", "Security") on the root or an operation, or a
+// security list on a path item, where OpenAPI has none. Ignored, each would
+// leave the operations it was meant to protect open.
+func misplacedSecurity(doc *spec.Doc) error {
+	check := func(ext map[string]any, pathItem bool, where ...string) error {
+		for _, k := range sortedKeys(ext) {
+			if !securityLike(k) || (k == "security" && !pathItem) {
+				continue
+			}
+			pos := doc.Locate(append(where, k)...)
+			if pathItem && k == "security" {
+				return spec.Errorf(pos, "security on a path item is not OpenAPI and would be ignored, leaving its operations without these requirements; move the list to each operation (or to the root)")
+			}
+			return spec.Errorf(pos, "unknown key %q looks like security; gatehouse refuses it rather than ignore requirements that were meant to apply; spell it security (or prefix it with x- if it is an extension)", k)
+		}
+		return nil
+	}
+	if err := check(doc.Extensions, false); err != nil {
+		return err
+	}
+	if doc.Paths == nil {
+		return nil
+	}
+	for _, path := range sortedKeys(doc.Paths.Map()) {
+		item := doc.Paths.Value(path)
+		if item == nil {
+			continue
+		}
+		if err := check(item.Extensions, true, "paths", path); err != nil {
+			return err
+		}
+		ops := item.Operations()
+		for _, m := range sortedKeys(ops) {
+			if err := check(ops[m].Extensions, false, "paths", path, strings.ToLower(m)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// securityLike reports whether an unknown key was probably meant to be
+// security: the same word in another case, or within two edits of it.
+func securityLike(key string) bool {
+	k := strings.ToLower(key)
+	if strings.HasPrefix(k, "x-") {
+		return false
+	}
+	return strings.HasPrefix(k, "secur") || editDistance(k, "security") <= 2
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// componentNameRE is what OpenAPI allows as a key of components (3.0 and
+// 3.1, "Components Object").
+var componentNameRE = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+
+// paramNameRule says, per apiKey location, which names can be sent.
+var paramNameRule = map[string]string{
+	"header": "a header name is a token of RFC 9110 §5.6.2: letters, digits and !#$%&'*+-.^_`|~",
+	"cookie": "a cookie name is a token of RFC 9110 §5.6.2: letters, digits and !#$%&'*+-.^_`|~",
+	"query":  "a query parameter name here is letters, digits and -._~[]",
+}
+
+var paramNoun = map[string]string{"header": "header", "cookie": "cookie", "query": "query parameter"}
+
+// validParamName reports whether an API key's name can be sent where the
+// scheme says: header and cookie names are RFC 9110 tokens; query names are
+// held to URL-unreserved characters (and brackets), so no encoding makes the
+// name the client sends differ from the one the server reads.
+func validParamName(in, name string) bool {
+	extra := "!#$%&'*+-.^_`|~"
+	if in == "query" {
+		extra = "-._~[]"
+	}
+	for _, c := range name {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune(extra, c)) {
+			return false
+		}
+	}
+	return name != ""
+}
+
+// validScope reports whether s is a scope-token (RFC 6749 §3.3): printable
+// ASCII without space, double quote or backslash. The runtime splits granted
+// scopes at spaces, so any other requirement could never be met.
+func validScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func quotedList(set map[string]bool) string {

@@ -32,12 +32,13 @@ func (p Pos) String() string {
 // file.
 type Locator struct {
 	file string
+	data []byte
 	root *yaml.Node // nil when the file does not parse
 }
 
 // NewLocator parses data, which must be YAML or JSON.
 func NewLocator(file string, data []byte) *Locator {
-	l := &Locator{file: file}
+	l := &Locator{file: file, data: data}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err == nil && len(doc.Content) > 0 {
 		l.root = doc.Content[0]
@@ -175,10 +176,13 @@ func (d *Doc) locateTypeMismatch(msg string) (Pos, bool) {
 
 // checkSyntax reports a YAML or JSON syntax error with its line.
 func checkSyntax(file string, data []byte) error {
+	if err := checkText(file, data); err != nil {
+		return err
+	}
 	trimmed := bytes.TrimSpace(data)
 	if trimmed[0] == '{' {
 		if json.Valid(trimmed) {
-			return nil
+			return checkDuplicateKeys(file, data, nil)
 		}
 		var v any
 		err := json.Unmarshal(trimmed, &v)
@@ -194,7 +198,7 @@ func checkSyntax(file string, data []byte) error {
 	if len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
 		return Errorf(Pos{File: file, Line: 1, Col: 1}, "the spec is not a YAML or JSON object; give an OpenAPI 3.x document")
 	}
-	return nil
+	return checkDuplicateKeys(file, data, n.Content[0])
 }
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

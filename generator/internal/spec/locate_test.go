@@ -2,6 +2,7 @@ package spec
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -56,5 +57,27 @@ func TestToJSONStringifiesKeys(t *testing.T) {
 	}
 	if _, ok := v["responses"]["200"]; !ok {
 		t.Errorf("integer key lost: %s", data)
+	}
+}
+
+func TestCheckTextLocatesBinaryInput(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data string
+		want string
+	}{
+		{"nul", "openapi: 3.0.3\ninfo: {title: \"a\x00\"}\n", "s.yaml:2:17: the spec has a NUL byte here"},
+		{"control", "openapi: 3.0.3\n\x1b[1m", "s.yaml:2:1: the spec has the control character 0x1B here"},
+		{"latin1", "openapi: 3.0.3\ninfo: {title: caf\xe9}\n", "s.yaml:2:18: the spec is not valid UTF-8 here (byte 0xE9)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkSyntax("s.yaml", []byte(tc.data))
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("checkSyntax = %v, want prefix %q", err, tc.want)
+			}
+		})
+	}
+	if err := checkText("s.yaml", []byte("openapi: 3.0.3\r\n\tinfo: {title: \"café ✓\"}\n")); err != nil {
+		t.Fatalf("text with tabs, CRLF and UTF-8 refused: %v", err)
 	}
 }

@@ -58,10 +58,24 @@ func Errorf(pos Pos, format string, args ...any) *Error {
 // root file, or of its nearest ancestor that exists. It parses the file
 // lazily: a successful run never pays for it.
 func (d *Doc) Locate(path ...string) Pos {
+	return d.locatorOf().Find(path...)
+}
+
+// locatorOf returns the root file's locator, parsing the file on first use.
+func (d *Doc) locatorOf() *Locator {
 	if d.locator == nil {
 		d.locator = NewLocator(d.Path, d.Raw)
 	}
-	return d.locator.Find(path...)
+	return d.locator
+}
+
+// absPath returns the root file's absolute path, as Files lists it.
+func (d *Doc) absPath() string {
+	abs, err := filepath.Abs(d.Path)
+	if err != nil {
+		return d.Path
+	}
+	return abs
 }
 
 // swagger2AnywhereRE finds the version key of a Swagger 2.0 document that
@@ -237,6 +251,9 @@ func (d *Doc) loadError(err error) error {
 		return Errorf(d.Locate(), "a $ref points to %s, which cannot be read (%v); fix the reference or add the file", pathErr.Path, pathErr.Err)
 	}
 	msg := err.Error()
+	if located, ok := d.explainLoad(msg); ok {
+		return located
+	}
 	if m := yamlPathRE.FindStringSubmatch(msg); m != nil {
 		return Errorf(d.Locate(splitPointer(m[2])...), "the spec does not load: %s; fix the value at this place", m[1])
 	}

@@ -1,0 +1,59 @@
+package generator
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gatehouse-go/gatehouse/generator/internal/model"
+	"github.com/gatehouse-go/gatehouse/generator/internal/spec"
+)
+
+// safely runs f, which calls into a library (kin-openapi, oapi-codegen), and
+// turns a panic in it into an error at pos. Such a panic is a bug for
+// gatehouse to work around, not something the user should debug from a
+// goroutine dump; the message says so in one sentence.
+func safely(what string, pos spec.Pos, f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = spec.Errorf(pos, "internal error: %s failed on this spec (%s); please report it with the spec to gatehouse, and meanwhile look for an empty or unusual construct", what, firstLine(fmt.Sprint(r)))
+		}
+	}()
+	return f()
+}
+
+func firstLine(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// load reads and models the spec, with library panics turned into errors.
+func load(ctx context.Context, specPath string) (doc *spec.Doc, api *model.API, err error) {
+	err = safely("loading", spec.Pos{File: specPath}, func() error {
+		doc, err = spec.Load(ctx, specPath)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	err = safely("reading the security requirements", doc.Locate(), func() error {
+		api, err = model.Build(doc, model.Options{})
+		return err
+	})
+	return doc, api, err
+}
+
+// validate runs the spec's validation, a library panic becoming a notice.
+func validate(ctx context.Context, doc *spec.Doc) (notice string) {
+	err := safely("validation", doc.Locate(), func() error {
+		notice = doc.Validate(ctx)
+		return nil
+	})
+	if err != nil {
+		return err.Error()
+	}
+	return notice
+}

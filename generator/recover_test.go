@@ -1,0 +1,26 @@
+package generator
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-go/gatehouse/generator/internal/spec"
+)
+
+func TestSafelyTurnsALibraryPanicIntoALocatedError(t *testing.T) {
+	err := safely("oapi-codegen", spec.Pos{File: "api.yaml", Line: 3, Col: 1}, func() error {
+		var m map[string]int
+		m["x"]++ // a nil map write panics, as a library bug would
+		return nil
+	})
+	if err == nil {
+		t.Fatal("no error for a panic")
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "api.yaml:3:1: internal error: oapi-codegen failed on this spec (assignment to entry in nil map); please report") {
+		t.Errorf("message = %q", msg)
+	}
+	if strings.Contains(msg, "goroutine") || strings.Contains(msg, "\n") {
+		t.Errorf("message carries a stack trace: %q", msg)
+	}
+}
