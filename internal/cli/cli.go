@@ -54,9 +54,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	switch args[0] {
 	case "new":
-		return c.new(ctx, args[1:])
+		return c.interruptible(ctx, func(ctx context.Context) int { return c.new(ctx, args[1:]) })
 	case "generate", "gen":
-		return c.generate(ctx, args[1:])
+		return c.interruptible(ctx, func(ctx context.Context) int { return c.generate(ctx, args[1:]) })
 	case "lint":
 		return c.lint(ctx, args[1:])
 	case "templates":
