@@ -62,6 +62,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"cmptree":   cmpTree,
 			"keptlines": keptLines,
+			"notemps":   noTemps,
 			"replace":   replace,
 		},
 	})
@@ -108,6 +109,25 @@ func cmpTree(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if !neg && len(diffs) > 0 {
 		ts.Fatalf("trees differ:\n%s", strings.Join(diffs, "\n"))
+	}
+}
+
+// noTemps checks that no gatehouse temporary (a name containing
+// ".gatehouse-") is left anywhere below the given directories: notemps DIR...
+func noTemps(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 || neg {
+		ts.Fatalf("usage: notemps dir...")
+	}
+	for _, dir := range args {
+		ts.Check(filepath.WalkDir(ts.MkAbs(dir), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if strings.Contains(d.Name(), ".gatehouse-") {
+				ts.Fatalf("temporary left behind: %s", p)
+			}
+			return nil
+		}))
 	}
 }
 

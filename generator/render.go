@@ -3,6 +3,8 @@ package generator
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"path"
@@ -291,6 +293,12 @@ func tokenAlternative(api *model.API, sec model.Security) (model.Requirement, bo
 // or restrict to one OS or architecture ("admin_windows.go").
 func handlerFileName(tag string) string {
 	stem := fileName(tag)
+	if len(stem) > maxStem {
+		// Long tags would exceed file system name limits (255 bytes); a
+		// digest of the whole stem keeps names distinct and stable.
+		sum := sha256.Sum256([]byte(stem))
+		stem = strings.TrimRight(stem[:maxStem-9], "_") + "_" + hex.EncodeToString(sum[:4])
+	}
 	switch stem {
 	case "handlers", "verifiers":
 		return "tag_" + stem + ".go"
@@ -302,6 +310,9 @@ func handlerFileName(tag string) string {
 	}
 	return stem + ".go"
 }
+
+// maxStem bounds the length of a handler file name's stem.
+const maxStem = 64
 
 // knownOS and knownArch are the GOOS and GOARCH values that make a file
 // name a build constraint (go/build's list).

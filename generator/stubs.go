@@ -38,9 +38,21 @@ type StubReport struct {
 // of the file, and a missing import is inserted into the import block.
 // Methods whose operation left the spec are kept and reported, with a hint
 // when the operation looks renamed (same method and path as before).
-func AddStubs(dir string, res *Result, previous *Manifest) (*StubReport, error) {
-	methods, err := handlerMethods(filepath.Join(dir, filepath.FromSlash(HandlersDir)))
+//
+// Every file is read and written inside the project directory (symbolic
+// links included); temporaries an earlier run left in the handler package
+// are removed.
+func (w *Writer) AddStubs(dir string, res *Result, previous *Manifest) (*StubReport, error) {
+	root, err := os.OpenRoot(dir)
 	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	methods, err := handlerMethods(root, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.sweep(root, []string{HandlersDir}); err != nil {
 		return nil, err
 	}
 	have := make(map[string]bool, len(methods))
@@ -66,7 +78,7 @@ func AddStubs(dir string, res *Result, previous *Manifest) (*StubReport, error) 
 	for _, file := range files {
 		ops := byFile[file]
 		rel := HandlersDir + "/" + file
-		if err := addToFile(dir, rel, ops, res); err != nil {
+		if err := w.addToFile(root, dir, rel, ops, res); err != nil {
 			return nil, err
 		}
 		for _, op := range ops {
@@ -88,7 +100,7 @@ func AddStubs(dir string, res *Result, previous *Manifest) (*StubReport, error) 
 			note = fmt.Sprintf("%s looks renamed: %s is now %s", route, m.Name, renamed)
 			line = fmt.Sprintf("%s in %s: %s looks renamed to %s (same method and path); the method is kept, commented out: move its body into %s", m.Name, m.File, route, renamed, renamed)
 		}
-		if err := commentOut(filepath.Join(dir, filepath.FromSlash(m.File)), m.Name, note); err != nil {
+		if err := w.commentOut(root, dir, m.File, m.Name, note); err != nil {
 			return nil, err
 		}
 		report.Removed = append(report.Removed, line)
@@ -100,8 +112,8 @@ func AddStubs(dir string, res *Result, previous *Manifest) (*StubReport, error) 
 // under a note, so code written for an operation that is gone is kept but
 // no longer refers to types that are gone too. Imports that only it used
 // are commented out as well, so the package still builds.
-func commentOut(file, name, note string) error {
-	src, err := os.ReadFile(file)
+func (w *Writer) commentOut(root *os.Root, dir, file, name, note string) error {
+	src, err := readRegular(root, dir, file)
 	if err != nil {
 		return err
 	}
@@ -133,7 +145,10 @@ func commentOut(file, name, note string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(file, out)
+	if err := w.writeAtomic(root, file, out); err != nil {
+		return pathError(root, dir, file, err)
+	}
+	return nil
 }
 
 func lineStart(src []byte, off int) int {
@@ -188,15 +203,22 @@ func commentUnusedImports(src []byte) ([]byte, error) {
 	return src, nil
 }
 
-// handlerMethods lists the methods declared on Handlers or *Handlers.
-func handlerMethods(dir string) ([]handlerMethod, error) {
-	entries, err := os.ReadDir(dir)
+// handlerMethods lists the methods declared on Handlers or *Handlers in
+// the handler package of the project root (the directory dir).
+func handlerMethods(root *os.Root, dir string) ([]handlerMethod, error) {
+	d, err := root.Open(HandlersDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
+		return nil, pathError(root, dir, HandlersDir, err)
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
 		return nil, err
 	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	var out []handlerMethod
 	fset := token.NewFileSet()
 	for _, e := range entries {
@@ -204,7 +226,12 @@ func handlerMethods(dir string) ([]handlerMethod, error) {
 		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
 			continue
 		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.SkipObjectResolution)
+		rel := HandlersDir + "/" + name
+		src, err := readRegular(root, dir, rel)
+		if err != nil {
+			return nil, err
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, filepath.FromSlash(rel)), src, parser.SkipObjectResolution)
 		if err != nil {
 			return nil, fmt.Errorf("%v; fix the syntax error so gatehouse can add stubs", err)
 		}
@@ -228,9 +255,8 @@ func handlerMethods(dir string) ([]handlerMethod, error) {
 
 // addToFile appends stubs for ops to the handler file rel, creating it when
 // it does not exist.
-func addToFile(dir, rel string, ops []opData, res *Result) error {
-	p := filepath.Join(dir, filepath.FromSlash(rel))
-	src, err := os.ReadFile(p)
+func (w *Writer) addToFile(root *os.Root, dir, rel string, ops []opData, res *Result) error {
+	src, err := readRegular(root, dir, rel)
 	if errors.Is(err, fs.ErrNotExist) {
 		content, err := res.renderer.handlerFile(groupData{Module: res.data.Module, File: filepath.Base(rel), Ops: ops})
 		if err != nil {
@@ -239,7 +265,7 @@ func addToFile(dir, rel string, ops []opData, res *Result) error {
 		if content, err = format.Source(content); err != nil {
 			return fmt.Errorf("internal error: stub file %s does not parse: %v", rel, err)
 		}
-		return writeAtomic(p, content)
+		return w.writeStub(root, dir, rel, content)
 	}
 	if err != nil {
 		return err
@@ -265,7 +291,14 @@ func addToFile(dir, rel string, ops []opData, res *Result) error {
 		out = append(out, '\n')
 	}
 	out = append(out, stubText...)
-	return writeAtomic(p, out)
+	return w.writeStub(root, dir, rel, out)
+}
+
+func (w *Writer) writeStub(root *os.Root, dir, rel string, data []byte) error {
+	if err := w.writeAtomic(root, rel, data); err != nil {
+		return pathError(root, dir, rel, err)
+	}
+	return nil
 }
 
 // ensureImports inserts the import paths src lacks, touching no other byte:

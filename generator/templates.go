@@ -3,7 +3,6 @@ package generator
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/gatehouse-go/gatehouse/generator/internal/model"
@@ -76,7 +75,9 @@ func Lint(ctx context.Context, specPath string) (*Result, error) {
 // UpToDate reports, without loading the spec, whether every input of the
 // last run (gatehouse.yaml, the spec and the files its $refs reach, template
 // overrides) is unchanged, the inputs named in required are among them, and
-// every generated file is as that run wrote it.
+// every generated file is as that run wrote it. Only regular files inside
+// the project are read: an input recorded elsewhere (by an older gatehouse)
+// makes the project out of date, so the run checks it properly.
 func UpToDate(dir string, m *Manifest, required []string) bool {
 	if len(m.Files) == 0 || m.Output != OutputVersion {
 		return false
@@ -86,17 +87,25 @@ func UpToDate(dir string, m *Manifest, required []string) bool {
 			return false
 		}
 	}
-	for p, want := range m.Inputs {
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, filepath.FromSlash(p))
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return false
+	}
+	defer root.Close()
+	same := func(p, want string) bool {
+		if localPath(p) != nil {
+			return false
 		}
-		if data, err := os.ReadFile(p); err != nil || Digest(data) != want {
+		data, err := readRegular(root, dir, p)
+		return err == nil && Digest(data) == want
+	}
+	for p, want := range m.Inputs {
+		if !same(p, want) {
 			return false
 		}
 	}
 	for p, want := range m.Files {
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
-		if err != nil || Digest(data) != want {
+		if !same(p, want) {
 			return false
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -67,7 +68,7 @@ func (m *Manifest) Encode() []byte {
 // ReadManifest reads dir's manifest; a missing one is an empty manifest.
 func ReadManifest(dir string) (*Manifest, error) {
 	m := &Manifest{Version: 1, Inputs: map[string]string{}, Files: map[string]string{}}
-	data, err := os.ReadFile(filepath.Join(dir, ManifestPath))
+	data, err := ReadProjectFile(dir, ManifestPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, nil
 	}
@@ -86,75 +87,219 @@ func ReadManifest(dir string) (*Manifest, error) {
 }
 
 // WriteNew writes a new project into dir, which must not exist or be empty
-// (unless force). The files are written to a temporary directory beside dir
-// and moved into place, so a failure leaves nothing half-written.
-func WriteNew(dir string, res *Result, manifest *Manifest, force bool) error {
-	entries, err := os.ReadDir(dir)
-	exists := err == nil
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return err
-	case len(entries) > 0 && !force:
-		return fmt.Errorf("directory %s is not empty; choose a new directory, or run `gatehouse generate` inside an existing project (--force writes into it anyway, keeping files that exist)", dir)
-	}
-	if len(entries) > 0 {
-		return writeInto(dir, res, manifest)
-	}
-	parent := filepath.Dir(filepath.Clean(dir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".gatehouse-")
+// (unless force). The files are written to a temporary directory, beside
+// dir or, when dir exists, inside it, and moved into place, so a failure
+// or an interruption leaves nothing half-written. Temporaries an earlier
+// run left there are removed first.
+func (w *Writer) WriteNew(dir string, res *Result, manifest *Manifest, force bool) error {
+	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	info, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return w.writeFresh(dir, abs, res, manifest)
+	case err != nil:
+		return err
+	case !info.IsDir():
+		return fmt.Errorf("%s is a file, not a directory; choose a new directory for the project", dir)
+	}
+	root, err := os.OpenRoot(abs)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := w.sweepTempDirs(abs, tempRE); err != nil {
+		return err
+	}
+	if err := w.sweep(root, []string{"."}); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(abs)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		if !force {
+			return fmt.Errorf("directory %s is not empty; choose a new directory, or run `gatehouse generate` inside an existing project (--force writes into it anyway, keeping files that exist)", dir)
+		}
+		return w.writeInto(root, dir, res, manifest)
+	}
+	return w.writeEmpty(root, abs, res, manifest)
+}
+
+// writeFresh writes a project into dir, which does not exist, through a
+// temporary directory beside it that is renamed into place.
+func (w *Writer) writeFresh(dir, abs string, res *Result, manifest *Manifest) error {
+	parent, base := filepath.Dir(abs), filepath.Base(abs)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	if err := w.sweepTempDirs(parent, regexp.MustCompile(`^\.`+regexp.QuoteMeta(base)+`\.gatehouse-[0-9]+$`)); err != nil {
+		return err
+	}
+	var tmp string
+	err := w.step(func() error {
+		var err error
+		tmp, err = os.MkdirTemp(parent, "."+base+tempPrefix)
+		if err == nil {
+			w.track(tmp, func() { os.RemoveAll(tmp) })
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer w.removeTemp(tmp)
+	if err := w.writeTemp(tmp, res, manifest); err != nil {
+		return err
+	}
+	return w.step(func() error {
+		if err := os.Chmod(tmp, 0o755); err != nil {
+			return err
+		}
+		if _, err := os.Lstat(abs); err == nil {
+			return fmt.Errorf("%s appeared while the project was being written; it was left alone, choose another directory", dir)
+		}
+		return os.Rename(tmp, abs)
+	})
+}
+
+// writeEmpty writes a project into the empty directory root (it may be the
+// current directory, or a mount point, which cannot be replaced): through a
+// temporary directory inside it whose entries are moved up at the end.
+func (w *Writer) writeEmpty(root *os.Root, abs string, res *Result, manifest *Manifest) error {
+	var tmp string
+	err := w.step(func() error {
+		for range 100 {
+			name := tempName()
+			err := root.Mkdir(name, 0o755)
+			if err == nil {
+				tmp = filepath.Join(abs, name)
+				w.track(tmp, func() { os.RemoveAll(tmp) })
+				return nil
+			}
+			if !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+		}
+		return fmt.Errorf("cannot create a temporary directory in %s", abs)
+	})
+	if err != nil {
+		return err
+	}
+	defer w.removeTemp(tmp)
+	if err := w.writeTemp(tmp, res, manifest); err != nil {
+		return err
+	}
+	name := filepath.Base(tmp)
+	return w.step(func() error {
+		entries, err := os.ReadDir(tmp)
+		if err != nil {
+			return err
+		}
+		for i, e := range entries {
+			if err := root.Rename(path.Join(name, e.Name()), e.Name()); err != nil {
+				for _, done := range entries[:i] { // put back what was moved
+					root.Rename(done.Name(), path.Join(name, done.Name()))
+				}
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writeTemp writes the project's files into the fresh directory tmp.
+func (w *Writer) writeTemp(tmp string, res *Result, manifest *Manifest) error {
+	root, err := os.OpenRoot(tmp)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	write := func(rel string, data []byte) error {
+		return w.step(func() error {
+			if err := root.MkdirAll(path.Dir(rel), 0o755); err != nil {
+				return err
+			}
+			return root.WriteFile(rel, data, 0o644)
+		})
+	}
 	for _, f := range res.Files {
-		if err := writeFile(tmp, f.Path, f.Data); err != nil {
+		if err := write(f.Path, f.Data); err != nil {
 			return err
 		}
 	}
-	if err := writeFile(tmp, ManifestPath, manifest.Encode()); err != nil {
-		return err
+	return write(ManifestPath, manifest.Encode())
+}
+
+// removeTemp removes the temporary directory tmp unless Abort did.
+func (w *Writer) removeTemp(tmp string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if remove, ok := w.temps[tmp]; ok {
+		remove()
+		delete(w.temps, tmp)
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	if exists {
-		if err := os.Remove(dir); err != nil { // empty: replace it
-			return err
+}
+
+// sweepTempDirs removes the temporary directories matching name that an
+// interrupted or killed run left in dir.
+func (w *Writer) sweepTempDirs(dir string, name *regexp.Regexp) error {
+	return w.step(func() error {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil // an unreadable directory is reported by what follows
 		}
-	}
-	return os.Rename(tmp, dir)
+		for _, e := range entries {
+			if name.MatchString(e.Name()) && e.IsDir() { // IsDir: never through a symbolic link
+				if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // writeInto writes a new project into a directory that already holds files
 // (new --force). It refuses a directory that already is a gatehouse project,
 // and never replaces a file that exists: only missing files are written, each
-// through a rename, so what the user had is all still there.
-func writeInto(dir string, res *Result, manifest *Manifest) error {
-	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
+// through a rename, so what the user had is all still there. The whole tree
+// is checked before anything is written.
+func (w *Writer) writeInto(root *os.Root, dir string, res *Result, manifest *Manifest) error {
+	if _, err := root.Lstat(ConfigFile); err == nil {
 		return fmt.Errorf("%s is already a gatehouse project (it has %s); run `gatehouse generate -C %s` to regenerate it", dir, ConfigFile, dir)
 	}
+	paths := []string{ManifestPath}
 	for _, f := range res.Files {
-		p := filepath.Join(dir, filepath.FromSlash(f.Path))
-		if _, err := os.Lstat(p); err == nil {
-			continue
-		}
-		if err := writeAtomic(p, f.Data); err != nil {
-			return err
+		paths = append(paths, f.Path)
+	}
+	var missing []File
+	for _, f := range res.Files {
+		if _, err := root.Lstat(f.Path); err != nil {
+			missing = append(missing, f)
 		}
 	}
-	return writeAtomic(filepath.Join(dir, filepath.FromSlash(ManifestPath)), manifest.Encode())
-}
-
-func writeFile(root, rel string, data []byte) error {
-	p := filepath.Join(root, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	// Files that exist are kept, whatever they are; only the places
+	// written to must be sound.
+	check := []string{ManifestPath}
+	for _, f := range missing {
+		check = append(check, f.Path)
+	}
+	if err := checkTree(root, dir, check); err != nil {
 		return err
 	}
-	return os.WriteFile(p, data, 0o644)
+	if err := w.sweep(root, parentDirs(paths...)); err != nil {
+		return err
+	}
+	for _, f := range missing {
+		if err := w.writeAtomic(root, f.Path, f.Data); err != nil {
+			return pathError(root, dir, f.Path, err)
+		}
+	}
+	return w.writeAtomic(root, ManifestPath, manifest.Encode())
 }
 
 // generatedPath reports whether p can name a generated file: a local,
@@ -175,17 +320,32 @@ type Change struct {
 // Plan compares res with the project in dir. It returns the generated files
 // to write (new or changed content), and an error naming every generated
 // file that was edited by hand since the last run (unless force).
+//
+// It also checks, before anything is written, that every place the run
+// writes to is inside the project and can hold a file.
 func Plan(dir string, res *Result, manifest *Manifest, force bool) ([]Change, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	paths := []string{ManifestPath}
+	for _, f := range res.Files {
+		paths = append(paths, f.Path)
+	}
+	if err := checkTree(root, dir, paths); err != nil {
+		return nil, err
+	}
 	var changes []Change
 	var edited []string
 	for _, f := range res.Files {
-		old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		if f.Tier == Scaffolded {
+			continue // the user's; new stubs are added by AddStubs
+		}
+		old, err := readRegular(root, dir, f.Path)
 		exists := err == nil
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
-		}
-		if f.Tier == Scaffolded {
-			continue // the user's; new stubs are added by AddStubs
 		}
 		if exists && bytes.Equal(old, f.Data) {
 			continue
@@ -217,7 +377,7 @@ func Plan(dir string, res *Result, manifest *Manifest, force bool) ([]Change, er
 	}
 	sort.Strings(gone)
 	for _, p := range gone {
-		old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+		old, err := readRegular(root, dir, p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -237,43 +397,35 @@ func Plan(dir string, res *Result, manifest *Manifest, force bool) ([]Change, er
 	return changes, nil
 }
 
-// Apply writes the changes into dir and records the manifest.
-func Apply(dir string, changes []Change, manifest *Manifest) error {
-	for _, c := range changes {
-		p := filepath.Join(dir, filepath.FromSlash(c.Path))
-		if c.New == nil {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-			continue
-		}
-		if err := writeAtomic(p, c.New); err != nil {
-			return err
-		}
-	}
-	return writeAtomic(filepath.Join(dir, filepath.FromSlash(ManifestPath)), manifest.Encode())
-}
-
-// writeAtomic replaces p with data through a rename, so a crash never leaves
-// a truncated file.
-func writeAtomic(p string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".gatehouse-*")
+// Apply writes the changes into dir and records the manifest. Temporaries
+// an earlier run left in the directories of generated files are removed.
+func (w *Writer) Apply(dir string, changes []Change, manifest *Manifest) error {
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	defer root.Close()
+	paths := []string{ManifestPath}
+	for p := range manifest.Files {
+		paths = append(paths, p)
+	}
+	for _, c := range changes {
+		paths = append(paths, c.Path)
+	}
+	if err := w.sweep(root, parentDirs(paths...)); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
+	for _, c := range changes {
+		if c.New == nil {
+			err := w.step(func() error { return root.Remove(c.Path) })
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return pathError(root, dir, c.Path, err)
+			}
+			continue
+		}
+		if err := w.writeAtomic(root, c.Path, c.New); err != nil {
+			return pathError(root, dir, c.Path, err)
+		}
 	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), p)
+	return w.writeAtomic(root, ManifestPath, manifest.Encode())
 }

@@ -8,10 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"testing/fstest"
 
 	"github.com/gatehouse-go/gatehouse/generator"
 )
@@ -43,7 +46,7 @@ Run 'gatehouse COMMAND -h' for a command's flags.
 // Main runs gatehouse with args (without the program name) and returns the
 // exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &command{stdout: stdout, stderr: stderr}
+	c := &command{stdout: stdout, stderr: stderr, w: &generator.Writer{}}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
@@ -51,9 +54,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	switch args[0] {
 	case "new":
-		return c.new(ctx, args[1:])
+		return c.interruptible(ctx, func(ctx context.Context) int { return c.new(ctx, args[1:]) })
 	case "generate", "gen":
-		return c.generate(ctx, args[1:])
+		return c.interruptible(ctx, func(ctx context.Context) int { return c.generate(ctx, args[1:]) })
 	case "lint":
 		return c.lint(ctx, args[1:])
 	case "templates":
@@ -71,6 +74,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 type command struct {
 	stdout, stderr io.Writer
+	w              *generator.Writer // every write of the run
 }
 
 // fail reports err and returns the user-error exit code.
@@ -136,13 +140,14 @@ func (c *command) new(ctx context.Context, args []string) int {
 	if code := c.template(*tmpl, &opts); code != exitOK {
 		return code
 	}
+	var overrides map[string][]byte
+	copyTemplate := false
 	if opts.Overrides != nil {
-		// gatehouse.yaml records the directory relative to the project.
-		rel, err := relativeTo(dir, *tmpl)
+		overrides, opts.TemplateDir, copyTemplate, err = newTemplate(dir, *tmpl)
 		if err != nil {
 			return c.fail(err)
 		}
-		opts.TemplateDir = rel
+		opts.Overrides = mapFS(overrides)
 	}
 	res, err := generator.Generate(ctx, opts)
 	if err != nil {
@@ -158,13 +163,15 @@ func (c *command) new(ctx context.Context, args []string) int {
 		return c.fail(err)
 	}
 	inputs := map[string][]byte{res.SpecFile: specData, generator.ConfigFile: cfg}
-	if opts.Overrides != nil {
-		if err := addTree(inputs, dir, *tmpl); err != nil {
-			return c.fail(err)
+	for p, data := range overrides {
+		p = path.Join(opts.TemplateDir, p)
+		inputs[p] = data
+		if copyTemplate {
+			res.Files = append(res.Files, generator.File{Path: p, Data: data, Tier: generator.Scaffolded})
 		}
 	}
 	manifest := generator.NewManifest(res, inputs)
-	if err := generator.WriteNew(dir, res, manifest, *force); err != nil {
+	if err := c.w.WriteNew(dir, res, manifest, *force); err != nil {
 		return c.fail(err)
 	}
 	run := "GATEHOUSE_ENV=development go run ./cmd/server"
@@ -191,22 +198,40 @@ func (c *command) template(name string, opts *generator.Options) int {
 	return exitOK
 }
 
-// relativeTo returns target as a slash-separated path relative to the
-// project directory dir (absolute when there is no relative path).
-func relativeTo(dir, target string) (string, error) {
+// templateCopy is where new copies a template override directory from
+// outside the project: a directory the go tool ignores.
+const templateCopy = ".gatehouse/template"
+
+// newTemplate reads the files of the template override directory tmpl for
+// a new project in dir, and says where gatehouse.yaml records it: a
+// directory inside the project stays where it is; one outside (a template
+// shared between projects) is copied into the project, so that generate
+// reads only files of the project and the project regenerates the same
+// anywhere.
+func newTemplate(dir, tmpl string) (files map[string][]byte, rel string, copied bool, err error) {
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
-		return "", err
+		return nil, "", false, err
 	}
-	abs, err := filepath.Abs(target)
+	abs, err := filepath.Abs(tmpl)
 	if err != nil {
-		return "", err
+		return nil, "", false, err
 	}
-	rel, err := filepath.Rel(absDir, abs)
-	if err != nil {
-		return abs, nil
+	if r, err := filepath.Rel(absDir, abs); err == nil && filepath.IsLocal(r) {
+		files, err := generator.ReadTemplateDir(dir, filepath.ToSlash(r))
+		return files, filepath.ToSlash(r), false, err
 	}
-	return filepath.ToSlash(rel), nil
+	files, err = generator.ReadTemplateDir(tmpl, ".")
+	return files, templateCopy, true, err
+}
+
+// mapFS serves files (slash-separated paths) as a file system.
+func mapFS(files map[string][]byte) fs.FS {
+	m := fstest.MapFS{}
+	for p, data := range files {
+		m[p] = &fstest.MapFile{Data: data, Mode: 0o644}
+	}
+	return m
 }
 
 func findFile(res *generator.Result, path string) ([]byte, error) {

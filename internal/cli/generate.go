@@ -3,8 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"os"
+	"path"
 	"path/filepath"
 
 	"github.com/rogpeppe/go-internal/diff"
@@ -30,7 +29,7 @@ func (c *command) generate(ctx context.Context, args []string) int {
 		return c.fail(err)
 	}
 	specPath := filepath.Join(*dir, filepath.FromSlash(cfg.Spec))
-	specData, err := os.ReadFile(specPath)
+	specData, err := generator.ReadProjectFile(*dir, cfg.Spec)
 	if err != nil {
 		return c.fail(fmt.Errorf("read the spec named in %s: %w", generator.ConfigFile, err))
 	}
@@ -48,19 +47,21 @@ func (c *command) generate(ctx context.Context, args []string) int {
 	if manifest.Output != 0 && manifest.Output != generator.OutputVersion {
 		fmt.Fprintf(c.stderr, "notice: these files were written by a gatehouse with output version %d; this one writes version %d, so generated files change even where the spec did not (review them with --diff)\n", manifest.Output, generator.OutputVersion)
 	}
-	opts := generator.Options{SpecPath: specPath, Module: cfg.Module}
-	if code := c.template(resolveTemplate(*dir, cfg.Template), &opts); code != exitOK {
-		return code
-	}
-	if opts.Overrides != nil {
-		opts.TemplateDir = cfg.Template
+	opts := generator.Options{SpecPath: specPath, Module: cfg.Module, Template: cfg.Template}
+	var overrides map[string][]byte
+	if !generator.IsBuiltinTemplate(cfg.Template) {
+		// ReadConfig checked that it is a directory of the project.
+		if overrides, err = generator.ReadTemplateDir(*dir, cfg.Template); err != nil {
+			return c.fail(err)
+		}
+		opts.Template, opts.TemplateDir, opts.Overrides = "full", cfg.Template, mapFS(overrides)
 	}
 	res, err := generator.Generate(ctx, opts)
 	if err != nil {
 		return c.fail(err)
 	}
 	c.report(res)
-	inputs, err := runInputs(*dir, cfg, cfgData, specData, res, opts)
+	inputs, err := runInputs(*dir, cfg, cfgData, specData, res, overrides)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -87,11 +88,11 @@ func (c *command) generate(ctx context.Context, args []string) int {
 	}
 	// Stubs first: the manifest written by Apply marks the run as done, so
 	// a failure here must leave it as it was, for the next run to retry.
-	stubs, err := generator.AddStubs(*dir, res, manifest)
+	stubs, err := c.w.AddStubs(*dir, res, manifest)
 	if err != nil {
 		return c.fail(fmt.Errorf("%v; no stubs were added and no generated file was changed", err))
 	}
-	if err := generator.Apply(*dir, changes, next); err != nil {
+	if err := c.w.Apply(*dir, changes, next); err != nil {
 		return c.fail(err)
 	}
 	for _, ch := range changes {
@@ -116,64 +117,31 @@ func (c *command) generate(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-// resolveTemplate makes a template directory in gatehouse.yaml relative to
-// the project.
-func resolveTemplate(dir, tmpl string) string {
-	if generator.IsBuiltinTemplate(tmpl) || filepath.IsAbs(tmpl) {
-		return tmpl
-	}
-	return filepath.Join(dir, tmpl)
-}
-
 // runInputs collects every file a generation read, keyed as the manifest
-// records them (project-relative with slashes when inside the project):
-// gatehouse.yaml, the spec and the files its $refs reach, and the files of
-// a template override directory.
-func runInputs(dir string, cfg *generator.Config, cfgData, specData []byte, res *generator.Result, opts generator.Options) (map[string][]byte, error) {
+// records them (project-relative with slashes): gatehouse.yaml, the spec
+// and the files its $refs reach, and the files of a template override
+// directory. Each must be a regular file inside the project.
+func runInputs(dir string, cfg *generator.Config, cfgData, specData []byte, res *generator.Result, overrides map[string][]byte) (map[string][]byte, error) {
 	inputs := map[string][]byte{generator.ConfigFile: cfgData, cfg.Spec: specData}
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range res.SpecFiles {
-		if err := addInput(inputs, dir, f); err != nil {
+		rel, err := filepath.Rel(root, f)
+		if err != nil || !filepath.IsLocal(rel) {
+			return nil, fmt.Errorf("the spec %s references %s, outside the project directory; gatehouse reads only files of the project: copy that file into the project and reference it by a relative path", cfg.Spec, f)
+		}
+		key := filepath.ToSlash(rel)
+		if _, ok := inputs[key]; ok {
+			continue
+		}
+		if inputs[key], err = generator.ReadProjectFile(dir, key); err != nil {
 			return nil, err
 		}
 	}
-	if opts.Overrides != nil {
-		if err := addTree(inputs, dir, resolveTemplate(dir, cfg.Template)); err != nil {
-			return nil, err
-		}
+	for p, data := range overrides {
+		inputs[path.Join(cfg.Template, p)] = data
 	}
 	return inputs, nil
-}
-
-// addTree adds every file below root to inputs.
-func addTree(inputs map[string][]byte, dir, root string) error {
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		return addInput(inputs, dir, p)
-	})
-}
-
-// addInput adds file to inputs under its key: relative to the project
-// directory dir with slashes when inside it, else absolute.
-func addInput(inputs map[string][]byte, dir, file string) error {
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		return err
-	}
-	key := abs
-	if root, err := filepath.Abs(dir); err == nil {
-		if rel, err := filepath.Rel(root, abs); err == nil && filepath.IsLocal(rel) {
-			key = filepath.ToSlash(rel)
-		}
-	}
-	if _, ok := inputs[key]; ok {
-		return nil
-	}
-	data, err := os.ReadFile(abs)
-	if err != nil {
-		return err
-	}
-	inputs[key] = data
-	return nil
 }
