@@ -402,9 +402,6 @@ func checkRoutes(doc *spec.Doc, api *model.API) error {
 		if builtin[op.Method+" "+op.Path] {
 			return spec.Errorf(doc.Locate("paths", op.Path), "the spec declares %s %s, which gatehouse serves itself; remove it from the spec or move it", op.Method, op.Path)
 		}
-		if strings.ContainsFunc(op.Path, func(r rune) bool { return r == '\\' || r < ' ' || r == 0x7f }) {
-			return spec.Errorf(doc.Locate("paths", op.Path), "path %q contains a backslash or a control character, which a URL path cannot hold; remove it or use another character", op.Path)
-		}
 		if !strings.HasPrefix(op.Path, "/") {
 			return spec.Errorf(doc.Locate("paths", op.Path), "path %q does not start with /; OpenAPI paths are absolute, so write %q", op.Path, "/"+op.Path)
 		}
