@@ -77,6 +77,13 @@ func Lint(ctx context.Context, specPath string) (*Result, error) {
 	return &Result{Notices: doc.Notices, Warnings: api.Warnings, API: api}, nil
 }
 
+// ReadInput reads an input of a run (the spec or a file its $refs reach)
+// with the limits of loading a spec: a regular file of at most
+// spec.MaxFileBytes, never waiting on a named pipe.
+func ReadInput(path string) ([]byte, error) {
+	return spec.ReadFile(path)
+}
+
 // UpToDate reports, without loading the spec, whether every input of the
 // last run (gatehouse.yaml, the spec and the files its $refs reach, template
 // overrides) is unchanged, the inputs named in required are among them, and
@@ -94,7 +101,7 @@ func UpToDate(dir string, m *Manifest, required []string) bool {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, filepath.FromSlash(p))
 		}
-		if data, err := os.ReadFile(p); err != nil || Digest(data) != want {
+		if data, err := ReadInput(p); err != nil || Digest(data) != want {
 			return false
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/rogpeppe/go-internal/diff"
@@ -30,7 +29,7 @@ func (c *command) generate(ctx context.Context, args []string) int {
 		return c.fail(err)
 	}
 	specPath := filepath.Join(*dir, filepath.FromSlash(cfg.Spec))
-	specData, err := os.ReadFile(specPath)
+	specData, err := generator.ReadInput(specPath)
 	if err != nil {
 		return c.fail(fmt.Errorf("read the spec named in %s: %w", generator.ConfigFile, err))
 	}
@@ -170,7 +169,7 @@ func addInput(inputs map[string][]byte, dir, file string) error {
 	if _, ok := inputs[key]; ok {
 		return nil
 	}
-	data, err := os.ReadFile(abs)
+	data, err := generator.ReadInput(abs)
 	if err != nil {
 		return err
 	}
