@@ -62,6 +62,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"cmptree":   cmpTree,
 			"keptlines": keptLines,
+			"mkfifo":    mkfifo,
 			"replace":   replace,
 		},
 	})
