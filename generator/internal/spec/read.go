@@ -279,11 +279,7 @@ func (r *refReader) refErr(e *refError) error {
 }
 
 func (r *refReader) dirLabel() string {
-	dir := filepath.Dir(r.d.Path)
-	if dir == "." {
-		return "the current directory"
-	}
-	return dir + string(filepath.Separator)
+	return filepath.Dir(r.d.Path) + string(filepath.Separator)
 }
 
 // findRef returns the position and value of the first $ref, in the files
