@@ -63,6 +63,7 @@ func TestScripts(t *testing.T) {
 			"cmptree":   cmpTree,
 			"keptlines": keptLines,
 			"notemps":   noTemps,
+			"mkfifo":    mkfifo,
 			"replace":   replace,
 		},
 	})

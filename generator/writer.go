@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/gatehouse-go/gatehouse/generator/internal/spec"
 )
 
 // A Writer performs the writes of one run. Every write into a project goes
@@ -235,6 +237,9 @@ func readRegular(root *os.Root, dir, rel string) ([]byte, error) {
 	}
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file; gatehouse reads only regular files", filepath.Join(dir, rel))
+	}
+	if info.Size() > spec.MaxFileBytes {
+		return nil, fmt.Errorf("%s is larger than gatehouse reads (%d MiB)", filepath.Join(dir, rel), spec.MaxFileBytes>>20)
 	}
 	data, err := root.ReadFile(rel)
 	if err != nil {

@@ -36,7 +36,10 @@ type Locator struct {
 	root *yaml.Node // nil when the file does not parse
 }
 
-// NewLocator parses data, which must be YAML or JSON.
+// NewLocator parses data, which must be YAML or JSON. Parsing builds one
+// node per value written and expands no alias, so its cost is bounded by the
+// size of data (see MaxFileBytes); Find and find never expand an alias
+// either, beyond the few on one path.
 func NewLocator(file string, data []byte) *Locator {
 	l := &Locator{file: file, data: data}
 	var doc yaml.Node
@@ -180,8 +183,14 @@ func checkSyntax(file string, data []byte) error {
 		return err
 	}
 	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return Errorf(Pos{File: file, Line: 1, Col: 1}, "the file is empty; give a YAML or JSON object")
+	}
 	if trimmed[0] == '{' {
 		if json.Valid(trimmed) {
+			if err := jsonDepthError(file, data); err != nil {
+				return err
+			}
 			return checkDuplicateKeys(file, data, nil)
 		}
 		var v any
@@ -197,6 +206,9 @@ func checkSyntax(file string, data []byte) error {
 	}
 	if len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
 		return Errorf(Pos{File: file, Line: 1, Col: 1}, "the spec is not a YAML or JSON object; give an OpenAPI 3.x document")
+	}
+	if err := checkNodes(file, &n); err != nil {
+		return err
 	}
 	return checkDuplicateKeys(file, data, n.Content[0])
 }
@@ -227,13 +239,18 @@ func lineCol(data []byte, offset int) (int, int) {
 }
 
 // toJSON converts a YAML or JSON document to JSON, with every mapping key
-// as a string (YAML allows `200:` as an integer key; JSON does not).
-func toJSON(data []byte) ([]byte, error) {
+// as a string (YAML allows `200:` as an integer key; JSON does not). It
+// refuses, as an *Error in file, a document that expands or nests beyond the
+// limits of checkNodes, before expanding any alias.
+func toJSON(file string, data []byte) ([]byte, error) {
 	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
-		return t, nil
+		return t, jsonDepthError(file, data)
 	}
 	var n yaml.Node
 	if err := yaml.Unmarshal(data, &n); err != nil {
+		return nil, err
+	}
+	if err := checkNodes(file, &n); err != nil {
 		return nil, err
 	}
 	if len(n.Content) == 0 {

@@ -47,7 +47,7 @@ func TestLocatorOnUnparsableInput(t *testing.T) {
 }
 
 func TestToJSONStringifiesKeys(t *testing.T) {
-	data, err := toJSON([]byte("responses:\n  200: {description: ok}\n  default: {description: other}\n"))
+	data, err := toJSON("spec.yaml", []byte("responses:\n  200: {description: ok}\n  default: {description: other}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,9 +97,9 @@ var swagger2RE = regexp.MustCompile(`(?m)^\s*"?swagger"?\s*:\s*["']?2\.0`)
 // followed and then bundled into the one document; URLs are never fetched.
 // Swagger 2.0 input is converted to OpenAPI 3.0 with a notice.
 func Load(ctx context.Context, path string) (*Doc, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := ReadFile(path)
 	if err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("cannot read spec %s: %v", path, unwrapPathError(err))}
+		return nil, readRootError(path, err)
 	}
 	d := &Doc{Path: path, Raw: raw}
 	if len(bytes.TrimSpace(raw)) == 0 {
@@ -116,23 +116,20 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 		return loadSwagger2(ctx, d)
 	}
 
+	refs, err := newRefReader(d)
+	if err != nil {
+		return nil, err
+	}
 	loader := openapi3.NewLoader()
 	loader.Context = ctx
 	loader.IsExternalRefsAllowed = true
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("cannot resolve %s: %v", path, err)}
-	}
-	read := map[string]bool{abs: true}
-	loader.ReadFromURIFunc = func(l *openapi3.Loader, location *url.URL) ([]byte, error) {
-		data, err := readLocalOnly(l, location)
-		if err == nil {
-			read[filepath.Clean(filepath.FromSlash(location.Path))] = true
-		}
-		return data, err
-	}
+	loader.ReadFromURIFunc = refs.read
 	defer func() {
+		read := map[string]bool{}
 		for _, f := range d.Files {
+			read[f] = true
+		}
+		for _, f := range refs.order {
 			read[f] = true
 		}
 		d.Files = d.Files[:0]
@@ -141,9 +138,9 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 		}
 		sort.Strings(d.Files)
 	}()
-	doc, err := loader.LoadFromFile(abs)
+	doc, err := loader.LoadFromFile(refs.rootAbs)
 	if err != nil {
-		return nil, d.loadError(err)
+		return nil, refs.loadError(err)
 	}
 	d.T = doc
 	if doc.OpenAPI == "" && swagger2AnywhereRE.Match(raw) {
@@ -167,7 +164,10 @@ func loadSwagger2(ctx context.Context, d *Doc) (*Doc, error) {
 		d.Files = []string{abs}
 	}
 	var doc2 openapi2.T
-	js, err := toJSON(d.Raw)
+	js, err := toJSON(d.Path, d.Raw)
+	if e, ok := isSpecError(err); ok {
+		return nil, e
+	}
 	if err == nil {
 		err = json.Unmarshal(js, &doc2)
 	}
@@ -184,10 +184,19 @@ func loadSwagger2(ctx context.Context, d *Doc) (*Doc, error) {
 	if err != nil {
 		return nil, Errorf(d.Locate(), "cannot convert this Swagger 2.0 document: %v", err)
 	}
+	refs, err := newRefReader(d)
+	if err != nil {
+		return nil, err
+	}
 	loader := openapi3.NewLoader()
 	loader.Context = ctx
-	loader.ReadFromURIFunc = readLocalOnly
-	doc, err := loader.LoadFromData(data)
+	loader.ReadFromURIFunc = refs.read
+	// The converted document stands where the original does, so that
+	// relative $refs resolve against the spec's directory.
+	doc, err := loader.LoadFromDataWithPath(data, &url.URL{Path: filepath.ToSlash(refs.rootAbs)})
+	if e, ok := refs.refused(err); ok {
+		return nil, e
+	}
 	if err != nil {
 		return nil, Errorf(d.Locate(), "the OpenAPI 3.0 conversion of this Swagger 2.0 document does not load: %v; convert it with a dedicated tool and fix the result", err)
 	}
@@ -214,15 +223,6 @@ func (d *Doc) Validate(ctx context.Context) string {
 		return fmt.Sprintf("%s: the spec does not fully validate (%s); generating anyway", d.Path, firstLine(err.Error()))
 	}
 	return ""
-}
-
-// readLocalOnly reads local files referenced by $ref and refuses anything
-// else: gatehouse never fetches over the network.
-func readLocalOnly(loader *openapi3.Loader, location *url.URL) ([]byte, error) {
-	if location.Scheme != "" && location.Scheme != "file" {
-		return nil, &remoteRefError{url: location.String()}
-	}
-	return openapi3.ReadFromFile(loader, location)
 }
 
 type remoteRefError struct{ url string }
