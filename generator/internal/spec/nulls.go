@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"os"
 	"regexp"
 
 	yaml "go.yaml.in/yaml/v4"
@@ -25,7 +24,7 @@ func (d *Doc) NullSecurity() (Pos, bool) {
 		if f == root {
 			continue
 		}
-		data, err := os.ReadFile(f)
+		data, err := ReadFile(f)
 		if err != nil || !securityKeyRE.Match(data) {
 			continue
 		}
