@@ -63,6 +63,9 @@ type Options struct {
 	// TemplateDir is the override directory as gatehouse.yaml records it
 	// (relative to the project), when Overrides is set.
 	TemplateDir string
+	// Strict refuses, with the located error, what gatehouse would
+	// otherwise repair or degrade (--strict, strict: true).
+	Strict bool
 }
 
 // Result is what a generation produced.
@@ -70,7 +73,10 @@ type Result struct {
 	Files    []File // sorted by path
 	Notices  []string
 	Warnings []string
-	API      *model.API
+	// Changes are the repairs and degradations made to the copy of the spec
+	// the Go types are generated from (also among Warnings).
+	Changes []SpecChange
+	API     *model.API
 	// SpecFile is the project-relative path the spec is written to.
 	SpecFile string
 	// SpecFiles are the absolute paths of the files the spec was read
@@ -99,6 +105,9 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Strict && len(doc.Repairs) > 0 {
+		return nil, fmt.Errorf("%s; that is how gatehouse loads this spec, but --strict (strict: true in gatehouse.yaml) refuses to repair it: change the spec at this place, or drop --strict", doc.Repairs[0])
+	}
 	api, err := model.Build(doc, model.Options{})
 	if err != nil {
 		return nil, err
@@ -114,7 +123,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	// Validation only yields a notice; run it beside code generation.
 	notice := make(chan string, 1)
 	go func() { notice <- doc.Validate(ctx) }()
-	code, err := generateAPI(doc, api)
+	code, changes, err := generateAPI(doc, api, opts.Strict)
 	if n := <-notice; n != "" {
 		doc.Notices = append(doc.Notices, n)
 	}
@@ -122,11 +131,12 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAPI(doc, api, code); err != nil {
-		return nil, err
-	}
 	if err := checkRoutes(doc, api); err != nil {
 		return nil, err
+	}
+	res.Changes = changes
+	for _, c := range changes {
+		res.Warnings = append(res.Warnings, c.String())
 	}
 
 	specFile, specData, err := projectSpec(doc)
