@@ -220,7 +220,7 @@ func strictError(c SpecChange) error {
 // upper-cased as oapi-codegen requires, with schema-less text responses
 // typed as strings, and with colliding parameter names told apart.
 func prepare(t *openapi3.T, api *model.API) {
-	for _, op := range api.Implemented {
+	for _, op := range slices.Concat(api.Implemented, api.NotServed) {
 		item := t.Paths.Value(op.Path)
 		item.SetOperation(op.Method, nil)
 		if len(item.Operations()) == 0 {
@@ -455,6 +455,34 @@ func checkRoutes(doc *spec.Doc, api *model.API) error {
 		seen[key] = op
 	}
 	return nil
+}
+
+// dropSameRoutes leaves out of api the operations whose route an earlier
+// one (in path order) already has, differing only in parameter names
+// (GET /a/{id} and GET /a/{name}, invalid in OpenAPI): the first is served,
+// the others are reported as not served. Under strict they are refused.
+func dropSameRoutes(doc *spec.Doc, api *model.API, strict bool) ([]SpecChange, error) {
+	seen := map[string]model.Operation{}
+	var changes []SpecChange
+	kept := api.Operations[:0:0]
+	for _, op := range api.Operations {
+		key := op.Method + " " + templateParamRE.ReplaceAllString(op.Path, "{}")
+		other, dup := seen[key]
+		if !dup {
+			seen[key] = op
+			kept = append(kept, op)
+			continue
+		}
+		c := SpecChange{Pos: doc.Locate("paths", op.Path, strings.ToLower(op.Method)), Degraded: true,
+			What: fmt.Sprintf("%s %s: not served, because %s %s is the same route with differently named parameters and is served instead; merge them into one path", op.Method, op.Path, other.Method, other.Path)}
+		if strict {
+			return nil, strictError(c)
+		}
+		changes = append(changes, c)
+		api.NotServed = append(api.NotServed, op)
+	}
+	api.Operations = kept
+	return changes, nil
 }
 
 var (

@@ -119,11 +119,16 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Warnings: api.Warnings, API: api}
+	routeChanges, err := dropSameRoutes(doc, api, opts.Strict)
+	if err != nil {
+		return nil, err
+	}
 
 	// Validation only yields a notice; run it beside code generation.
 	notice := make(chan string, 1)
 	go func() { notice <- doc.Validate(ctx) }()
 	code, changes, err := generateAPI(doc, api, opts.Strict)
+	changes = append(routeChanges, changes...)
 	if n := <-notice; n != "" {
 		doc.Notices = append(doc.Notices, n)
 	}
@@ -150,6 +155,8 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	data := newProjectData(opts, doc.T, api, specFile)
+	data.Strict = opts.Strict
+	data.Changes = readmeChanges(changes, doc.Repairs, specFile, bytes.Equal(specData, doc.Raw))
 	files, err := r.render(data)
 	if err != nil {
 		return nil, err
@@ -216,6 +223,24 @@ func projectSpec(doc *spec.Doc) (string, []byte, error) {
 		return "", nil, err
 	}
 	return "api/openapi.json", buf.Bytes(), nil
+}
+
+// readmeChanges lists the load-time repairs and the repairs and
+// degradations of code generation for the project's README, with places in
+// the project's copy of the spec when it is the user's file.
+func readmeChanges(changes []SpecChange, loadRepairs []string, specFile string, sameFile bool) []changeData {
+	var out []changeData
+	for _, r := range loadRepairs {
+		out = append(out, changeData{What: r})
+	}
+	for _, c := range changes {
+		d := changeData{Degraded: c.Degraded, What: c.What}
+		if sameFile && c.Pos.Line > 0 {
+			d.At = fmt.Sprintf("%s:%d:%d", specFile, c.Pos.Line, c.Pos.Col)
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // Digest returns the hex SHA-256 of data, as recorded in the manifest.

@@ -43,7 +43,11 @@ type API struct {
 	// path: gatehouse serves them itself and leaves them out of the user's
 	// interface.
 	Implemented []Operation
-	Warnings    []string
+	// NotServed are operations whose route another operation already
+	// serves (a path template that differs only in parameter names); they
+	// are left out of the server, the security table and the tests.
+	NotServed []Operation
+	Warnings  []string
 }
 
 // Scheme is a declared security scheme.
