@@ -2,6 +2,7 @@ package generator
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -84,7 +85,7 @@ func Lint(ctx context.Context, specPath string) (*Result, error) {
 	if len(api.Operations) > 0 {
 		_, more, err := generateAPI(doc, api, false)
 		if err != nil {
-			return nil, err
+			res.Warnings = append(res.Warnings, fmt.Sprintf("gatehouse new would refuse this spec: %v", err))
 		}
 		changes = append(changes, more...)
 	}
