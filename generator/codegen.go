@@ -490,19 +490,6 @@ var (
 	segmentRE       = regexp.MustCompile(`^[^{}]*(\{[^{}]+\}[^{}]*)?$`)
 )
 
-func cloneDoc(t *openapi3.T) (*openapi3.T, error) {
-	data, err := t.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("copy spec: %w", err)
-	}
-	loader := openapi3.NewLoader()
-	clone, err := loader.LoadFromData(data)
-	if err != nil {
-		return nil, fmt.Errorf("copy spec: %w", err)
-	}
-	return clone, nil
-}
-
 func jsonIndent(w io.Writer, data []byte) error {
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, data, "", "  "); err != nil {
