@@ -17,17 +17,49 @@ import (
 	"github.com/gatehouse-go/gatehouse/generator/internal/spec"
 )
 
-// checkAPI type-checks the code oapi-codegen produced, so a spec it cannot
-// translate into compiling Go is reported now, with the schema concerned,
-// instead of as a project that does not build. Imported packages are not
-// loaded: they are stood in for by empty packages, and errors that concern
-// them are ignored. What remains are the package's own faults, such as two
-// declarations of one name or a reference to a type never declared.
+// checkAPI type-checks the code oapi-codegen produced and refuses it at its
+// first fault, with the spec construct concerned, instead of as a project
+// that does not build. Imported packages are not loaded: they are stood in
+// for by empty packages, and errors that concern them are ignored. What
+// remains are the package's own faults, such as two declarations of one
+// name or a reference to a type never declared.
 func checkAPI(doc *spec.Doc, api *model.API, code []byte) error {
+	faults, err := typeCheck(code)
+	if err != nil || len(faults) == 0 {
+		return err
+	}
+	return faults[0].err(doc, api)
+}
+
+// fault is one type error in oapi-codegen's output.
+type fault struct {
+	Msg  string // the type checker's message
+	Line int    // in api_gen.go
+	Decl string // the top-level declaration it is in (a type, a function, a method's receiver)
+	// Other is the declaration a redeclaration collides with, when known.
+	Other string
+}
+
+// err is the located refusal for f (under --strict, or when it cannot be
+// repaired or degraded).
+func (f fault) err(doc *spec.Doc, api *model.API) error {
+	// The declaration the fault is in names the construct best (a field
+	// redeclared in SubmitLogRequestObject belongs to operation SubmitLog).
+	return f.errAt(locateGoName(doc, api, f.Decl+" "+f.Msg))
+}
+
+// errAt is the refusal for f at pos.
+func (f fault) errAt(pos spec.Pos) error {
+	return spec.Errorf(pos, "unsupported construct: oapi-codegen turns this spec into Go that does not compile (%s, at internal/api/api_gen.go:%d); change the construct at this place, e.g. rename a colliding schema or parameter or give it an x-go-name", f.Msg, f.Line)
+}
+
+// typeCheck returns every fault of the package itself in code, in source
+// order: all of one pass, so they can all be repaired at once.
+func typeCheck(code []byte) ([]fault, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "api_gen.go", code, parser.SkipObjectResolution)
 	if err != nil {
-		return fmt.Errorf("internal error: oapi-codegen's output does not parse: %v; please report this with the spec", err)
+		return nil, fmt.Errorf("internal error: oapi-codegen's output does not parse: %v; please report this with the spec", err)
 	}
 	imported := map[string]bool{}
 	for _, im := range f.Imports {
@@ -38,25 +70,27 @@ func checkAPI(doc *spec.Doc, api *model.API, code []byte) error {
 		}
 		imported[name] = true
 	}
-	var first *types.Error
+	var faults []fault
 	conf := types.Config{
 		Importer: emptyImporter{},
 		Error: func(err error) {
 			te, ok := err.(types.Error)
-			if !ok || first != nil || te.Soft || mentionsImport(te.Msg, imported) {
+			if !ok || te.Soft || mentionsImport(te.Msg, imported) {
 				return
 			}
-			first = &te
+			if strings.HasPrefix(te.Msg, "\t") {
+				// The continuation of the previous error ("other declaration of X").
+				if n := len(faults); n > 0 {
+					faults[n-1].Other = enclosingDecl(f, te.Pos)
+				}
+				return
+			}
+			faults = append(faults, fault{Msg: te.Msg, Line: fset.Position(te.Pos).Line, Decl: enclosingDecl(f, te.Pos)})
 		},
 	}
 	_, _ = conf.Check("api", fset, []*ast.File{f}, nil)
-	if first == nil {
-		return nil
-	}
-	pos := fset.Position(first.Pos)
-	// The declaration the fault is in names the construct best (a field
-	// redeclared in SubmitLogRequestObject belongs to operation SubmitLog).
-	return spec.Errorf(locateGoName(doc, api, enclosingDecl(f, first.Pos)+" "+first.Msg), "unsupported construct: oapi-codegen turns this spec into Go that does not compile (%s, at internal/api/api_gen.go:%d); change the construct at this place, e.g. rename a colliding schema or parameter or give it an x-go-name", first.Msg, pos.Line)
+	sort.SliceStable(faults, func(i, j int) bool { return faults[i].Line < faults[j].Line })
+	return faults, nil
 }
 
 // enclosingDecl returns the name of the top-level declaration containing

@@ -24,16 +24,21 @@ import (
 // generations at once in one process would corrupt each other.
 var codegenMu sync.Mutex
 
+// maxPasses bounds the generations that repair or degrade what the type
+// check of oapi-codegen's output finds; each pass fixes every fault found.
+const maxPasses = 4
+
 // generateAPI runs oapi-codegen for the models, the strict server interface
 // and the std net/http wrappers, and records each operation's Go name in api.
-func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
-	// oapi-codegen prunes and filters the document it is given; give it a
-	// copy without the operations gatehouse implements itself.
-	t, err := cloneDoc(doc.T)
+// What oapi-codegen refuses, or turns into Go that does not compile, is
+// repaired or degraded on the copy it is given (see repair.go), and listed
+// in the changes returned; with strict, it is refused instead.
+func generateAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, error) {
+	base, err := doc.T.MarshalJSON()
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("copy spec: %w", err)
 	}
-	prepare(t, api)
+	r := &repairer{doc: doc, acted: map[string]int{}}
 
 	cfg := codegen.Configuration{
 		PackageName: "api",
@@ -54,49 +59,159 @@ func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
 
 	codegenMu.Lock()
 	defer codegenMu.Unlock()
-	code, err := codegen.Generate(t, cfg)
-	// Retry what oapi-codegen refuses but gatehouse can work around: an
-	// inline type named like a component (Connection.health → type
-	// ConnectionHealth, and a ConnectionHealth schema), and allOf merges
-	// the newer merge refuses and the original one accepts.
+	// Retried without counting as a pass: an inline type named like a
+	// component (Connection.health → type ConnectionHealth, and a
+	// ConnectionHealth schema), and allOf merges the newer merge refuses and
+	// the original one accepts.
 	renames := map[string]string{} // path of an inline schema → Go type name
-	for attempt := 0; err != nil && attempt < 20; attempt++ {
-		if m := duplicateTypeRE.FindStringSubmatch(err.Error()); m != nil {
-			if !renameInline(t, m[1], renames) {
-				break
-			}
-		} else if strings.Contains(err.Error(), "merging schemas") && !cfg.Compatibility.OldMergeSchemas {
-			cfg.Compatibility.OldMergeSchemas = true
-		} else {
-			break
+	var (
+		t       *openapi3.T
+		code    []byte
+		retries int
+	)
+	for pass := 0; ; {
+		tr, err := decodeTree(base)
+		if err != nil {
+			return nil, nil, err
 		}
-		if t, err = cloneDoc(doc.T); err != nil {
-			return nil, err
+		if pass == 0 && retries == 0 {
+			r.proactive(tr)
+			if strict && len(r.changes) > 0 {
+				return nil, nil, strictError(r.changes[0])
+			}
+		} else {
+			quiet := *r
+			quiet.changes = nil
+			quiet.proactive(tr)
+		}
+		for _, e := range r.edits {
+			e(tr)
+		}
+		if t, err = loadTree(tr); err != nil {
+			return nil, nil, err
 		}
 		prepare(t, api)
 		applyRenames(t, renames)
-		code, err = codegen.Generate(t, cfg)
+		out, err := codegen.Generate(t, cfg)
+		if err != nil {
+			if retries < 20 {
+				if m := duplicateTypeRE.FindStringSubmatch(err.Error()); m != nil && renameInline(t, m[1], renames) {
+					retries++
+					continue
+				}
+				if strings.Contains(err.Error(), "merging schemas") && !cfg.Compatibility.OldMergeSchemas {
+					cfg.Compatibility.OldMergeSchemas = true
+					retries++
+					continue
+				}
+			}
+			if strict || pass+1 >= maxPasses {
+				return nil, nil, codegenError(doc, err)
+			}
+			acted := false
+			for _, c := range codegenTarget(tr, err.Error(), nil) {
+				if r.act(tr, c, firstLine(strings.TrimPrefix(err.Error(), "error generating code: "))) {
+					acted = true
+				}
+			}
+			if !acted {
+				return nil, nil, codegenError(doc, err)
+			}
+			pass++
+			continue
+		}
+		code = []byte(out)
+		faults, err := typeCheck(code)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(faults) == 0 {
+			break
+		}
+		names, err := opNames(t)
+		if err != nil {
+			return nil, nil, codegenError(doc, err)
+		}
+		if !strict {
+			var changed []string
+			if code, changed = dedupeFields(code, faults); len(changed) > 0 {
+				for _, decl := range changed {
+					r.changes = append(r.changes, SpecChange{Pos: targetPos(doc, tr, fault{Decl: decl}, names), What: fmt.Sprintf("Go type %s: a field declared twice with the same type (two media types oapi-codegen reads the same way) declared once", decl)})
+				}
+				if faults, err = typeCheck(code); err != nil {
+					return nil, nil, err
+				}
+				if len(faults) == 0 {
+					break
+				}
+			}
+		}
+		first := faults[0].errAt(targetPos(doc, tr, faults[0], names))
+		if strict || pass+1 >= maxPasses || !r.react(tr, faults, targets(tr, names)) {
+			return nil, nil, first
+		}
+		pass++
 	}
+	names, err := opNames(t)
 	if err != nil {
-		return nil, codegenError(doc, err)
-	}
-	defs, err := codegen.OperationDefinitions(t)
-	if err != nil {
-		return nil, codegenError(doc, err)
-	}
-	names := make(map[string]string, len(defs))
-	for _, d := range defs {
-		names[strings.ToUpper(d.Method)+" "+d.Path] = d.OperationId
+		return nil, nil, codegenError(doc, err)
 	}
 	for i := range api.Operations {
 		op := &api.Operations[i]
 		name, ok := names[op.Method+" "+op.Path]
 		if !ok {
-			return nil, fmt.Errorf("internal error: oapi-codegen produced no handler for %s %s", op.Method, op.Path)
+			return nil, nil, fmt.Errorf("internal error: oapi-codegen produced no handler for %s %s", op.Method, op.Path)
 		}
 		op.GoName = name
 	}
-	return replaceHeader(code), nil
+	return replaceHeader(string(rawMarshalers(code))), r.changes, nil
+}
+
+// opNames maps "METHOD path" to the Go name oapi-codegen gives the
+// operation.
+func opNames(t *openapi3.T) (map[string]string, error) {
+	defs, err := codegen.OperationDefinitions(t)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(defs))
+	for _, d := range defs {
+		names[strings.ToUpper(d.Method)+" "+d.Path] = d.OperationId
+	}
+	return names, nil
+}
+
+// targetPos locates the construct a fault is about.
+func targetPos(doc *spec.Doc, tr tree, f fault, names map[string]string) spec.Pos {
+	if c := match(targets(tr, names), f); c != nil {
+		return doc.Locate(c.path...)
+	}
+	return doc.Locate()
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// loadTree loads the generic copy as the document oapi-codegen is given.
+func loadTree(tr tree) (*openapi3.T, error) {
+	data, err := json.Marshal(tr)
+	if err != nil {
+		return nil, fmt.Errorf("copy spec: %w", err)
+	}
+	t, err := openapi3.NewLoader().LoadFromData(data)
+	if err != nil {
+		return nil, fmt.Errorf("copy spec: %w", err)
+	}
+	return t, nil
+}
+
+// strictError refuses the first repair or degradation under --strict.
+func strictError(c SpecChange) error {
+	return spec.Errorf(c.Pos, "%s; that is how gatehouse would handle this construct, but --strict (strict: true in gatehouse.yaml) refuses to repair or degrade: change the spec at this place, or drop --strict", c.What)
 }
 
 // prepare adapts a copy of the spec for oapi-codegen: without the
@@ -105,7 +220,7 @@ func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
 // upper-cased as oapi-codegen requires, with schema-less text responses
 // typed as strings, and with colliding parameter names told apart.
 func prepare(t *openapi3.T, api *model.API) {
-	for _, op := range api.Implemented {
+	for _, op := range slices.Concat(api.Implemented, api.NotServed) {
 		item := t.Paths.Value(op.Path)
 		item.SetOperation(op.Method, nil)
 		if len(item.Operations()) == 0 {
@@ -449,23 +564,38 @@ func pathProblem(p string) string {
 	return ""
 }
 
+// dropSameRoutes leaves out of api the operations whose route an earlier
+// one (in path order) already has, differing only in parameter names
+// (GET /a/{id} and GET /a/{name}, invalid in OpenAPI): the first is served,
+// the others are reported as not served. Under strict they are refused.
+func dropSameRoutes(doc *spec.Doc, api *model.API, strict bool) ([]SpecChange, error) {
+	seen := map[string]model.Operation{}
+	var changes []SpecChange
+	kept := api.Operations[:0:0]
+	for _, op := range api.Operations {
+		key := op.Method + " " + templateParamRE.ReplaceAllString(op.Path, "{}")
+		other, dup := seen[key]
+		if !dup {
+			seen[key] = op
+			kept = append(kept, op)
+			continue
+		}
+		c := SpecChange{Pos: doc.Locate("paths", op.Path, strings.ToLower(op.Method)), Degraded: true,
+			What: fmt.Sprintf("%s %s: not served, because %s %s is the same route with differently named parameters and is served instead; merge them into one path", op.Method, op.Path, other.Method, other.Path)}
+		if strict {
+			return nil, strictError(c)
+		}
+		changes = append(changes, c)
+		api.NotServed = append(api.NotServed, op)
+	}
+	api.Operations = kept
+	return changes, nil
+}
+
 var (
 	templateParamRE = regexp.MustCompile(`\{[^}]*\}`)
 	segmentRE       = regexp.MustCompile(`^[^{}]*(\{[^{}]+\}[^{}]*)?$`)
 )
-
-func cloneDoc(t *openapi3.T) (*openapi3.T, error) {
-	data, err := t.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("copy spec: %w", err)
-	}
-	loader := openapi3.NewLoader()
-	clone, err := loader.LoadFromData(data)
-	if err != nil {
-		return nil, fmt.Errorf("copy spec: %w", err)
-	}
-	return clone, nil
-}
 
 func jsonIndent(w io.Writer, data []byte) error {
 	var buf bytes.Buffer

@@ -22,6 +22,8 @@ type Config struct {
 	Spec     string `yaml:"spec"`     // project-relative path of the spec
 	Module   string `yaml:"module"`   // the project's Go module path
 	Template string `yaml:"template"` // built-in template name, or a directory
+	// Strict refuses what gatehouse would repair or degrade in the spec.
+	Strict bool `yaml:"strict"`
 }
 
 // ReadConfig reads and strictly decodes dir/gatehouse.yaml: the version

@@ -63,6 +63,9 @@ type Options struct {
 	// TemplateDir is the override directory as gatehouse.yaml records it
 	// (relative to the project), when Overrides is set.
 	TemplateDir string
+	// Strict refuses, with the located error, what gatehouse would
+	// otherwise repair or degrade (--strict, strict: true).
+	Strict bool
 }
 
 // Result is what a generation produced.
@@ -70,7 +73,10 @@ type Result struct {
 	Files    []File // sorted by path
 	Notices  []string
 	Warnings []string
-	API      *model.API
+	// Changes are the repairs and degradations made to the copy of the spec
+	// the Go types are generated from (also among Warnings).
+	Changes []SpecChange
+	API     *model.API
 	// SpecFile is the project-relative path the spec is written to.
 	SpecFile string
 	// SpecFiles are the absolute paths of the files the spec was read
@@ -96,6 +102,9 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		opts.Template = "full"
 	}
 	doc, api, err := load(ctx, opts.SpecPath)
+	if err == nil && opts.Strict && len(doc.Repairs) > 0 {
+		err = fmt.Errorf("%s; that is how gatehouse loads this spec, but --strict (strict: true in gatehouse.yaml) refuses to repair it: change the spec at this place, or drop --strict", doc.Repairs[0])
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -106,15 +115,21 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Warnings: api.Warnings, API: api}
+	routeChanges, err := dropSameRoutes(doc, api, opts.Strict)
+	if err != nil {
+		return nil, err
+	}
 
 	// Validation only yields a notice; run it beside code generation.
 	notice := make(chan string, 1)
 	go func() { notice <- validate(ctx, doc) }()
 	var code []byte
+	var changes []SpecChange
 	err = safely("oapi-codegen", doc.Locate(), func() (err error) {
-		code, err = generateAPI(doc, api)
+		code, changes, err = generateAPI(doc, api, opts.Strict)
 		return err
 	})
+	changes = append(routeChanges, changes...)
 	if n := <-notice; n != "" {
 		doc.Notices = append(doc.Notices, n)
 	}
@@ -122,11 +137,12 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAPI(doc, api, code); err != nil {
-		return nil, err
-	}
 	if err := checkRoutes(doc, api); err != nil {
 		return nil, err
+	}
+	res.Changes = changes
+	for _, c := range changes {
+		res.Warnings = append(res.Warnings, c.String())
 	}
 
 	specFile, specData, err := projectSpec(doc)
@@ -140,6 +156,8 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	data := newProjectData(opts, doc.T, api, specFile)
+	data.Strict = opts.Strict
+	data.Changes = readmeChanges(changes, doc.Repairs, specFile, bytes.Equal(specData, doc.Raw))
 	files, err := r.render(data)
 	if err != nil {
 		return nil, err
@@ -206,6 +224,24 @@ func projectSpec(doc *spec.Doc) (string, []byte, error) {
 		return "", nil, err
 	}
 	return "api/openapi.json", buf.Bytes(), nil
+}
+
+// readmeChanges lists the load-time repairs and the repairs and
+// degradations of code generation for the project's README, with places in
+// the project's copy of the spec when it is the user's file.
+func readmeChanges(changes []SpecChange, loadRepairs []string, specFile string, sameFile bool) []changeData {
+	var out []changeData
+	for _, r := range loadRepairs {
+		out = append(out, changeData{What: r})
+	}
+	for _, c := range changes {
+		d := changeData{Degraded: c.Degraded, What: c.What}
+		if sameFile && c.Pos.Line > 0 {
+			d.At = fmt.Sprintf("%s:%d:%d", specFile, c.Pos.Line, c.Pos.Col)
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // Digest returns the hex SHA-256 of data, as recorded in the manifest.

@@ -21,15 +21,6 @@ func safely(what string, pos spec.Pos, f func() error) (err error) {
 	return f()
 }
 
-func firstLine(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			return s[:i]
-		}
-	}
-	return s
-}
-
 // load reads and models the spec, with library panics turned into errors.
 func load(ctx context.Context, specPath string) (doc *spec.Doc, api *model.API, err error) {
 	err = safely("loading", spec.Pos{File: specPath}, func() error {

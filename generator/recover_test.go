@@ -9,9 +9,7 @@ import (
 
 func TestSafelyTurnsALibraryPanicIntoALocatedError(t *testing.T) {
 	err := safely("oapi-codegen", spec.Pos{File: "api.yaml", Line: 3, Col: 1}, func() error {
-		var m map[string]int
-		m["x"]++ // a nil map write panics, as a library bug would
-		return nil
+		panic("assignment to entry in nil map\ngoroutine 1 [running]:")
 	})
 	if err == nil {
 		t.Fatal("no error for a panic")

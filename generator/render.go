@@ -188,6 +188,19 @@ type projectData struct {
 	Example       opData
 	ExampleToken  bool
 	ExampleScopes []string
+	// Strict is --strict or strict: true, recorded in gatehouse.yaml.
+	Strict bool
+	// Changes list the spec's repairs and degradations (README).
+	Changes []changeData
+}
+
+// changeData is one repair or degradation as the project's README lists
+// it: At is "api/openapi.yaml:12:5" when the project's spec is the user's
+// file, and empty when it is a bundle or conversion of it.
+type changeData struct {
+	At       string
+	Degraded bool
+	What     string
 }
 
 type opData struct {

@@ -2,6 +2,7 @@ package generator
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 
@@ -69,7 +70,25 @@ func Lint(ctx context.Context, specPath string) (*Result, error) {
 	if n := validate(ctx, doc); n != "" {
 		doc.Notices = append(doc.Notices, n)
 	}
-	return &Result{Notices: doc.Notices, Warnings: api.Warnings, API: api}, nil
+	res := &Result{Notices: doc.Notices, Warnings: api.Warnings, API: api}
+	// The repairs and degradations `gatehouse new` would make are part of
+	// the review: they say which handlers get raw JSON.
+	changes, err := dropSameRoutes(doc, api, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(api.Operations) > 0 {
+		_, more, err := generateAPI(doc, api, false)
+		if err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("gatehouse new would refuse this spec: %v", err))
+		}
+		changes = append(changes, more...)
+	}
+	res.Changes = changes
+	for _, c := range changes {
+		res.Warnings = append(res.Warnings, c.String())
+	}
+	return res, nil
 }
 
 // UpToDate reports, without loading the spec, whether every input of the

@@ -34,8 +34,8 @@ authentication, per-operation authorization and tests derived from its
 security schemes.
 
 Usage:
-  gatehouse new DIR --spec FILE [--module PATH] [--template NAME|DIR] [--force]
-  gatehouse generate [-C DIR] [--check] [--diff] [--force]
+  gatehouse new DIR --spec FILE [--module PATH] [--template NAME|DIR] [--force] [--strict]
+  gatehouse generate [-C DIR] [--check] [--diff] [--force] [--strict]
   gatehouse lint SPEC
   gatehouse templates
   gatehouse version
@@ -117,11 +117,12 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 }
 
 func (c *command) new(ctx context.Context, args []string) int {
-	fs := newFlagSet("new", "new DIR --spec FILE [--module PATH] [--template NAME|DIR] [--force]", c.stderr)
+	fs := newFlagSet("new", "new DIR --spec FILE [--module PATH] [--template NAME|DIR] [--force] [--strict]", c.stderr)
 	specPath := fs.String("spec", "", "the OpenAPI document (YAML or JSON)")
 	module := fs.String("module", "", "the project's Go module path (default example.com/<DIR name>)")
 	tmpl := fs.String("template", "full", "a built-in template name (see gatehouse templates) or a directory of overrides")
 	force := fs.Bool("force", false, "write into a directory that is not empty")
+	strict := fs.Bool("strict", false, "refuse spec constructs gatehouse would otherwise repair or degrade (recorded in gatehouse.yaml)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -136,7 +137,7 @@ func (c *command) new(ctx context.Context, args []string) int {
 	if *module == "" {
 		*module = defaultModule(dir)
 	}
-	opts := generator.Options{SpecPath: *specPath, Module: *module}
+	opts := generator.Options{SpecPath: *specPath, Module: *module, Strict: *strict}
 	if code := c.template(*tmpl, &opts); code != exitOK {
 		return code
 	}

@@ -12,11 +12,12 @@ import (
 )
 
 func (c *command) generate(ctx context.Context, args []string) int {
-	fs := newFlagSet("generate", "generate [-C DIR] [--check] [--diff] [--force]", c.stderr)
+	fs := newFlagSet("generate", "generate [-C DIR] [--check] [--diff] [--force] [--strict]", c.stderr)
 	dir := fs.String("C", ".", "the project directory")
 	check := fs.Bool("check", false, "change nothing; exit 1 and list what is stale when the generated files do not match the spec and config")
 	showDiff := fs.Bool("diff", false, "change nothing; print a unified diff of what would change")
 	force := fs.Bool("force", false, "overwrite generated files even if they were edited by hand")
+	strict := fs.Bool("strict", false, "refuse spec constructs gatehouse would otherwise repair or degrade (as strict: true in gatehouse.yaml)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -47,7 +48,7 @@ func (c *command) generate(ctx context.Context, args []string) int {
 	if manifest.Output != 0 && manifest.Output != generator.OutputVersion {
 		fmt.Fprintf(c.stderr, "notice: these files were written by a gatehouse with output version %d; this one writes version %d, so generated files change even where the spec did not (review them with --diff)\n", manifest.Output, generator.OutputVersion)
 	}
-	opts := generator.Options{SpecPath: specPath, Module: cfg.Module, Template: cfg.Template}
+	opts := generator.Options{SpecPath: specPath, Module: cfg.Module, Template: cfg.Template, Strict: cfg.Strict || *strict}
 	var overrides map[string][]byte
 	if !generator.IsBuiltinTemplate(cfg.Template) {
 		// ReadConfig checked that it is a directory of the project.

@@ -46,8 +46,12 @@ type API struct {
 	Implemented []Operation
 	// Unnamed are operations ("METHOD /path") whose operationId repeats an
 	// earlier one's: code generation names them from method and path.
-	Unnamed  map[string]bool
-	Warnings []string
+	Unnamed map[string]bool
+	// NotServed are operations whose route another operation already
+	// serves (a path template that differs only in parameter names); they
+	// are left out of the server, the security table and the tests.
+	NotServed []Operation
+	Warnings  []string
 }
 
 // Scheme is a declared security scheme.

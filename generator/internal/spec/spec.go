@@ -32,6 +32,9 @@ type Doc struct {
 	Version string // "3.0.x", "3.1.x", or "2.0" for converted Swagger
 	// Notices are non-fatal remarks about the input (conversion, validation).
 	Notices []string
+	// Repairs are the changes made to the document so that it loads, each
+	// "file:line:col: what was done"; --strict refuses them.
+	Repairs []string
 
 	locator *Locator
 }

@@ -1,0 +1,469 @@
+package generator
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
+)
+
+// target is a spec construct a Go declaration comes from.
+type target struct {
+	kind   string // schemas, responses, requestBodies, parameters, or operation
+	name   string // the component's name, or "METHOD path"
+	goName string
+	path   []string
+}
+
+// targets lists the constructs Go names are derived from: operations by
+// their Go names (from oapi-codegen), then components.
+func targets(t tree, opNames map[string]string) []target {
+	var out []target
+	for _, k := range sortedKeys(opNames) {
+		method, path, _ := strings.Cut(k, " ")
+		out = append(out, target{"operation", k, opNames[k], []string{"paths", path, strings.ToLower(method)}})
+	}
+	for _, section := range []string{"schemas", "parameters", "requestBodies", "responses"} {
+		for _, n := range sortedKeys(at(t, "components", section)) {
+			out = append(out, target{section, n, codegen.SchemaNameToTypeName(n), []string{"components", section, n}})
+		}
+	}
+	return out
+}
+
+var undefinedRE = regexp.MustCompile(`^undefined: (\w+)`)
+
+// match returns the construct whose Go name is the longest prefix of the
+// identifier a fault is about; at equal length, the later kind (responses
+// over schemas) wins, as their Go names extend schema names.
+func match(cands []target, f fault) *target {
+	ident := f.Decl
+	if m := undefinedRE.FindStringSubmatch(f.Msg); m != nil {
+		ident = m[1]
+	}
+	var best *target
+	for i := range cands {
+		c := &cands[i]
+		if c.goName != "" && strings.HasPrefix(ident, c.goName) && (best == nil || len(c.goName) >= len(best.goName)) {
+			best = c
+		}
+	}
+	return best
+}
+
+// react repairs or degrades the construct behind each fault, at most once
+// per construct and pass, and reports whether it changed anything.
+func (r *repairer) react(t tree, faults []fault, cands []target) bool {
+	acted := false
+	seen := map[string]bool{}
+	for _, f := range faults {
+		c := match(cands, f)
+		if c == nil {
+			continue
+		}
+		key := c.kind + "\x00" + c.name
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if r.act(t, *c, f.Msg) {
+			acted = true
+		}
+	}
+	return acted
+}
+
+// act applies the next remedy for c: first a repair where one exists, then
+// the loss of typing, then nothing (the fault is refused).
+func (r *repairer) act(t tree, c target, why string) bool {
+	key := c.kind + "\x00" + c.name
+	n := r.acted[key]
+	r.acted[key] = n + 1
+	why = "oapi-codegen's Go for it does not compile (" + why + ")"
+	switch c.kind {
+	case "schemas":
+		if n == 0 && strings.Contains(why, "redeclared") {
+			return r.rename(t, c, "Schema", why)
+		}
+		if n <= 1 {
+			r.edit(t, func(t tree) {
+				if s := at(t, c.path...); s != nil {
+					s["x-go-type"] = rawType
+				}
+			})
+			r.add(true, c.path, "schema %s: typed as %s, because %s; requests are still validated against the schema", c.name, rawType, why)
+			return true
+		}
+	case "responses":
+		switch n {
+		case 0:
+			if r.hoist(t, c, why) {
+				return true
+			}
+			return r.rename(t, c, "Response", why)
+		case 1:
+			r.edit(t, func(t tree) { rawContent(at(t, c.path...)) })
+			r.add(true, c.path, "response %s: its JSON body typed as %s, because %s", c.name, rawType, why)
+			return true
+		}
+	case "requestBodies":
+		if n == 0 {
+			r.edit(t, func(t tree) { rawContent(at(t, c.path...)) })
+			r.add(true, c.path, "request body %s: typed as %s, because %s; requests are still validated against its schema", c.name, rawType, why)
+			return true
+		}
+	case "operation":
+		if n == 0 {
+			r.edit(t, func(t tree) { r.rawOperation(t, c.path) })
+			r.add(true, c.path, "operation %s: its JSON request and response bodies typed as %s, because %s; security, routing and validation are unchanged", c.name, rawType, why)
+			return true
+		}
+	}
+	return false
+}
+
+// edit applies e to the current copy and records it for the next ones.
+func (r *repairer) edit(t tree, e func(tree)) {
+	e(t)
+	r.edits = append(r.edits, e)
+}
+
+// rename gives component c a new name (and so a new Go name) and updates
+// every reference to it.
+func (r *repairer) rename(t tree, c target, suffix, why string) bool {
+	section := at(t, "components", c.path[1])
+	if section == nil {
+		return false
+	}
+	taken := map[string]bool{}
+	for _, s := range []string{"schemas", "parameters", "requestBodies", "responses", "headers"} {
+		for n := range at(t, "components", s) {
+			taken[codegen.SchemaNameToTypeName(n)] = true
+		}
+	}
+	name := c.name + suffix
+	for i := 2; taken[codegen.SchemaNameToTypeName(name)]; i++ {
+		name = fmt.Sprintf("%s%s%d", c.name, suffix, i)
+	}
+	from := "#/components/" + c.path[1] + "/" + escapePointer(c.name)
+	to := "#/components/" + c.path[1] + "/" + escapePointer(name)
+	r.edit(t, func(t tree) {
+		section := at(t, "components", c.path[1])
+		if section == nil || section[c.name] == nil {
+			return
+		}
+		section[name] = section[c.name]
+		delete(section, c.name)
+		rewriteRefs(t, from, to)
+	})
+	r.add(false, c.path, "%s %s: Go type named %s, because %s", strings.TrimSuffix(c.path[1], "s"), c.name, codegen.SchemaNameToTypeName(name), why)
+	return true
+}
+
+// hoist moves the inline schemas of a shared response into schemas of
+// their own, whose Go types oapi-codegen names consistently.
+func (r *repairer) hoist(t tree, c target, why string) bool {
+	content := at(t, append(slices.Clone(c.path), "content")...)
+	found := false
+	for _, mt := range sortedKeys(content) {
+		if s := at(content, mt, "schema"); s != nil && s["$ref"] == nil && strings.Contains(mt, "json") {
+			found = true
+		}
+	}
+	if !found {
+		return false
+	}
+	schemas := at(t, "components", "schemas")
+	taken := map[string]bool{}
+	for n := range schemas {
+		taken[codegen.SchemaNameToTypeName(n)] = true
+	}
+	name := c.name + "Body"
+	for i := 2; taken[codegen.SchemaNameToTypeName(name)]; i++ {
+		name = fmt.Sprintf("%sBody%d", c.name, i)
+	}
+	r.edit(t, func(t tree) {
+		content := at(t, append(slices.Clone(c.path), "content")...)
+		schemas := at(t, "components", "schemas")
+		if schemas == nil {
+			if at(t, "components") == nil {
+				t["components"] = tree{}
+			}
+			schemas = tree{}
+			at(t, "components")["schemas"] = schemas
+		}
+		for _, mt := range sortedKeys(content) {
+			if s := at(content, mt, "schema"); s != nil && s["$ref"] == nil && strings.Contains(mt, "json") {
+				schemas[name] = s
+				content[mt].(tree)["schema"] = tree{"$ref": "#/components/schemas/" + escapePointer(name)}
+				return
+			}
+		}
+	})
+	r.add(false, c.path, "response %s: its inline schema typed as %s, because %s", c.name, codegen.SchemaNameToTypeName(name), why)
+	return true
+}
+
+// rawContent types the JSON media types of a request body or response as
+// raw JSON.
+func rawContent(m tree) {
+	content, _ := m["content"].(tree)
+	for mt, v := range content {
+		if mm, ok := v.(tree); ok && strings.Contains(mt, "json") {
+			mm["schema"] = tree{"x-go-type": rawType}
+		}
+	}
+}
+
+// rawOperation types an operation's JSON bodies as raw JSON, on copies of
+// the shared request bodies and responses it uses.
+func (r *repairer) rawOperation(t tree, path []string) {
+	op := at(t, path...)
+	if op == nil {
+		return
+	}
+	if rb, ok := op["requestBody"].(tree); ok {
+		rb = deref(t, rb)
+		rawContent(rb)
+		op["requestBody"] = rb
+	}
+	if rs, ok := op["responses"].(tree); ok {
+		for code, v := range rs {
+			if resp, ok := v.(tree); ok {
+				resp = deref(t, resp)
+				rawContent(resp)
+				rs[code] = resp
+			}
+		}
+	}
+}
+
+// deref returns a copy of what m refers to (m itself when it is not a
+// reference), so it can be changed for one use only.
+func deref(t tree, m tree) tree {
+	for range 8 {
+		ref, ok := m["$ref"].(string)
+		if !ok || !strings.HasPrefix(ref, "#/") {
+			break
+		}
+		target := at(t, splitRef(ref)...)
+		if target == nil {
+			break
+		}
+		m = target
+	}
+	return deepCopy(m).(tree)
+}
+
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case tree:
+		out := make(tree, len(v))
+		for k, e := range v {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
+}
+
+func splitRef(ref string) []string {
+	parts := strings.Split(strings.TrimPrefix(ref, "#/"), "/")
+	for i, p := range parts {
+		parts[i] = strings.ReplaceAll(strings.ReplaceAll(p, "~1", "/"), "~0", "~")
+	}
+	return parts
+}
+
+func escapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+// rewriteRefs replaces the reference from by to everywhere in v.
+func rewriteRefs(v any, from, to string) {
+	switch v := v.(type) {
+	case tree:
+		if ref, ok := v["$ref"].(string); ok && ref == from {
+			v["$ref"] = to
+		}
+		for _, e := range v {
+			rewriteRefs(e, from, to)
+		}
+	case []any:
+		for _, e := range v {
+			rewriteRefs(e, from, to)
+		}
+	}
+}
+
+// codegenTarget names the construct an oapi-codegen refusal is about.
+func codegenTarget(t tree, msg string, opNames map[string]string) []target {
+	if m := codegenTypeRE.FindStringSubmatch(msg); m != nil {
+		if at(t, "components", "schemas", m[1]) != nil {
+			return []target{{"schemas", m[1], m[1], []string{"components", "schemas", m[1]}}}
+		}
+		for _, n := range sortedKeys(at(t, "components", "schemas")) {
+			if codegen.SchemaNameToTypeName(n) == m[1] {
+				return []target{{"schemas", n, m[1], []string{"components", "schemas", n}}}
+			}
+		}
+	}
+	if m := codegenPathRE.FindStringSubmatch(msg); m != nil {
+		var out []target
+		for _, method := range sortedKeys(at(t, "paths", m[1])) {
+			switch method {
+			case "get", "put", "post", "delete", "options", "head", "patch", "trace":
+				out = append(out, target{"operation", strings.ToUpper(method) + " " + m[1], "", []string{"paths", m[1], method}})
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// dedupeFields removes struct fields declared twice with the same type
+// (two media types oapi-codegen both reads into Body io.Reader), which
+// the handler receives the same either way. It returns the new code and the
+// struct types it changed.
+func dedupeFields(code []byte, faults []fault) ([]byte, []string) {
+	structs := map[string]bool{}
+	for _, f := range faults {
+		if strings.HasSuffix(f.Msg, " redeclared") && f.Decl != "" && f.Decl == f.Other {
+			structs[f.Decl] = true
+		}
+	}
+	if len(structs) == 0 {
+		return code, nil
+	}
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, "api_gen.go", code, parser.SkipObjectResolution)
+	if err != nil {
+		return code, nil
+	}
+	type span struct{ from, to int }
+	var cut []span
+	var changed []string
+	ast.Inspect(file, func(n ast.Node) bool {
+		ts, ok := n.(*ast.TypeSpec)
+		if !ok || !structs[ts.Name.Name] {
+			return true
+		}
+		st, ok := ts.Type.(*ast.StructType)
+		if !ok {
+			return false
+		}
+		typeOf := map[string]string{}
+		for _, fld := range st.Fields.List {
+			if len(fld.Names) != 1 {
+				continue
+			}
+			typ := string(code[fset.Position(fld.Type.Pos()).Offset:fset.Position(fld.Type.End()).Offset])
+			name := fld.Names[0].Name
+			if prev, dup := typeOf[name]; dup {
+				if prev == typ {
+					start := fset.Position(fld.Pos()).Offset
+					end := fset.Position(fld.End()).Offset
+					for start > 0 && code[start-1] != '\n' {
+						start--
+					}
+					if end < len(code) && code[end] == '\n' {
+						end++
+					}
+					cut = append(cut, span{start, end})
+					if !slices.Contains(changed, ts.Name.Name) {
+						changed = append(changed, ts.Name.Name)
+					}
+				}
+				continue
+			}
+			typeOf[name] = typ
+		}
+		return false
+	})
+	sort.Slice(cut, func(i, j int) bool { return cut[i].from > cut[j].from })
+	for _, s := range cut {
+		code = append(code[:s.from:s.from], code[s.to:]...)
+	}
+	return code, changed
+}
+
+// rawMarshalers gives every defined type whose underlying type is
+// json.RawMessage (a degraded response, say) a MarshalJSON that writes the
+// raw JSON as is: encoding/json would otherwise write its bytes as base64.
+func rawMarshalers(code []byte) []byte {
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, "api_gen.go", code, parser.SkipObjectResolution)
+	if err != nil {
+		return code
+	}
+	raw := map[string]bool{}
+	isRaw := func(e ast.Expr) bool {
+		switch e := e.(type) {
+		case *ast.SelectorExpr:
+			x, ok := e.X.(*ast.Ident)
+			return ok && x.Name == "json" && e.Sel.Name == "RawMessage"
+		case *ast.Ident:
+			return raw[e.Name]
+		}
+		return false
+	}
+	var defined []string
+	hasMarshal := map[string]bool{}
+	for _, d := range file.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Name.Name == "MarshalJSON" && fd.Recv != nil && len(fd.Recv.List) == 1 {
+			if id, ok := fd.Recv.List[0].Type.(*ast.Ident); ok {
+				hasMarshal[id.Name] = true
+			}
+		}
+	}
+	// Aliases come first in oapi-codegen's output, but do two rounds so the
+	// order does not matter.
+	for range 2 {
+		for _, d := range file.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.TYPE {
+				continue
+			}
+			for _, s := range gd.Specs {
+				ts := s.(*ast.TypeSpec)
+				if ts.Assign.IsValid() && isRaw(ts.Type) {
+					raw[ts.Name.Name] = true
+				}
+			}
+		}
+	}
+	for _, d := range file.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.TYPE {
+			continue
+		}
+		for _, s := range gd.Specs {
+			ts := s.(*ast.TypeSpec)
+			if !ts.Assign.IsValid() && isRaw(ts.Type) && !hasMarshal[ts.Name.Name] {
+				defined = append(defined, ts.Name.Name)
+			}
+		}
+	}
+	if len(defined) == 0 {
+		return code
+	}
+	var b bytes.Buffer
+	b.Write(code)
+	for _, n := range defined {
+		fmt.Fprintf(&b, "\n// MarshalJSON writes the raw JSON as it is.\nfunc (r %s) MarshalJSON() ([]byte, error) {\n\treturn json.RawMessage(r).MarshalJSON()\n}\n", n)
+	}
+	return b.Bytes()
+}

@@ -1,0 +1,366 @@
+package generator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
+
+	"github.com/gatehouse-go/gatehouse/generator/internal/spec"
+)
+
+// Repairs and degradations work on a generic copy of the document (maps,
+// slices and JSON values), addressed by the same paths as the original
+// file, so that each change is located where the user wrote the construct.
+// The copy is what oapi-codegen sees; the project embeds and validates
+// against the original document, so none of this changes who may call
+// what, or what a request must look like.
+
+// SpecChange is one repair or degradation made to the copy of the spec that
+// oapi-codegen generates Go types from.
+type SpecChange struct {
+	Pos      spec.Pos
+	Degraded bool   // a loss of typing, rather than a repair that keeps the API's types
+	What     string // the construct and what was done, and why
+}
+
+func (c SpecChange) String() string {
+	kind := "repaired"
+	if c.Degraded {
+		kind = "degraded"
+	}
+	if c.Pos.File == "" {
+		return kind + ": " + c.What
+	}
+	return c.Pos.String() + ": " + kind + ": " + c.What
+}
+
+// rawType is the Go type a degraded schema gets: any JSON value, kept as
+// the bytes received and written as they are.
+const rawType = "json.RawMessage"
+
+// tree is a generic JSON document.
+type tree = map[string]any
+
+// decodeTree decodes JSON into a generic tree, keeping numbers exact.
+func decodeTree(data []byte) (tree, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var t tree
+	if err := dec.Decode(&t); err != nil {
+		return nil, fmt.Errorf("copy spec: %w", err)
+	}
+	return t, nil
+}
+
+// at returns the map at path in t, or nil.
+func at(t tree, path ...string) tree {
+	var cur any = t
+	for _, p := range path {
+		m, ok := cur.(tree)
+		if !ok {
+			return nil
+		}
+		cur = m[p]
+	}
+	m, _ := cur.(tree)
+	return m
+}
+
+// nameMaps are the keys under which a map's keys are names, not keywords.
+var nameMaps = map[string]bool{
+	"properties": true, "schemas": true, "paths": true, "responses": true, "content": true,
+	"parameters": true, "requestBodies": true, "headers": true, "securitySchemes": true,
+	"mapping": true, "definitions": true, "$defs": true, "links": true, "callbacks": true,
+	"encoding": true, "patternProperties": true, "webhooks": true, "examples": true,
+}
+
+// skipKeys hold values, not spec constructs.
+var skipKeys = map[string]bool{"example": true, "examples": true, "default": true, "enum": true, "const": true}
+
+// walk calls visit for every map in t that is a spec construct (not an
+// example or a default value), parents first, in sorted key order.
+func walk(t tree, visit func(path []string, m tree)) {
+	var rec func(path []string, v any, names bool)
+	rec = func(path []string, v any, names bool) {
+		switch v := v.(type) {
+		case tree:
+			if !names {
+				visit(path, v)
+			}
+			for _, k := range sortedKeys(v) {
+				if !names && (skipKeys[k] || strings.HasPrefix(k, "x-")) {
+					continue
+				}
+				rec(append(path, k), v[k], !names && nameMaps[k])
+			}
+		case []any:
+			for i, e := range v {
+				rec(append(path, strconv.Itoa(i)), e, false)
+			}
+		}
+	}
+	rec(nil, t, false)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	k := keys(m)
+	sort.Strings(k)
+	return k
+}
+
+// repairer accumulates the changes of one generation.
+type repairer struct {
+	doc     *spec.Doc
+	changes []SpecChange
+	// edits are the reactive changes, replayed on each fresh copy in order.
+	edits []func(t tree)
+	// acted records what has been changed reactively, by kind and name, so
+	// a construct is first repaired and degraded only if that did not help.
+	acted map[string]int
+}
+
+func (r *repairer) add(degraded bool, path []string, format string, args ...any) {
+	r.changes = append(r.changes, SpecChange{Pos: r.doc.Locate(path...), Degraded: degraded, What: fmt.Sprintf(format, args...)})
+}
+
+// proactive repairs the constructs known to defeat oapi-codegen before it
+// runs, so that the common cases cost no extra generation.
+func (r *repairer) proactive(t tree) {
+	walk(t, func(path []string, m tree) {
+		if len(path) >= 2 && isParamList(path) {
+			r.paramSchema(path, m)
+		}
+		if props, ok := m["properties"].(tree); ok {
+			r.fieldNames(path, props)
+		}
+		if _, ok := m["enum"].([]any); ok {
+			r.enum(path, m)
+		}
+		if _, ok := m["discriminator"].(tree); ok {
+			r.discriminator(path, m)
+		}
+	})
+	// Parameters whose names cannot be written into Go source are dropped
+	// from the typed parameters (after the walk: it deletes from lists).
+	walk(t, func(path []string, m tree) {
+		list, ok := m["parameters"].([]any)
+		if !ok {
+			return
+		}
+		kept := list[:0:0]
+		for i, p := range list {
+			pm, _ := p.(tree)
+			name, _ := pm["name"].(string)
+			in, _ := pm["in"].(string)
+			if in != "path" && hasIllegalChar(name) {
+				r.add(true, append(slices.Clone(path), "parameters", strconv.Itoa(i)), "%s parameter %q: left out of the handler's typed parameters, because its name cannot be written into Go source; requests are still validated against it", in, name)
+				continue
+			}
+			kept = append(kept, p)
+		}
+		if len(kept) != len(list) {
+			m["parameters"] = kept
+		}
+	})
+}
+
+func isParamList(path []string) bool {
+	n := len(path)
+	return path[n-2] == "parameters" || (n >= 3 && path[0] == "components" && path[1] == "parameters" && n == 3)
+}
+
+// paramSchema repairs an OpenAPI 3.1 type array on a parameter's schema:
+// null becomes nullable, and more than one other type becomes string, which
+// is how every parameter arrives.
+func (r *repairer) paramSchema(path []string, p tree) {
+	s, _ := p["schema"].(tree)
+	types, ok := s["type"].([]any)
+	if !ok {
+		return
+	}
+	var rest []string
+	for _, t := range types {
+		if ts, _ := t.(string); ts != "null" {
+			rest = append(rest, ts)
+		} else {
+			s["nullable"] = true
+		}
+	}
+	typ := "string"
+	if len(rest) == 1 {
+		typ = rest[0]
+	}
+	s["type"] = typ
+	name, _ := p["name"].(string)
+	r.add(false, append(slices.Clone(path), "schema", "type"), "parameter %q: type %v typed as %s in Go; requests are still validated against the declared types", name, types, typ)
+}
+
+// fieldNames gives properties whose Go field names collide (is_global and
+// isGlobal) distinct names; JSON names do not change.
+func (r *repairer) fieldNames(path []string, props tree) {
+	used := map[string]bool{}
+	names := sortedKeys(props)
+	// Names with an explicit x-go-name keep it.
+	for _, n := range names {
+		if pm, ok := props[n].(tree); ok {
+			if g, ok := pm["x-go-name"].(string); ok {
+				used[g] = true
+			}
+		}
+	}
+	for _, n := range names {
+		pm, _ := props[n].(tree)
+		if _, ok := pm["x-go-name"]; ok {
+			continue
+		}
+		g := codegen.SchemaNameToTypeName(n)
+		if !used[g] {
+			used[g] = true
+			continue
+		}
+		if pm == nil {
+			continue
+		}
+		c := g + "2"
+		for i := 3; used[c]; i++ {
+			c = g + strconv.Itoa(i)
+		}
+		used[c] = true
+		pm["x-go-name"] = c
+		r.add(false, append(slices.Clone(path), "properties", n), "property %q: Go field named %s, because %s is taken by another property", n, c, g)
+	}
+}
+
+// enum repairs enum values that do not fit the declared type: strings for
+// a string type are written as strings, and an enum that cannot be typed
+// (or whose values cannot be written into Go source) is left untyped.
+func (r *repairer) enum(path []string, m tree) {
+	values := m["enum"].([]any)
+	typ, _ := m["type"].(string)
+	fits := func(v any) bool {
+		switch typ {
+		case "":
+			s, ok := v.(string)
+			return !ok || !hasIllegalChar(s)
+		case "string":
+			s, ok := v.(string)
+			return ok && !hasIllegalChar(s)
+		case "integer":
+			n, ok := v.(json.Number)
+			_, err := n.Int64()
+			return ok && err == nil
+		case "number":
+			_, ok := v.(json.Number)
+			return ok
+		case "boolean":
+			_, ok := v.(bool)
+			return ok
+		}
+		return true
+	}
+	bad := -1
+	for i, v := range values {
+		if v != nil && !fits(v) {
+			bad = i
+			break
+		}
+	}
+	if bad < 0 {
+		return
+	}
+	if typ == "string" {
+		if converted, ok := stringEnum(values); ok {
+			m["enum"] = converted
+			r.add(false, append(slices.Clone(path), "enum", strconv.Itoa(bad)), "enum value %v does not fit type string: its Go constant is written as the string %q", values[bad], converted[bad])
+			return
+		}
+	}
+	delete(m, "enum")
+	r.add(true, append(slices.Clone(path), "enum", strconv.Itoa(bad)), "enum value %v does not fit type %s or cannot be written into Go source: no Go constants for this enum; requests are still validated against it", values[bad], cmpOr(typ, "(none)"))
+}
+
+// stringEnum writes numbers and booleans as strings, when every value then
+// can be written into Go source.
+func stringEnum(values []any) ([]any, bool) {
+	out := make([]any, len(values))
+	for i, v := range values {
+		switch v := v.(type) {
+		case string:
+			if hasIllegalChar(v) {
+				return nil, false
+			}
+			out[i] = v
+		case json.Number:
+			out[i] = v.String()
+		case bool:
+			out[i] = strconv.FormatBool(v)
+		case nil:
+			out[i] = nil
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// discriminator drops a discriminator from a union oapi-codegen cannot map
+// (an inline member, or two members under one value): the union stays
+// typed, without the helpers that dispatch on the discriminator.
+func (r *repairer) discriminator(path []string, m tree) {
+	var members []any
+	for _, k := range []string{"oneOf", "anyOf"} {
+		if l, ok := m[k].([]any); ok {
+			members = append(members, l...)
+		}
+	}
+	if len(members) == 0 {
+		return
+	}
+	d := m["discriminator"].(tree)
+	mapping, _ := d["mapping"].(tree)
+	values := map[string]bool{}
+	ok := true
+	for _, e := range members {
+		em, _ := e.(tree)
+		ref, _ := em["$ref"].(string)
+		if ref == "" && len(mapping) > 0 {
+			ok = false
+			break
+		}
+		key := ref[strings.LastIndexByte(ref, '/')+1:]
+		for _, k := range sortedKeys(mapping) {
+			if mapping[k] == ref {
+				key = k
+				break
+			}
+		}
+		if values[key] {
+			ok = false
+			break
+		}
+		values[key] = true
+	}
+	if ok {
+		return
+	}
+	delete(m, "discriminator")
+	r.add(false, append(slices.Clone(path), "discriminator"), "discriminator: not every member of the union maps to its own value, so the Go union type has no discriminator helpers; requests are still validated against it")
+}
+
+func hasIllegalChar(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return r == '"' || r == '`' || unicode.IsControl(r) }) >= 0
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
