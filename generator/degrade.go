@@ -216,7 +216,15 @@ func (r *repairer) hoist(t tree, c target, why string) bool {
 func rawContent(m tree) {
 	content, _ := m["content"].(tree)
 	for mt, v := range content {
-		if mm, ok := v.(tree); ok && strings.Contains(mt, "json") {
+		if !strings.Contains(mt, "json") {
+			continue
+		}
+		mm, ok := v.(tree)
+		if !ok && v == nil { // a media type with no value: nothing declared
+			mm, ok = tree{}, true
+			content[mt] = mm
+		}
+		if ok {
 			mm["schema"] = tree{"x-go-type": rawType}
 		}
 	}
