@@ -27,11 +27,25 @@ var codegenMu sync.Mutex
 // generateAPI runs oapi-codegen for the models, the strict server interface
 // and the std net/http wrappers, and records each operation's Go name in api.
 func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
+	code, err := rawAPI(doc, api)
+	if err != nil {
+		return nil, err
+	}
+	out, err := formatGo(replaceHeader([]byte(code)))
+	if err != nil {
+		return nil, fmt.Errorf("internal error: oapi-codegen's output does not parse: %v; please report this with the spec", err)
+	}
+	return out, nil
+}
+
+// rawAPI is generateAPI without formatting: oapi-codegen's output as its
+// templates write it.
+func rawAPI(doc *spec.Doc, api *model.API) (string, error) {
 	// oapi-codegen prunes and filters the document it is given; give it a
 	// copy without the operations gatehouse implements itself.
 	t, err := cloneDoc(doc.T)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	prepare(t, api)
 
@@ -45,6 +59,9 @@ func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
 		},
 		OutputOptions: codegen.OutputOptions{
 			ResolveTypeNameCollisions: true,
+			// oapi-codegen formats with goimports, which runs the go
+			// command; formatGo does the same in process.
+			SkipFmt: true,
 		},
 		// Enum constants named after their values collide with type names
 		// in real specs ("Source (constant) is not a type"); prefixing them
@@ -71,18 +88,18 @@ func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
 			break
 		}
 		if t, err = cloneDoc(doc.T); err != nil {
-			return nil, err
+			return "", err
 		}
 		prepare(t, api)
 		applyRenames(t, renames)
 		code, err = codegen.Generate(t, cfg)
 	}
 	if err != nil {
-		return nil, codegenError(doc, err)
+		return "", codegenError(doc, err)
 	}
 	defs, err := codegen.OperationDefinitions(t)
 	if err != nil {
-		return nil, codegenError(doc, err)
+		return "", codegenError(doc, err)
 	}
 	names := make(map[string]string, len(defs))
 	for _, d := range defs {
@@ -92,11 +109,11 @@ func generateAPI(doc *spec.Doc, api *model.API) ([]byte, error) {
 		op := &api.Operations[i]
 		name, ok := names[op.Method+" "+op.Path]
 		if !ok {
-			return nil, fmt.Errorf("internal error: oapi-codegen produced no handler for %s %s", op.Method, op.Path)
+			return "", fmt.Errorf("internal error: oapi-codegen produced no handler for %s %s", op.Method, op.Path)
 		}
 		op.GoName = name
 	}
-	return replaceHeader(code), nil
+	return code, nil
 }
 
 // prepare adapts a copy of the spec for oapi-codegen: without the
@@ -276,12 +293,12 @@ func textSchemas(content openapi3.Content) {
 
 // replaceHeader swaps oapi-codegen's header (which names its version) for
 // gatehouse's, so output does not change with the library's version.
-func replaceHeader(code string) []byte {
-	i := strings.Index(code, "\npackage ")
+func replaceHeader(code []byte) []byte {
+	i := bytes.Index(code, []byte("\npackage "))
 	if i < 0 {
-		return []byte(code)
+		return code
 	}
-	return []byte(GeneratedHeader + "\n\n// Package api holds the types, the strict server interface and the\n// routes generated from the OpenAPI document.\n" + code[i:])
+	return append([]byte(GeneratedHeader+"\n\n// Package api holds the types, the strict server interface and the\n// routes generated from the OpenAPI document.\n"), code[i:]...)
 }
 
 var (
