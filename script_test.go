@@ -36,6 +36,12 @@ func TestScripts(t *testing.T) {
 		corpus = filepath.Join(root, "..", "shared", "corpus", "specs")
 	}
 	_, corpusErr := os.Stat(corpus)
+	// The directory testscript put the gatehouse command in, for scripts
+	// that run it with nothing else on the PATH.
+	bin, err := exec.LookPath("gatehouse")
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		UpdateScripts:       os.Getenv(updateEnv) != "",
@@ -50,6 +56,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("GOFLAGS", "-mod=readonly")
 			env.Setenv("SPECS", filepath.Join(root, "specs"))
 			env.Setenv("CORPUS", corpus)
+			env.Setenv("GATEHOUSEBIN", filepath.Dir(bin))
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {

@@ -29,11 +29,26 @@ var codegenMu sync.Mutex
 const maxPasses = 4
 
 // generateAPI runs oapi-codegen for the models, the strict server interface
-// and the std net/http wrappers, and records each operation's Go name in api.
+// and the std net/http wrappers, records each operation's Go name in api,
+// and formats the result in process (see rawAPI).
+func generateAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, error) {
+	code, changes, err := rawAPI(doc, api, strict)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := formatGo(replaceHeader(rawMarshalers(code)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("internal error: oapi-codegen's output does not parse: %v; please report this with the spec", err)
+	}
+	return out, changes, nil
+}
+
+// rawAPI is generateAPI without formatting: oapi-codegen's output as its
+// templates write it.
 // What oapi-codegen refuses, or turns into Go that does not compile, is
 // repaired or degraded on the copy it is given (see repair.go), and listed
 // in the changes returned; with strict, it is refused instead.
-func generateAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, error) {
+func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, error) {
 	base, err := doc.T.MarshalJSON()
 	if err != nil {
 		return nil, nil, fmt.Errorf("copy spec: %w", err)
@@ -50,6 +65,9 @@ func generateAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChan
 		},
 		OutputOptions: codegen.OutputOptions{
 			ResolveTypeNameCollisions: true,
+			// oapi-codegen formats with goimports, which runs the go
+			// command; formatGo does the same in process.
+			SkipFmt: true,
 		},
 		// Enum constants named after their values collide with type names
 		// in real specs ("Source (constant) is not a type"); prefixing them
@@ -164,7 +182,7 @@ func generateAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChan
 		}
 		op.GoName = name
 	}
-	return replaceHeader(string(rawMarshalers(code))), r.changes, nil
+	return code, r.changes, nil
 }
 
 // opNames maps "METHOD path" to the Go name oapi-codegen gives the
@@ -468,12 +486,12 @@ func textSchemas(content openapi3.Content) {
 
 // replaceHeader swaps oapi-codegen's header (which names its version) for
 // gatehouse's, so output does not change with the library's version.
-func replaceHeader(code string) []byte {
-	i := strings.Index(code, "\npackage ")
+func replaceHeader(code []byte) []byte {
+	i := bytes.Index(code, []byte("\npackage "))
 	if i < 0 {
-		return []byte(code)
+		return code
 	}
-	return []byte(GeneratedHeader + "\n\n// Package api holds the types, the strict server interface and the\n// routes generated from the OpenAPI document.\n" + code[i:])
+	return append([]byte(GeneratedHeader+"\n\n// Package api holds the types, the strict server interface and the\n// routes generated from the OpenAPI document.\n"), code[i:]...)
 }
 
 var (

@@ -172,7 +172,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 			f.Data = out
 		}
 	}
-	// oapi-codegen's output is already formatted (with its imports pruned).
+	// generateAPI formatted its code already (formatGo, imports pruned).
 	files = append(files,
 		File{Path: "internal/api/api_gen.go", Data: code, Tier: Generated},
 		File{Path: specFile, Data: specData, Tier: Scaffolded},
