@@ -109,7 +109,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkTemplate(opts.Template, doc, api); err != nil {
 		return nil, err
 	}
-	res := &Result{Warnings: api.Warnings, API: api}
+	res := &Result{Warnings: append(doc.Repairs, api.Warnings...), API: api}
 
 	// Validation only yields a notice; run it beside code generation.
 	notice := make(chan string, 1)

@@ -74,7 +74,7 @@ func Lint(ctx context.Context, specPath string) (*Result, error) {
 	if n := doc.Validate(ctx); n != "" {
 		doc.Notices = append(doc.Notices, n)
 	}
-	return &Result{Notices: doc.Notices, Warnings: api.Warnings, API: api}, nil
+	return &Result{Notices: doc.Notices, Warnings: append(doc.Repairs, api.Warnings...), API: api}, nil
 }
 
 // UpToDate reports, without loading the spec, whether every input of the

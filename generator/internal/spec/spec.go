@@ -32,6 +32,9 @@ type Doc struct {
 	Version string // "3.0.x", "3.1.x", or "2.0" for converted Swagger
 	// Notices are non-fatal remarks about the input (conversion, validation).
 	Notices []string
+	// Repairs are the spec mistakes fixed on the prepared copy, each
+	// "file:line:col: what was wrong; what gatehouse did; what to change".
+	Repairs []string
 
 	locator *Locator
 }
@@ -102,21 +105,11 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 		return loadSwagger2(ctx, d)
 	}
 
-	loader := openapi3.NewLoader()
-	loader.Context = ctx
-	loader.IsExternalRefsAllowed = true
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, &Error{Msg: fmt.Sprintf("cannot resolve %s: %v", path, err)}
 	}
 	read := map[string]bool{abs: true}
-	loader.ReadFromURIFunc = func(l *openapi3.Loader, location *url.URL) ([]byte, error) {
-		data, err := readLocalOnly(l, location)
-		if err == nil {
-			read[filepath.Clean(filepath.FromSlash(location.Path))] = true
-		}
-		return data, err
-	}
 	defer func() {
 		for _, f := range d.Files {
 			read[f] = true
@@ -127,7 +120,17 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 		}
 		sort.Strings(d.Files)
 	}()
-	doc, err := loader.LoadFromFile(abs)
+	// A spec that loads is read as it is; one that does not is read again
+	// with its well-known mistakes repaired, which costs a second parse, and
+	// keeps the first error if repairs do not help.
+	doc, err := loadFile(ctx, abs, read, nil)
+	if err != nil && repairable(err) {
+		rep := newRepairer(abs, path, false)
+		if fixed, rerr := loadFile(ctx, abs, read, rep); rerr == nil && len(rep.repairs) > 0 {
+			doc, err = fixed, nil
+			d.Repairs = rep.messages()
+		}
+	}
 	if err != nil {
 		return nil, d.loadError(err)
 	}
@@ -148,12 +151,54 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	return d, nil
 }
 
+// loadFile loads the document at abs, noting in read every file it reads,
+// with the files repaired by rep when rep is not nil.
+func loadFile(ctx context.Context, abs string, read map[string]bool, rep *repairer) (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	loader.Context = ctx
+	loader.IsExternalRefsAllowed = true
+	loader.ReadFromURIFunc = rep.wrap(func(l *openapi3.Loader, location *url.URL) ([]byte, error) {
+		data, err := readLocalOnly(l, location)
+		if err == nil {
+			read[filepath.Clean(filepath.FromSlash(location.Path))] = true
+		}
+		return data, err
+	})
+	return loader.LoadFromFile(abs)
+}
+
 func loadSwagger2(ctx context.Context, d *Doc) (*Doc, error) {
 	if abs, err := filepath.Abs(d.Path); err == nil && len(d.Files) == 0 {
 		d.Files = []string{abs}
 	}
+	doc, err := convertSwagger2(ctx, d, d.Raw)
+	if err != nil {
+		// openapi2conv decodes into fixed types: a well-known mistake
+		// (a type list) stops it. Convert a repaired copy instead.
+		fixed, repairs, _, rerr := RepairFile(d.Raw, RepairOptions{File: d.Path, Roots: map[string]Kind{"": KindDocument}, Swagger2: true})
+		if rerr == nil && len(repairs) > 0 {
+			if doc3, cerr := convertSwagger2(ctx, d, fixed); cerr == nil {
+				doc, err = doc3, nil
+				for _, r := range repairs {
+					d.Repairs = append(d.Repairs, r.String())
+				}
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.T = doc
+	d.Version = "2.0"
+	d.Notices = append(d.Notices, fmt.Sprintf("%s: Swagger 2.0 document converted to OpenAPI 3.0; positions in later messages refer to the original file where possible", d.Path))
+	return d, nil
+}
+
+// convertSwagger2 converts the Swagger 2.0 document raw, d's root file or
+// a repaired copy of it, to OpenAPI 3.0.
+func convertSwagger2(ctx context.Context, d *Doc, raw []byte) (*openapi3.T, error) {
 	var doc2 openapi2.T
-	js, err := toJSON(d.Raw)
+	js, err := toJSON(raw)
 	if err == nil {
 		err = json.Unmarshal(js, &doc2)
 	}
@@ -177,10 +222,7 @@ func loadSwagger2(ctx context.Context, d *Doc) (*Doc, error) {
 	if err != nil {
 		return nil, Errorf(d.Locate(), "the OpenAPI 3.0 conversion of this Swagger 2.0 document does not load: %v; convert it with a dedicated tool and fix the result", err)
 	}
-	d.T = doc
-	d.Version = "2.0"
-	d.Notices = append(d.Notices, fmt.Sprintf("%s: Swagger 2.0 document converted to OpenAPI 3.0; positions in later messages refer to the original file where possible", d.Path))
-	return d, nil
+	return doc, nil
 }
 
 // Validate runs kin-openapi's validation with the checks that real-world
