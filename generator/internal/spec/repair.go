@@ -79,6 +79,11 @@ type RepairOptions struct {
 	// to (ref as written, relative to this file); ok is false when it cannot
 	// be read.
 	Text func(ref string) (text string, ok bool)
+	// Inline returns what a `$ref` used in place of an operation (which
+	// OpenAPI does not allow to be referenced) points to: the node, the name
+	// of its file for positions, and how to rewrite the $refs inside it to
+	// be relative to this file; ok is false when it cannot be read.
+	Inline func(ref string) (n *yaml.Node, file string, rebase func(ref string) string, ok bool)
 }
 
 // RepairFile applies the repairs to one YAML or JSON file. It returns the
@@ -173,7 +178,9 @@ func (w *repairWalker) visit(n *yaml.Node, k Kind, prop *property) {
 	}
 	w.seen[n] = true
 	if ref := mapValue(n, "$ref"); ref != nil && ref.Kind == yaml.ScalarNode {
-		w.ref(n, ref, k)
+		if k != KindOperation || !w.inline(n, ref) {
+			w.ref(n, ref, k)
+		}
 		return
 	}
 	if k != KindSchema && k != KindUnknown {
@@ -188,11 +195,7 @@ func (w *repairWalker) visit(n *yaml.Node, k Kind, prop *property) {
 			w.visit(mapValue(n, m), KindOperation, nil)
 		}
 	case KindOperation:
-		eachList(mapValue(n, "parameters"), func(c *yaml.Node) { w.visit(c, KindParameter, nil) })
-		w.visit(mapValue(n, "requestBody"), KindRequestBody, nil)
-		eachMap(mapValue(n, "responses"), func(_ string, c *yaml.Node) { w.visit(c, KindResponse, nil) })
-		eachMap(mapValue(n, "callbacks"), func(_ string, c *yaml.Node) { w.visit(c, KindCallback, nil) })
-		w.externalDocs(n)
+		w.visitOperation(n)
 	case KindCallback:
 		eachMap(n, func(_ string, c *yaml.Node) { w.visit(c, KindPathItem, nil) })
 	case KindParameter:
@@ -215,6 +218,15 @@ func (w *repairWalker) visit(n *yaml.Node, k Kind, prop *property) {
 	case KindSchema:
 		w.schema(n, prop)
 	}
+}
+
+func (w *repairWalker) visitOperation(n *yaml.Node) {
+	w.text(n, "description", "summary")
+	eachList(mapValue(n, "parameters"), func(c *yaml.Node) { w.visit(c, KindParameter, nil) })
+	w.visit(mapValue(n, "requestBody"), KindRequestBody, nil)
+	eachMap(mapValue(n, "responses"), func(_ string, c *yaml.Node) { w.visit(c, KindResponse, nil) })
+	eachMap(mapValue(n, "callbacks"), func(_ string, c *yaml.Node) { w.visit(c, KindCallback, nil) })
+	w.externalDocs(n)
 }
 
 func (w *repairWalker) document(n *yaml.Node) {
@@ -280,6 +292,7 @@ func (w *repairWalker) schema(n *yaml.Node, prop *property) {
 	}
 	w.itemsList(n)
 	for _, key := range schemaMaps {
+		w.schemaMapRef(n, key)
 		eachMap(mapValue(n, key), func(name string, c *yaml.Node) {
 			var p *property
 			if key == "properties" {
@@ -448,6 +461,105 @@ func (w *repairWalker) text(n *yaml.Node, keys ...string) {
 		removeKey(n, i)
 		w.report(k, "%s is a $ref to %s, but OpenAPI requires text here and that text cannot be read; gatehouse left the %s out; write the text in place", key, ref.Value, key)
 	}
+}
+
+// inline replaces an operation given as a $ref (a documentation tool's
+// extension; OpenAPI only lets whole path items be referenced) by a copy of
+// what it points to, with that copy's relative $refs rewritten for this
+// file, and reports whether it could.
+func (w *repairWalker) inline(n, ref *yaml.Node) bool {
+	copied, file, ok := w.target(ref.Value)
+	if !ok {
+		return false
+	}
+	w.report(ref, "the operation is a $ref to %s, but OpenAPI does not allow $ref for an operation; gatehouse used the operation it points to; write the operation in place or $ref the whole path item", ref.Value)
+	n.Content = copied.Content
+	// Positions inside the copy are in the file it came from.
+	own := w.opts.File
+	w.opts.File = file
+	w.seen[n] = true
+	w.visitOperation(n)
+	w.opts.File = own
+	return true
+}
+
+// target returns a copy of the mapping a $ref points to, with the $refs in
+// it made relative to this file, and the name of the file it is in.
+func (w *repairWalker) target(ref string) (*yaml.Node, string, bool) {
+	file, frag, _ := strings.Cut(ref, "#")
+	var n *yaml.Node
+	name, rebase := w.opts.File, func(s string) string { return s }
+	if file == "" {
+		n = resolvePointer(w.root, frag)
+	} else if w.opts.Inline != nil {
+		var ok bool
+		if n, name, rebase, ok = w.opts.Inline(ref); !ok {
+			return nil, "", false
+		}
+	}
+	if n == nil || deref(n).Kind != yaml.MappingNode {
+		return nil, "", false
+	}
+	return copyNode(n, rebase), name, true
+}
+
+// schemaMapRef repairs a `$ref` given in place of a map of schemas
+// (`properties: {$ref: attributes.yml#/ids}`): the map it points to is
+// used.
+func (w *repairWalker) schemaMapRef(n *yaml.Node, key string) {
+	i := keyIndex(n, key)
+	if i < 0 {
+		return
+	}
+	v := deref(n.Content[i+1])
+	if v.Kind != yaml.MappingNode || len(v.Content) != 2 || v.Content[0].Value != "$ref" || v.Content[1].Kind != yaml.ScalarNode {
+		return
+	}
+	ref := v.Content[1]
+	copied, file, ok := w.target(ref.Value)
+	if !ok {
+		return
+	}
+	w.report(ref, "%s is a $ref to %s, but OpenAPI requires a map of schemas here; gatehouse used the map it points to; write the %s in place", key, ref.Value, key)
+	n.Content[i+1] = copied
+	own := w.opts.File
+	w.opts.File = file
+	eachMap(copied, func(name string, c *yaml.Node) {
+		var p *property
+		if key == "properties" {
+			p = &property{parent: n, name: name}
+		}
+		w.visit(c, KindSchema, p)
+	})
+	w.opts.File = own
+}
+
+// copyNode returns a deep copy of n with each $ref value passed through
+// rebase, and so is each reference in a discriminator's mapping.
+func copyNode(n *yaml.Node, rebase func(string) string) *yaml.Node {
+	n = deref(n)
+	c := *n
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, child := range n.Content {
+		c.Content[i] = copyNode(child, rebase)
+		if n.Kind != yaml.MappingNode || i%2 == 0 {
+			continue
+		}
+		switch v := c.Content[i]; n.Content[i-1].Value {
+		case "$ref":
+			if v.Kind == yaml.ScalarNode {
+				v.Value = rebase(v.Value)
+			}
+		case "discriminator":
+			eachMap(mapValue(v, "mapping"), func(_ string, m *yaml.Node) {
+				// A value is a schema name or, with a / or #, a reference.
+				if m.Kind == yaml.ScalarNode && strings.ContainsAny(m.Value, "/#") {
+					m.Value = rebase(m.Value)
+				}
+			})
+		}
+	}
+	return &c
 }
 
 // sectionOf names the components section each kind of object lives in.
@@ -646,7 +758,13 @@ type repairer struct {
 	swagger2       bool
 	roots          map[string]map[string]Kind // absolute file → pointer → kind
 	texts          map[string]*yaml.Node      // parsed files that text $refs point into
+	done           map[string]repaired        // absolute file → its repaired bytes
 	repairs        []Repair
+}
+
+type repaired struct {
+	roots int // how many places in the file were walked
+	out   []byte
 }
 
 func newRepairer(abs, name string, swagger2 bool) *repairer {
@@ -654,6 +772,7 @@ func newRepairer(abs, name string, swagger2 bool) *repairer {
 		root: abs, rootName: name, swagger2: swagger2,
 		roots: map[string]map[string]Kind{abs: {"": KindDocument}},
 		texts: map[string]*yaml.Node{},
+		done:  map[string]repaired{},
 	}
 }
 
@@ -673,16 +792,29 @@ func (r *repairer) wrap(read openapi3.ReadFromURIFunc) openapi3.ReadFromURIFunc 
 		if len(roots) == 0 {
 			return data, nil
 		}
+		// The loader reads a file again for each $ref into it: repair it
+		// again only when $refs have reached new places in it since.
+		if c, ok := r.done[file]; ok && c.roots == len(roots) {
+			return c.out, nil
+		}
 		out, repairs, refs, rerr := RepairFile(data, RepairOptions{
 			File:     r.name(file),
 			Roots:    roots,
 			Swagger2: r.swagger2,
 			Text:     func(ref string) (string, bool) { return r.text(l, read, file, ref) },
+			Inline: func(ref string) (*yaml.Node, string, func(string) string, bool) {
+				return r.inline(l, read, file, ref)
+			},
 		})
 		if rerr != nil {
 			return data, nil // the loader reports what is wrong with it
 		}
-		r.repairs = append(r.repairs, repairs...)
+		r.done[file] = repaired{roots: len(roots), out: out}
+		for _, rep := range repairs {
+			if !slices.Contains(r.repairs, rep) {
+				r.repairs = append(r.repairs, rep)
+			}
+		}
 		for _, ref := range refs {
 			target, frag := r.resolve(file, ref.Ref)
 			if r.roots[target] == nil {
@@ -723,15 +855,7 @@ func (r *repairer) name(file string) string {
 // reads files (local files only).
 func (r *repairer) text(l *openapi3.Loader, read openapi3.ReadFromURIFunc, file, ref string) (string, bool) {
 	target, frag := r.resolve(file, ref)
-	root, ok := r.texts[target]
-	if !ok {
-		data, err := read(l, &url.URL{Path: filepath.ToSlash(target)})
-		var doc yaml.Node
-		if err == nil && yaml.Unmarshal(data, &doc) == nil && len(doc.Content) > 0 {
-			root = doc.Content[0]
-		}
-		r.texts[target] = root
-	}
+	root := r.parsed(l, read, target)
 	if root == nil {
 		return "", false
 	}
@@ -742,12 +866,88 @@ func (r *repairer) text(l *openapi3.Loader, read openapi3.ReadFromURIFunc, file,
 	return n.Value, true
 }
 
+// inline returns the node a $ref in file points to, the name of its file,
+// and how to make the $refs inside it relative to file.
+func (r *repairer) inline(l *openapi3.Loader, read openapi3.ReadFromURIFunc, file, ref string) (*yaml.Node, string, func(string) string, bool) {
+	target, frag := r.resolve(file, ref)
+	root := r.parsed(l, read, target)
+	if root == nil {
+		return nil, "", nil, false
+	}
+	n := resolvePointer(root, frag)
+	if n == nil {
+		return nil, "", nil, false
+	}
+	rebase := func(inner string) string {
+		innerFile, innerFrag, hasFrag := strings.Cut(inner, "#")
+		if strings.Contains(innerFile, "://") {
+			return inner
+		}
+		abs := target
+		if innerFile != "" {
+			abs, _ = r.resolve(target, innerFile)
+		}
+		rel, err := filepath.Rel(filepath.Dir(file), abs)
+		if err != nil {
+			return inner
+		}
+		out := filepath.ToSlash(rel)
+		if hasFrag {
+			out += "#" + innerFrag
+		}
+		return out
+	}
+	return n, r.name(target), rebase, true
+}
+
+// parsed returns the parsed tree of a file read as the loader reads files
+// (local files only), or nil.
+func (r *repairer) parsed(l *openapi3.Loader, read openapi3.ReadFromURIFunc, file string) *yaml.Node {
+	root, ok := r.texts[file]
+	if !ok {
+		data, err := read(l, &url.URL{Path: filepath.ToSlash(file)})
+		var doc yaml.Node
+		if err == nil && yaml.Unmarshal(data, &doc) == nil && len(doc.Content) > 0 {
+			root = doc.Content[0]
+		}
+		r.texts[file] = root
+	}
+	return root
+}
+
 func (r *repairer) messages() []string {
 	s := make([]string, len(r.repairs))
 	for i, rep := range r.repairs {
 		s[i] = rep.String()
 	}
 	return s
+}
+
+// operationRef returns the first operation given as a $ref, which
+// kin-openapi loads as an empty operation.
+func operationRef(doc *openapi3.T) (path, method, ref string, ok bool) {
+	if doc == nil || doc.Paths == nil {
+		return "", "", "", false
+	}
+	var paths []string
+	for p := range doc.Paths.Map() {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		ops := doc.Paths.Value(p).Operations()
+		methods := make([]string, 0, len(ops))
+		for m := range ops {
+			methods = append(methods, m)
+		}
+		slices.Sort(methods)
+		for _, m := range methods {
+			if r, isRef := ops[m].Extensions["$ref"].(string); isRef {
+				return p, m, r, true
+			}
+		}
+	}
+	return "", "", "", false
 }
 
 // repairable reports whether a load error may be one RepairFile fixes:

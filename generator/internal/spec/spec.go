@@ -124,7 +124,8 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	// with its well-known mistakes repaired, which costs a second parse, and
 	// keeps the first error if repairs do not help.
 	doc, err := loadFile(ctx, abs, read, nil)
-	if err != nil && repairable(err) {
+	_, _, _, opRef := operationRef(doc)
+	if (err != nil && repairable(err)) || (err == nil && opRef) {
 		rep := newRepairer(abs, path, false)
 		if fixed, rerr := loadFile(ctx, abs, read, rep); rerr == nil && len(rep.repairs) > 0 {
 			doc, err = fixed, nil
@@ -133,6 +134,9 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	}
 	if err != nil {
 		return nil, d.loadError(err)
+	}
+	if p, m, ref, ok := operationRef(doc); ok {
+		return nil, Errorf(d.Locate("paths", p, strings.ToLower(m)), "%s %s is a $ref to %s, which OpenAPI does not allow for an operation, and gatehouse cannot read what it points to; write the operation in place or $ref the whole path item", m, p, ref)
 	}
 	d.T = doc
 	if doc.OpenAPI == "" && swagger2AnywhereRE.Match(raw) {
