@@ -59,6 +59,19 @@ type Repair struct {
 
 func (r Repair) String() string { return r.Pos.String() + ": " + r.Msg }
 
+// sortRepairs puts repairs in the order of their places.
+func sortRepairs(rs []Repair) {
+	slices.SortStableFunc(rs, func(a, b Repair) int {
+		if a.Pos.File != b.Pos.File {
+			return strings.Compare(a.Pos.File, b.Pos.File)
+		}
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line - b.Pos.Line
+		}
+		return a.Pos.Col - b.Pos.Col
+	})
+}
+
 // ExternalRef is a $ref to another file and the kind of object it must be.
 type ExternalRef struct {
 	Ref  string // as written: "models/pet.yml#/Pet"
@@ -132,12 +145,7 @@ func RepairNodes(root *yaml.Node, opts RepairOptions) ([]Repair, []ExternalRef) 
 			w.visit(n, q.kind, nil)
 		}
 	}
-	slices.SortStableFunc(w.repairs, func(a, b Repair) int {
-		if a.Pos.Line != b.Pos.Line {
-			return a.Pos.Line - b.Pos.Line
-		}
-		return a.Pos.Col - b.Pos.Col
-	})
+	sortRepairs(w.repairs)
 	return w.repairs, w.refs
 }
 
@@ -147,7 +155,8 @@ type repairWalker struct {
 	seen    map[*yaml.Node]bool
 	repairs []Repair
 	refs    []ExternalRef
-	copies  map[string]string // pointer of a misplaced object → name of its copy
+	copies  map[string]string     // pointer of a misplaced object → name of its copy
+	written map[*yaml.Node]string // $refs rebased by copyNode → as written
 	queue   []struct {
 		ptr  string
 		kind Kind
@@ -454,12 +463,12 @@ func (w *repairWalker) text(n *yaml.Node, keys ...string) {
 		if w.opts.Text != nil {
 			if s, ok := w.opts.Text(ref.Value); ok {
 				n.Content[i+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
-				w.report(k, "%s is a $ref to %s, but OpenAPI requires text here; gatehouse used the text it points to; write the text in place", key, ref.Value)
+				w.report(k, "%s is a $ref to %s, but OpenAPI requires text here; gatehouse used the text it points to; write the text in place", key, w.asWritten(ref))
 				continue
 			}
 		}
 		removeKey(n, i)
-		w.report(k, "%s is a $ref to %s, but OpenAPI requires text here and that text cannot be read; gatehouse left the %s out; write the text in place", key, ref.Value, key)
+		w.report(k, "%s is a $ref to %s, but OpenAPI requires text here and that text cannot be read; gatehouse left the %s out; write the text in place", key, w.asWritten(ref), key)
 	}
 }
 
@@ -472,7 +481,7 @@ func (w *repairWalker) inline(n, ref *yaml.Node) bool {
 	if !ok {
 		return false
 	}
-	w.report(ref, "the operation is a $ref to %s, but OpenAPI does not allow $ref for an operation; gatehouse used the operation it points to; write the operation in place or $ref the whole path item", ref.Value)
+	w.report(ref, "the operation is a $ref to %s, but OpenAPI does not allow $ref for an operation; gatehouse used the operation it points to; write the operation in place or $ref the whole path item", w.asWritten(ref))
 	n.Content = copied.Content
 	// Positions inside the copy are in the file it came from.
 	own := w.opts.File
@@ -500,7 +509,23 @@ func (w *repairWalker) target(ref string) (*yaml.Node, string, bool) {
 	if n == nil || deref(n).Kind != yaml.MappingNode {
 		return nil, "", false
 	}
-	return copyNode(n, rebase), name, true
+	if w.written == nil {
+		w.written = map[*yaml.Node]string{}
+	}
+	return copyNode(n, func(ref *yaml.Node) {
+		if s := rebase(ref.Value); s != ref.Value {
+			w.written[ref] = ref.Value
+			ref.Value = s
+		}
+	}), name, true
+}
+
+// asWritten returns a $ref's value as its file spells it.
+func (w *repairWalker) asWritten(ref *yaml.Node) string {
+	if s, ok := w.written[ref]; ok {
+		return s
+	}
+	return ref.Value
 }
 
 // schemaMapRef repairs a `$ref` given in place of a map of schemas
@@ -520,7 +545,7 @@ func (w *repairWalker) schemaMapRef(n *yaml.Node, key string) {
 	if !ok {
 		return
 	}
-	w.report(ref, "%s is a $ref to %s, but OpenAPI requires a map of schemas here; gatehouse used the map it points to; write the %s in place", key, ref.Value, key)
+	w.report(ref, "%s is a $ref to %s, but OpenAPI requires a map of schemas here; gatehouse used the map it points to; write the %s in place", key, w.asWritten(ref), key)
 	n.Content[i+1] = copied
 	own := w.opts.File
 	w.opts.File = file
@@ -536,7 +561,7 @@ func (w *repairWalker) schemaMapRef(n *yaml.Node, key string) {
 
 // copyNode returns a deep copy of n with each $ref value passed through
 // rebase, and so is each reference in a discriminator's mapping.
-func copyNode(n *yaml.Node, rebase func(string) string) *yaml.Node {
+func copyNode(n *yaml.Node, rebase func(ref *yaml.Node)) *yaml.Node {
 	n = deref(n)
 	c := *n
 	c.Content = make([]*yaml.Node, len(n.Content))
@@ -548,13 +573,13 @@ func copyNode(n *yaml.Node, rebase func(string) string) *yaml.Node {
 		switch v := c.Content[i]; n.Content[i-1].Value {
 		case "$ref":
 			if v.Kind == yaml.ScalarNode {
-				v.Value = rebase(v.Value)
+				rebase(v)
 			}
 		case "discriminator":
 			eachMap(mapValue(v, "mapping"), func(_ string, m *yaml.Node) {
 				// A value is a schema name or, with a / or #, a reference.
 				if m.Kind == yaml.ScalarNode && strings.ContainsAny(m.Value, "/#") {
-					m.Value = rebase(m.Value)
+					rebase(m)
 				}
 			})
 		}
@@ -916,6 +941,7 @@ func (r *repairer) parsed(l *openapi3.Loader, read openapi3.ReadFromURIFunc, fil
 }
 
 func (r *repairer) messages() []string {
+	sortRepairs(r.repairs)
 	s := make([]string, len(r.repairs))
 	for i, rep := range r.repairs {
 		s[i] = rep.String()

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	yaml "go.yaml.in/yaml/v4"
 )
 
 // repairDoc repairs src as a root document and returns the result decoded,
@@ -277,5 +279,70 @@ func TestRepairNothingToDo(t *testing.T) {
 	out, repairs, _, err := RepairFile(src, RepairOptions{File: "spec.yaml", Roots: map[string]Kind{"": KindDocument}})
 	if err != nil || len(repairs) != 0 || string(out) != string(src) {
 		t.Fatalf("RepairFile = %q, %v, %v; want the input unchanged", out, repairs, err)
+	}
+}
+
+// An operation given as a $ref is replaced by what it points to, with the
+// $refs inside made relative to the file it lands in; a properties map given
+// as a $ref is replaced by the map.
+func TestRepairInlineOperation(t *testing.T) {
+	op := `operationId: createPet
+requestBody:
+  content:
+    application/json:
+      schema:
+        properties: {$ref: "#/props"}
+        discriminator: {propertyName: kind, mapping: {cat: "models/cat.yaml", dog: Dog}}
+responses:
+  "201": {$ref: "../shared/responses.yaml#/Created"}
+props:
+  name: {type: string}
+`
+	inline := func(ref string) (*yaml.Node, string, func(string) string, bool) {
+		file, frag, _ := strings.Cut(ref, "#")
+		var doc yaml.Node
+		if file != "ops/pet.yaml" || yaml.Unmarshal([]byte(op), &doc) != nil {
+			return nil, "", nil, false
+		}
+		return resolvePointer(doc.Content[0], frag), "api/ops/pet.yaml", func(s string) string {
+			if strings.HasPrefix(s, "#") {
+				return "ops/pet.yaml" + s
+			}
+			return "ops/" + s
+		}, true
+	}
+	out, repairs, refs, err := RepairFile([]byte(`openapi: 3.0.3
+paths:
+  /pets:
+    post: {$ref: ops/pet.yaml}
+    put: {$ref: ops/missing.yaml}
+`), RepairOptions{File: "api/root.yaml", Roots: map[string]Kind{"": KindDocument}, Inline: inline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, r := range repairs {
+		msgs = append(msgs, r.String())
+	}
+	wantRepairs(t, msgs,
+		"api/ops/pet.yaml:6:28: properties is a $ref to #/props, but OpenAPI requires a map of schemas here",
+		"api/root.yaml:4:18: the operation is a $ref to ops/pet.yaml, but OpenAPI does not allow $ref for an operation")
+	var v map[string]any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatal(err)
+	}
+	schema := at(v, "paths|/pets|post|requestBody|content|application/json|schema")
+	if got := at(schema, "properties|name|type"); got != "string" {
+		t.Errorf("properties = %v", at(schema, "properties"))
+	}
+	if got := at(schema, "discriminator|mapping"); !reflect.DeepEqual(got, map[string]any{"cat": "ops/models/cat.yaml", "dog": "Dog"}) {
+		t.Errorf("discriminator mapping = %v", got)
+	}
+	if got := at(v, "paths|/pets|put|$ref"); got != "ops/missing.yaml" {
+		t.Errorf("an operation that cannot be read changed: %v", got)
+	}
+	want := []ExternalRef{{Ref: "ops/missing.yaml", Kind: KindOperation}, {Ref: "ops/../shared/responses.yaml#/Created", Kind: KindResponse}}
+	if !reflect.DeepEqual(refs, want) {
+		t.Errorf("refs = %v, want %v", refs, want)
 	}
 }
