@@ -863,13 +863,14 @@ func (r *repairer) resolve(file, ref string) (string, string) {
 }
 
 // name is how positions in file are written: the root as given, other
-// files relative to the current directory.
+// files relative to the current directory when they are under it, else
+// absolute.
 func (r *repairer) name(file string) string {
 	if file == r.root {
 		return r.rootName
 	}
 	if wd, err := os.Getwd(); err == nil {
-		if rel, err := filepath.Rel(wd, file); err == nil {
+		if rel, err := filepath.Rel(wd, file); err == nil && filepath.IsLocal(rel) {
 			return rel
 		}
 	}
