@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -114,7 +115,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkTemplate(opts.Template, doc, api); err != nil {
 		return nil, err
 	}
-	res := &Result{Warnings: api.Warnings, API: api}
+	res := &Result{Warnings: slices.Concat(doc.Repairs, api.Warnings), API: api}
 	routeChanges, err := dropSameRoutes(doc, api, opts.Strict)
 	if err != nil {
 		return nil, err

@@ -70,7 +70,7 @@ func Lint(ctx context.Context, specPath string) (*Result, error) {
 	if n := validate(ctx, doc); n != "" {
 		doc.Notices = append(doc.Notices, n)
 	}
-	res := &Result{Notices: doc.Notices, Warnings: api.Warnings, API: api}
+	res := &Result{Notices: doc.Notices, Warnings: slices.Concat(doc.Repairs, api.Warnings), API: api}
 	// The repairs and degradations `gatehouse new` would make are part of
 	// the review: they say which handlers get raw JSON.
 	changes, err := dropSameRoutes(doc, api, false)

@@ -32,8 +32,9 @@ type Doc struct {
 	Version string // "3.0.x", "3.1.x", or "2.0" for converted Swagger
 	// Notices are non-fatal remarks about the input (conversion, validation).
 	Notices []string
-	// Repairs are the changes made to the document so that it loads, each
-	// "file:line:col: what was done"; --strict refuses them.
+	// Repairs are the spec mistakes fixed on the prepared copy, each
+	// "file:line:col: what was wrong; what gatehouse did; what to change";
+	// --strict refuses them.
 	Repairs []string
 
 	locator *Locator
@@ -123,10 +124,6 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	loader := openapi3.NewLoader()
-	loader.Context = ctx
-	loader.IsExternalRefsAllowed = true
-	loader.ReadFromURIFunc = refs.read
 	defer func() {
 		read := map[string]bool{}
 		for _, f := range d.Files {
@@ -141,9 +138,23 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 		}
 		sort.Strings(d.Files)
 	}()
-	doc, err := loader.LoadFromFile(refs.rootAbs)
+	// A spec that loads is read as it is; one that does not is read again
+	// with its well-known mistakes repaired, which costs a second parse, and
+	// keeps the first error if repairs do not help.
+	doc, err := loadFile(ctx, refs, nil)
+	_, _, _, opRef := operationRef(doc)
+	if (err != nil && repairable(err)) || (err == nil && opRef) {
+		rep := newRepairer(refs.rootAbs, path, false)
+		if fixed, rerr := loadFile(ctx, refs, rep); rerr == nil && len(rep.repairs) > 0 {
+			doc, err = fixed, nil
+			d.Repairs = rep.messages()
+		}
+	}
 	if err != nil {
 		return nil, refs.loadError(err)
+	}
+	if p, m, ref, ok := operationRef(doc); ok {
+		return nil, Errorf(d.Locate("paths", p, strings.ToLower(m)), "%s %s is a $ref to %s, which OpenAPI does not allow for an operation, and gatehouse cannot read what it points to; write the operation in place or $ref the whole path item", m, p, ref)
 	}
 	d.T = doc
 	if doc.OpenAPI == "" && swagger2AnywhereRE.Match(raw) {
@@ -162,12 +173,48 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	return d, nil
 }
 
+// loadFile loads the root document through refs, with the files repaired
+// by rep when rep is not nil.
+func loadFile(ctx context.Context, refs *refReader, rep *repairer) (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	loader.Context = ctx
+	loader.IsExternalRefsAllowed = true
+	loader.ReadFromURIFunc = rep.wrap(refs.read)
+	return loader.LoadFromFile(refs.rootAbs)
+}
+
 func loadSwagger2(ctx context.Context, d *Doc) (*Doc, error) {
 	if abs, err := filepath.Abs(d.Path); err == nil && len(d.Files) == 0 {
 		d.Files = []string{abs}
 	}
+	doc, err := convertSwagger2(ctx, d, d.Raw)
+	if err != nil {
+		// openapi2conv decodes into fixed types: a well-known mistake
+		// (a type list) stops it. Convert a repaired copy instead.
+		fixed, repairs, _, rerr := RepairFile(d.Raw, RepairOptions{File: d.Path, Roots: map[string]Kind{"": KindDocument}, Swagger2: true})
+		if rerr == nil && len(repairs) > 0 {
+			if doc3, cerr := convertSwagger2(ctx, d, fixed); cerr == nil {
+				doc, err = doc3, nil
+				for _, r := range repairs {
+					d.Repairs = append(d.Repairs, r.String())
+				}
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.T = doc
+	d.Version = "2.0"
+	d.Notices = append(d.Notices, fmt.Sprintf("%s: Swagger 2.0 document converted to OpenAPI 3.0; positions in later messages refer to the original file where possible", d.Path))
+	return d, nil
+}
+
+// convertSwagger2 converts the Swagger 2.0 document raw, d's root file or
+// a repaired copy of it, to OpenAPI 3.0.
+func convertSwagger2(ctx context.Context, d *Doc, raw []byte) (*openapi3.T, error) {
 	var doc2 openapi2.T
-	js, err := toJSON(d.Path, d.Raw)
+	js, err := toJSON(d.Path, raw)
 	if e, ok := isSpecError(err); ok {
 		return nil, e
 	}
@@ -203,10 +250,7 @@ func loadSwagger2(ctx context.Context, d *Doc) (*Doc, error) {
 	if err != nil {
 		return nil, Errorf(d.Locate(), "the OpenAPI 3.0 conversion of this Swagger 2.0 document does not load: %v; convert it with a dedicated tool and fix the result", err)
 	}
-	d.T = doc
-	d.Version = "2.0"
-	d.Notices = append(d.Notices, fmt.Sprintf("%s: Swagger 2.0 document converted to OpenAPI 3.0; positions in later messages refer to the original file where possible", d.Path))
-	return d, nil
+	return doc, nil
 }
 
 // Validate runs kin-openapi's validation with the checks that real-world
