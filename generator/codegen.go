@@ -61,7 +61,6 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, e
 			StdHTTPServer: true,
 			Strict:        true,
 			Models:        true,
-			EmbeddedSpec:  true,
 		},
 		OutputOptions: codegen.OutputOptions{
 			ResolveTypeNameCollisions: true,

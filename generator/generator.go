@@ -146,6 +146,10 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		res.Warnings = append(res.Warnings, c.String())
 	}
 
+	embedded, err := embeddedSpecFile(doc)
+	if err != nil {
+		return nil, err
+	}
 	specFile, specData, err := projectSpec(doc)
 	if err != nil {
 		return nil, err
@@ -176,6 +180,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	// generateAPI formatted its code already (formatGo, imports pruned).
 	files = append(files,
 		File{Path: "internal/api/api_gen.go", Data: code, Tier: Generated},
+		File{Path: "internal/api/spec_gen.go", Data: embedded, Tier: Generated},
 		File{Path: specFile, Data: specData, Tier: Scaffolded},
 	)
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
