@@ -219,6 +219,11 @@ func loadTree(tr tree) (*openapi3.T, error) {
 	if err != nil {
 		return nil, fmt.Errorf("copy spec: %w", err)
 	}
+	return loadCopy(data)
+}
+
+// loadCopy loads a copy of the document, given as JSON.
+func loadCopy(data []byte) (*openapi3.T, error) {
 	t, err := openapi3.NewLoader().LoadFromData(data)
 	if err != nil {
 		return nil, fmt.Errorf("copy spec: %w", err)

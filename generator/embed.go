@@ -19,7 +19,11 @@ import (
 // JSON for the types' sake, and validating against it would drop their
 // constraints.
 func embeddedSpecFile(doc *spec.Doc) ([]byte, error) {
-	t, err := loadJSON(doc.T)
+	base, err := doc.T.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("embed spec: %w", err)
+	}
+	t, err := loadCopy(base)
 	if err != nil {
 		return nil, err
 	}
@@ -101,17 +105,4 @@ func GetSpec() (*openapi3.T, error) {
 }
 `)
 	return format.Source(b.Bytes())
-}
-
-// loadJSON returns a copy of t, through its JSON form.
-func loadJSON(t *openapi3.T) (*openapi3.T, error) {
-	data, err := t.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("copy spec: %w", err)
-	}
-	c, err := openapi3.NewLoader().LoadFromData(data)
-	if err != nil {
-		return nil, fmt.Errorf("copy spec: %w", err)
-	}
-	return c, nil
 }
