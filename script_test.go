@@ -12,6 +12,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/gatehouse-go/gatehouse/generator"
 	"github.com/gatehouse-go/gatehouse/internal/cli"
 )
 
@@ -67,11 +68,12 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"cmptree":   cmpTree,
-			"keptlines": keptLines,
-			"notemps":   noTemps,
-			"mkfifo":    mkfifo,
-			"replace":   replace,
+			"cmptree":     cmpTree,
+			"keptlines":   keptLines,
+			"notemps":     noTemps,
+			"mkfifo":      mkfifo,
+			"forgedigest": forgeDigest,
+			"replace":     replace,
 		},
 	})
 }
@@ -122,6 +124,22 @@ func cmpTree(ts *testscript.TestScript, neg bool, args []string) {
 
 // noTemps checks that no gatehouse temporary (a name containing
 // ".gatehouse-") is left anywhere below the given directories: notemps DIR...
+// forgeDigest records the current digest of a project's generated file in
+// its manifest, as a pull request that edits both would: forgedigest DIR
+// FILE.
+func forgeDigest(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: forgedigest projectdir file")
+	}
+	dir := ts.MkAbs(args[0])
+	m, err := generator.ReadManifest(dir)
+	ts.Check(err)
+	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(args[1])))
+	ts.Check(err)
+	m.Files[args[1]] = generator.Digest(data)
+	ts.Check(os.WriteFile(filepath.Join(dir, filepath.FromSlash(generator.ManifestPath)), m.Encode(), 0o644))
+}
+
 func noTemps(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 || neg {
 		ts.Fatalf("usage: notemps dir...")

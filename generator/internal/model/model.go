@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -411,7 +412,7 @@ func misplacedSecurity(doc *spec.Doc) error {
 			if pathItem && k == "security" {
 				return spec.Errorf(pos, "security on a path item is not OpenAPI and would be ignored, leaving its operations without these requirements; move the list to each operation (or to the root)")
 			}
-			return spec.Errorf(pos, "unknown key %q looks like security; gatehouse refuses it rather than ignore requirements that were meant to apply; spell it security (or prefix it with x- if it is an extension)", k)
+			return spec.Errorf(pos, "unknown key %q reads like security (it is spelt like it, or has characters that look like letters of it); gatehouse refuses it rather than ignore requirements that may have been meant to apply; spell it security, or prefix it with x- if it is an extension", k)
 		}
 		return nil
 	}
@@ -445,6 +446,13 @@ func securityLike(key string) bool {
 	k := strings.ToLower(key)
 	if strings.HasPrefix(k, "x-") {
 		return false
+	}
+	for _, r := range k {
+		// Look-alike letters (Cyrillic "е") and invisible characters
+		// make a key read as security that is not: no OpenAPI key has them.
+		if r >= utf8.RuneSelf {
+			return true
+		}
 	}
 	return strings.HasPrefix(k, "secur") || editDistance(k, "security") <= 2
 }

@@ -271,12 +271,43 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
+		var merges []*yaml.Node
 		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+				merges = append(merges, n.Content[i+1])
+				continue
+			}
 			v, err := nodeValue(n.Content[i+1], depth+1)
 			if err != nil {
 				return nil, err
 			}
 			m[n.Content[i].Value] = v
+		}
+		// A merge key (<<: *base) brings in the keys of the mappings it
+		// names that the mapping does not set itself, the first named
+		// winning, as YAML loaders do: dropping it would drop whatever it
+		// carries, a security list included.
+		for _, src := range merges {
+			src = deref(src)
+			sources := []*yaml.Node{src}
+			if src.Kind == yaml.SequenceNode {
+				sources = src.Content
+			}
+			for _, s := range sources {
+				v, err := nodeValue(s, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				sm, ok := v.(map[string]any)
+				if !ok {
+					return nil, fmt.Errorf("line %d: a merge key (<<) must name a mapping", s.Line)
+				}
+				for k, v := range sm {
+					if _, set := m[k]; !set {
+						m[k] = v
+					}
+				}
+			}
 		}
 		return m, nil
 	case yaml.SequenceNode:

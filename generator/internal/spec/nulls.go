@@ -11,12 +11,14 @@ import (
 var securityKeyRE = regexp.MustCompile(`(?m)(^|[\s{,])"?security"?\s*:`)
 
 // NullSecurity returns the place of the first security list written as
-// null (`security:` with nothing after it) on the document's root or on an
-// operation, in any of the files the document was read from. The loader
-// reads such a list as absent, so the operation would fall back to the root
-// requirements, or to none: a half-edited list would quietly open the API.
+// null (`security:` with nothing after it) in any of the files the document
+// was read from. The loader reads such a list as absent, so the operation
+// would fall back to the root requirements, or to none: a half-edited list
+// would quietly open the API. Any mapping's security key counts (a mapping
+// merged into an operation with <<, an operation reached through $ref, a
+// path item in another file), except inside example values.
 func (d *Doc) NullSecurity() (Pos, bool) {
-	if pos, ok := nullSecurity(d.locatorOf(), true); ok {
+	if pos, ok := nullSecurity(d.locatorOf()); ok {
 		return pos, true
 	}
 	root := d.absPath()
@@ -28,53 +30,48 @@ func (d *Doc) NullSecurity() (Pos, bool) {
 		if err != nil || !securityKeyRE.Match(data) {
 			continue
 		}
-		if pos, ok := nullSecurity(NewLocator(f, data), false); ok {
+		if pos, ok := nullSecurity(NewLocator(f, data)); ok {
 			return pos, true
 		}
 	}
 	return Pos{}, false
 }
 
-// nullSecurity walks the file's nodes for a mapping that is an operation
-// (it has responses or an operationId) or the document root, whose security
-// key has a null value.
-func nullSecurity(l *Locator, isRoot bool) (Pos, bool) {
+// exampleKeys hold values, not OpenAPI objects: a security key in them is
+// data.
+var exampleKeys = map[string]bool{"example": true, "examples": true, "default": true, "enum": true, "const": true}
+
+// nullSecurity returns the first security key with a null value outside
+// example values.
+func nullSecurity(l *Locator) (Pos, bool) {
 	if l.root == nil || !securityKeyRE.Match(l.data) {
 		return Pos{}, false
 	}
 	var found *yaml.Node
-	var walk func(n *yaml.Node, top bool, depth int)
-	walk = func(n *yaml.Node, top bool, depth int) {
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
 		if found != nil || n == nil || depth > maxNodeDepth {
 			return
 		}
 		if n.Kind == yaml.MappingNode {
-			var sec *yaml.Node
-			governs := top && isRoot
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				switch n.Content[i].Value {
-				case "security":
-					if isNull(n.Content[i+1]) {
-						sec = n.Content[i]
-					}
-				case "responses", "operationId":
-					governs = true
+				k, v := n.Content[i], n.Content[i+1]
+				switch {
+				case k.Value == "security" && isNull(v):
+					found = k
+					return
+				case exampleKeys[k.Value]:
+					continue
 				}
-			}
-			if sec != nil && governs {
-				found = sec
-				return
-			}
-			for i := 1; i < len(n.Content); i += 2 {
-				walk(n.Content[i], false, depth+1)
+				walk(v, depth+1)
 			}
 			return
 		}
 		for _, c := range n.Content {
-			walk(c, false, depth+1)
+			walk(c, depth+1)
 		}
 	}
-	walk(l.root, true, 0)
+	walk(l.root, 0)
 	if found == nil {
 		return Pos{}, false
 	}

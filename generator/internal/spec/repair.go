@@ -477,11 +477,30 @@ func (w *repairWalker) text(n *yaml.Node, keys ...string) {
 // what it points to, with that copy's relative $refs rewritten for this
 // file, and reports whether it could.
 func (w *repairWalker) inline(n, ref *yaml.Node) bool {
+	// A security list beside the $ref would be lost, or would silently win
+	// over the one the target declares: which was meant cannot be told, so
+	// such an operation is refused.
+	if keyIndex(n, "security") >= 0 {
+		return false
+	}
 	copied, file, ok := w.target(ref.Value)
 	if !ok {
 		return false
 	}
 	w.report(ref, "the operation is a $ref to %s, but OpenAPI does not allow $ref for an operation; gatehouse used the operation it points to; write the operation in place or $ref the whole path item", w.asWritten(ref))
+	// Other keys beside the $ref (a summary, say) are kept over the
+	// target's.
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i].Value
+		if k == "$ref" {
+			continue
+		}
+		if j := keyIndex(copied, k); j >= 0 {
+			copied.Content[j+1] = n.Content[i+1]
+		} else {
+			copied.Content = append(copied.Content, n.Content[i], n.Content[i+1])
+		}
+	}
 	n.Content = copied.Content
 	// Positions inside the copy are in the file it came from.
 	own := w.opts.File

@@ -154,7 +154,7 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 		return nil, refs.loadError(err)
 	}
 	if p, m, ref, ok := operationRef(doc); ok {
-		return nil, Errorf(d.Locate("paths", p, strings.ToLower(m)), "%s %s is a $ref to %s, which OpenAPI does not allow for an operation, and gatehouse cannot read what it points to; write the operation in place or $ref the whole path item", m, p, ref)
+		return nil, Errorf(d.Locate("paths", p, strings.ToLower(m)), "%s %s is a $ref to %s, which OpenAPI does not allow for an operation, and gatehouse cannot use what it points to (it cannot be read, or a security list is written beside the $ref, where it would be ignored or override its target's); write the operation in place or $ref the whole path item", m, p, ref)
 	}
 	d.T = doc
 	if doc.OpenAPI == "" && swagger2AnywhereRE.Match(raw) {
