@@ -1,4 +1,4 @@
-package generator_test
+package generator
 
 import (
 	"context"
@@ -10,8 +10,6 @@ import (
 	"testing"
 
 	yaml "go.yaml.in/yaml/v4"
-
-	"github.com/gatehouse-go/gatehouse/generator"
 )
 
 // fuzzSeeds are the example specs the fuzzer mutates.
@@ -58,14 +56,14 @@ func FuzzSecurityModel(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		res, err := generator.Lint(context.Background(), path)
+		_, api, err := load(context.Background(), path)
 		if err != nil {
 			if strings.Contains(err.Error(), "internal error") {
 				t.Fatalf("a library failed on the mutated spec: %v\n%s", err, data)
 			}
 			return // refused with an error: fail closed
 		}
-		for _, op := range res.API.Operations {
+		for _, op := range api.Operations {
 			key := op.Method + " " + op.Path
 			before, ok := want[i][key]
 			if !ok || touchesSecurity(touched, op.Path, op.Method) {
@@ -79,12 +77,12 @@ func FuzzSecurityModel(f *testing.F) {
 }
 
 func effectiveSecurity(tb testing.TB, path string) map[string]string {
-	res, err := generator.Lint(context.Background(), path)
+	_, api, err := load(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	m := map[string]string{}
-	for _, op := range res.API.Operations {
+	for _, op := range api.Operations {
 		m[op.Method+" "+op.Path] = op.Security.String()
 	}
 	return m
