@@ -256,16 +256,29 @@ func toJSON(file string, data []byte) ([]byte, error) {
 	if len(n.Content) == 0 {
 		return []byte("{}"), nil
 	}
-	v, err := nodeValue(n.Content[0], 0)
+	v, err := nodeValue(n.Content[0])
 	if err != nil {
 		return nil, err
 	}
 	return json.Marshal(v)
 }
 
-func nodeValue(n *yaml.Node, depth int) (any, error) {
+// nodeValue converts n to the plain values encoding/json marshals, with
+// merge keys applied and aliases expanded, within MaxValues values.
+func nodeValue(n *yaml.Node) (any, error) {
+	d := valueDecoder{left: MaxValues}
+	return d.value(n, 0)
+}
+
+// valueDecoder counts the values nodeValue may still build.
+type valueDecoder struct{ left int }
+
+func (d *valueDecoder) value(n *yaml.Node, depth int) (any, error) {
 	if depth > 1000 {
 		return nil, fmt.Errorf("line %d: nesting too deep", n.Line)
+	}
+	if d.left--; d.left < 0 {
+		return nil, fmt.Errorf("line %d: the document expands to more than %d values through YAML aliases and merges", n.Line, MaxValues)
 	}
 	n = deref(n)
 	switch n.Kind {
@@ -277,7 +290,7 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 				merges = append(merges, n.Content[i+1])
 				continue
 			}
-			v, err := nodeValue(n.Content[i+1], depth+1)
+			v, err := d.value(n.Content[i+1], depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -294,7 +307,7 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 				sources = src.Content
 			}
 			for _, s := range sources {
-				v, err := nodeValue(s, depth+1)
+				v, err := d.value(s, depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -313,7 +326,7 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 	case yaml.SequenceNode:
 		s := make([]any, len(n.Content))
 		for i, c := range n.Content {
-			v, err := nodeValue(c, depth+1)
+			v, err := d.value(c, depth+1)
 			if err != nil {
 				return nil, err
 			}

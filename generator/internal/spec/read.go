@@ -15,7 +15,7 @@ import (
 
 // Limits on what loading a spec reads and decodes. They bound the memory and
 // time a broken or hostile spec can cost; real specs stay far below them (the
-// largest real single-file specs are about 5 MB with under a million values
+// largest real single-file specs are about 5 MB with about 330,000 values
 // and a nesting depth under 40; the largest real multi-file spec reaches
 // 2,849 files, 13 MB in all, by relative $ref).
 const (
@@ -28,7 +28,7 @@ const (
 	// MaxValues caps the values (mappings, sequences, scalars) of one file
 	// once every YAML alias is replaced by the value of its anchor, which
 	// is what decoding it builds in memory.
-	MaxValues = 5_000_000
+	MaxValues = 1_000_000
 	// MaxDepth caps how deeply the values of one file nest, aliases
 	// expanded.
 	MaxDepth = 500
@@ -401,6 +401,7 @@ func (c *nodeChecker) walk(n *yaml.Node, depth int) shape {
 // counting brackets outside strings, without decoding it.
 func jsonDepthError(file string, data []byte) error {
 	depth, inString, escaped := 0, false, false
+	values := 1 // one more than the separators and openings seen
 	for i, b := range data {
 		switch {
 		case inString:
@@ -419,8 +420,14 @@ func jsonDepthError(file string, data []byte) error {
 				line, col := lineCol(data, i)
 				return Errorf(Pos{File: file, Line: line, Col: col}, "the document nests deeper than %d levels here; no real OpenAPI document does: flatten it with components and $ref", MaxDepth)
 			}
+			values++
 		case b == '}' || b == ']':
 			depth--
+		case b == ',':
+			if values++; values > MaxValues {
+				line, col := lineCol(data, i)
+				return Errorf(Pos{File: file, Line: line, Col: col}, "the document has more than %d values by here, more than gatehouse reads (the largest real specs have a few hundred thousand); split it, or remove what code generation does not need, such as large examples", MaxValues)
+			}
 		}
 	}
 	return nil

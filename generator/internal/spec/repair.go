@@ -113,7 +113,7 @@ func RepairFile(data []byte, opts RepairOptions) ([]byte, []Repair, []ExternalRe
 	if len(repairs) == 0 {
 		return data, nil, refs, nil
 	}
-	v, err := nodeValue(root, 0)
+	v, err := nodeValue(root)
 	if err != nil {
 		return data, nil, refs, err
 	}
@@ -407,7 +407,7 @@ func (w *repairWalker) itemsList(n *yaml.Node) {
 			null = true
 			continue
 		}
-		v, err := nodeValue(c, 0)
+		v, err := nodeValue(c)
 		if err != nil {
 			continue
 		}
