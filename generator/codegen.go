@@ -602,6 +602,11 @@ func dropSameRoutes(doc *spec.Doc, api *model.API, strict bool) ([]SpecChange, e
 			kept = append(kept, op)
 			continue
 		}
+		if op.Security.String() != other.Security.String() {
+			// Serving either would apply its security to the other's
+			// requests: a public twin would open a protected operation.
+			return nil, spec.Errorf(doc.Locate("paths", op.Path, strings.ToLower(op.Method)), "%s %s and %s %s are the same route with differently named parameters, and their security differs (%s, and %s); a server cannot tell which a request is for, so merge them into one path", op.Method, op.Path, other.Method, other.Path, op.Security, other.Security)
+		}
 		c := SpecChange{Pos: doc.Locate("paths", op.Path, strings.ToLower(op.Method)), Degraded: true,
 			What: fmt.Sprintf("%s %s: not served, because %s %s is the same route with differently named parameters and is served instead; merge them into one path", op.Method, op.Path, other.Method, other.Path)}
 		if strict {
