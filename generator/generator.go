@@ -115,7 +115,11 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkTemplate(opts.Template, doc, api); err != nil {
 		return nil, err
 	}
-	res := &Result{Warnings: slices.Concat(doc.Repairs, api.Warnings), API: api}
+	imports, err := checkGoImports(doc)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Warnings: slices.Concat(doc.Repairs, api.Warnings, imports), API: api}
 	routeChanges, err := dropSameRoutes(doc, api, opts.Strict)
 	if err != nil {
 		return nil, err

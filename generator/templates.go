@@ -70,7 +70,11 @@ func Lint(ctx context.Context, specPath string) (*Result, error) {
 	if n := validate(ctx, doc); n != "" {
 		doc.Notices = append(doc.Notices, n)
 	}
-	res := &Result{Notices: doc.Notices, Warnings: slices.Concat(doc.Repairs, api.Warnings), API: api}
+	imports, err := checkGoImports(doc)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Notices: doc.Notices, Warnings: slices.Concat(doc.Repairs, api.Warnings, imports), API: api}
 	// The repairs and degradations `gatehouse new` would make are part of
 	// the review: they say which handlers get raw JSON.
 	changes, err := dropSameRoutes(doc, api, false)

@@ -84,3 +84,53 @@ func isNull(n *yaml.Node) bool {
 
 // maxNodeDepth bounds recursion over a document's nodes.
 const maxNodeDepth = 1000
+
+// GoImport is an x-go-type-import extension: a package the spec asks
+// oapi-codegen to import into the generated code.
+type GoImport struct {
+	Pos  Pos
+	Path string
+	Name string
+}
+
+var goImportKeyRE = regexp.MustCompile(`x-go-type-import`)
+
+// GoImports returns every x-go-type-import of the files the document was
+// read from, in file order.
+func (d *Doc) GoImports() []GoImport {
+	var out []GoImport
+	scan := func(l *Locator) {
+		if l.root == nil || !goImportKeyRE.Match(l.data) {
+			return
+		}
+		l.find(func(k, v *yaml.Node) bool {
+			if k.Value != "x-go-type-import" {
+				return false
+			}
+			imp := GoImport{Pos: Pos{File: l.file, Line: k.Line, Col: k.Column}}
+			if v = deref(v); v.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(v.Content); i += 2 {
+					switch v.Content[i].Value {
+					case "path":
+						imp.Path = v.Content[i+1].Value
+					case "name":
+						imp.Name = v.Content[i+1].Value
+					}
+				}
+			}
+			out = append(out, imp)
+			return false // keep walking
+		})
+	}
+	scan(d.locatorOf())
+	root := d.absPath()
+	for _, f := range d.Files {
+		if f == root {
+			continue
+		}
+		if data, err := ReadFile(f); err == nil && goImportKeyRE.Match(data) {
+			scan(NewLocator(f, data))
+		}
+	}
+	return out
+}
