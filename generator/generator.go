@@ -164,6 +164,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	res.Warnings = append(res.Warnings, r.securityOverrides(opts.TemplateDir)...)
 	data := newProjectData(opts, doc.T, api, specFile)
 	data.Strict = opts.Strict
 	data.Changes = readmeChanges(changes, doc.Repairs, specFile, bytes.Equal(specData, doc.Raw))

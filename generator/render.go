@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +33,19 @@ type renderer struct {
 // newRenderer loads the project tree, the overlay of the built-in template
 // (none for "full"), and the user's override directory, each replacing
 // files of the ones before by path.
+// securityOverrides warns about each override of a file of the
+// authentication runtime or of the routes: a template directory is code, and
+// those files decide who may call what.
+func (r *renderer) securityOverrides(dir string) []string {
+	var warnings []string
+	for _, p := range slices.Sorted(maps.Keys(r.overrides)) {
+		if r.overrides[p] && (strings.HasPrefix(p, "internal/auth/") || strings.HasPrefix(p, "internal/routes/")) {
+			warnings = append(warnings, fmt.Sprintf("template directory %s replaces %s, part of the security layer that decides who may call what; review it as such", dir, p))
+		}
+	}
+	return warnings
+}
+
 func newRenderer(template string, overrides fs.FS) (*renderer, error) {
 	r := &renderer{files: map[string][]byte{}, overrides: map[string]bool{}}
 	root, err := fs.Sub(templates.FS, templates.Root)
