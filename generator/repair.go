@@ -212,7 +212,7 @@ func (r *repairer) deepRefs(t tree) {
 		ref := u.m["$ref"].(string)
 		name, done := moved[ref]
 		if !done {
-			target := at(t, splitRef(ref)...)
+			target := pointer(t, splitRef(ref))
 			if target == nil {
 				continue
 			}
@@ -234,6 +234,28 @@ func (r *repairer) deepRefs(t tree) {
 		}
 		u.m["$ref"] = "#/components/schemas/" + name
 	}
+}
+
+// pointer returns the map at a JSON pointer's path in t, through maps and
+// lists, or nil.
+func pointer(t tree, path []string) tree {
+	var cur any = t
+	for _, p := range path {
+		switch v := cur.(type) {
+		case tree:
+			cur = v[p]
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(v) {
+				return nil
+			}
+			cur = v[i]
+		default:
+			return nil
+		}
+	}
+	m, _ := cur.(tree)
+	return m
 }
 
 // schemaPosition reports whether path, in a document, holds a schema.
