@@ -109,20 +109,20 @@ func (r *repairer) act(t tree, c target, why string) bool {
 			}
 			return r.rename(t, c, "Response", why)
 		case 1:
-			r.edit(t, func(t tree) { rawContent(at(t, c.path...)) })
+			r.edit(t, func(t tree) { rawContent(t, at(t, c.path...)) })
 			r.add(true, c.path, "response %s: its JSON body typed as %s, because %s", c.name, rawType, why)
 			return true
 		}
 	case "requestBodies":
 		if n == 0 {
-			r.edit(t, func(t tree) { rawContent(at(t, c.path...)) })
+			r.edit(t, func(t tree) { rawContent(t, at(t, c.path...)) })
 			r.add(true, c.path, "request body %s: typed as %s, because %s; requests are still validated against its schema", c.name, rawType, why)
 			return true
 		}
 	case "operation":
 		if n == 0 {
 			r.edit(t, func(t tree) { r.rawOperation(t, c.path) })
-			r.add(true, c.path, "operation %s: its JSON request and response bodies typed as %s, because %s; security, routing and validation are unchanged", c.name, rawType, why)
+			r.add(true, c.path, "operation %s: its JSON request and response bodies typed as %s (multipart bodies too, and form bodies as their top-level fields, each a plain value), because %s; security, routing and validation are unchanged", c.name, rawType, why)
 			return true
 		}
 	}
@@ -211,12 +211,15 @@ func (r *repairer) hoist(t tree, c target, why string) bool {
 	return true
 }
 
-// rawContent types the JSON media types of a request body or response as
-// raw JSON.
-func rawContent(m tree) {
+// rawContent types the JSON and multipart media types of a request body or
+// response as raw JSON (oapi-codegen's strict server hands multipart bodies
+// to the handler as a reader anyway), and a form body as its top-level
+// fields (see formFields).
+func rawContent(t, m tree) {
 	content, _ := m["content"].(tree)
 	for mt, v := range content {
-		if !strings.Contains(mt, "json") {
+		form := mt == "application/x-www-form-urlencoded"
+		if !strings.Contains(mt, "json") && !strings.HasPrefix(mt, "multipart/") && !form {
 			continue
 		}
 		mm, ok := v.(tree)
@@ -224,13 +227,71 @@ func rawContent(m tree) {
 			mm, ok = tree{}, true
 			content[mt] = mm
 		}
-		if ok {
-			mm["schema"] = tree{"x-go-type": rawType}
+		if !ok {
+			continue
 		}
+		if form {
+			mm["schema"] = formFields(t, mm["schema"])
+			continue
+		}
+		mm["schema"] = tree{"x-go-type": rawType}
 	}
 }
 
-// rawOperation types an operation's JSON bodies as raw JSON, on copies of
+// formFields is the degraded form of a form body's schema: the strict
+// server binds a form into a struct, so it stays one, with each top-level
+// field typed as the plain value (or list of plain values) it declares, and
+// as a string when it declares anything else; a form field nested deeper
+// (a[b]=c) is not bound.
+func formFields(t tree, v any) tree {
+	s := resolve(t, v)
+	props := tree{}
+	for name, p := range at(s, "properties") {
+		props[name] = plainField(t, p)
+	}
+	return tree{"type": "object", "properties": props}
+}
+
+// plainField types one form field for formFields.
+func plainField(t tree, v any) tree {
+	s := resolve(t, v)
+	if s == nil {
+		return tree{"type": "string"}
+	}
+	for _, k := range []string{"oneOf", "anyOf", "allOf", "not", "enum"} {
+		if _, ok := s[k]; ok {
+			return tree{"type": "string"}
+		}
+	}
+	switch typ, _ := s["type"].(string); typ {
+	case "string", "integer", "number", "boolean":
+		out := tree{"type": typ}
+		if f, ok := s["format"].(string); ok && typ != "string" {
+			out["format"] = f
+		}
+		return out
+	case "array":
+		if items := plainField(t, s["items"]); items["type"] != "array" {
+			return tree{"type": "array", "items": items}
+		}
+	}
+	return tree{"type": "string"}
+}
+
+// resolve follows local references from v to the schema they name.
+func resolve(t tree, v any) tree {
+	m, _ := v.(tree)
+	for range 8 {
+		ref, ok := m["$ref"].(string)
+		if !ok || !strings.HasPrefix(ref, "#/") {
+			break
+		}
+		m = at(t, splitRef(ref)...)
+	}
+	return m
+}
+
+// rawOperation types an operation's bodies as raw JSON (see rawContent), on copies of
 // the shared request bodies and responses it uses.
 func (r *repairer) rawOperation(t tree, path []string) {
 	op := at(t, path...)
@@ -239,14 +300,14 @@ func (r *repairer) rawOperation(t tree, path []string) {
 	}
 	if rb, ok := op["requestBody"].(tree); ok {
 		rb = deref(t, rb)
-		rawContent(rb)
+		rawContent(t, rb)
 		op["requestBody"] = rb
 	}
 	if rs, ok := op["responses"].(tree); ok {
 		for code, v := range rs {
 			if resp, ok := v.(tree); ok {
 				resp = deref(t, resp)
-				rawContent(resp)
+				rawContent(t, resp)
 				rs[code] = resp
 			}
 		}

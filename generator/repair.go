@@ -147,6 +147,7 @@ func (r *repairer) proactive(t tree) {
 			r.discriminator(path, m)
 		}
 	})
+	r.deepRefs(t)
 	// Parameters whose names cannot be written into Go source are dropped
 	// from the typed parameters (after the walk: it deletes from lists).
 	walk(t, func(path []string, m tree) {
@@ -169,6 +170,111 @@ func (r *repairer) proactive(t tree) {
 			m["parameters"] = kept
 		}
 	})
+}
+
+// deepRefs gives each schema referenced somewhere other than
+// #/components/<section>/<name> (#/components/responses/R/content/
+// application~1json/schema, say), which oapi-codegen cannot name, a place
+// of its own under #/components/schemas, and points the references there.
+func (r *repairer) deepRefs(t tree) {
+	type use struct {
+		path []string
+		m    tree
+	}
+	var uses []use
+	walk(t, func(path []string, m tree) {
+		ref, ok := m["$ref"].(string)
+		if !ok || !strings.HasPrefix(ref, "#/") || !schemaPosition(path) {
+			return
+		}
+		if parts := splitRef(ref); len(parts) == 3 && parts[0] == "components" {
+			return
+		}
+		uses = append(uses, use{slices.Clone(path), m})
+	})
+	if len(uses) == 0 {
+		return
+	}
+	if at(t, "components") == nil {
+		t["components"] = tree{}
+	}
+	schemas := at(t, "components", "schemas")
+	if schemas == nil {
+		schemas = tree{}
+		at(t, "components")["schemas"] = schemas
+	}
+	taken := map[string]bool{}
+	for n := range schemas {
+		taken[codegen.SchemaNameToTypeName(n)] = true
+	}
+	moved := map[string]string{}
+	for _, u := range uses {
+		ref := u.m["$ref"].(string)
+		name, done := moved[ref]
+		if !done {
+			target := pointer(t, splitRef(ref))
+			if target == nil {
+				continue
+			}
+			var words []string
+			for _, p := range splitRef(ref) {
+				if p != "components" && p != "content" && p != "schema" && p != "properties" {
+					words = append(words, p)
+				}
+			}
+			base := codegen.SchemaNameToTypeName(strings.Join(words, "_"))
+			name = base
+			for i := 2; taken[name]; i++ {
+				name = base + strconv.Itoa(i)
+			}
+			taken[name] = true
+			moved[ref] = name
+			schemas[name] = target
+			r.add(false, append(u.path, "$ref"), "$ref %s: the schema it names is also declared as schema %s, because oapi-codegen only follows references to components", ref, name)
+		}
+		u.m["$ref"] = "#/components/schemas/" + name
+	}
+}
+
+// pointer returns the map at a JSON pointer's path in t, through maps and
+// lists, or nil.
+func pointer(t tree, path []string) tree {
+	var cur any = t
+	for _, p := range path {
+		switch v := cur.(type) {
+		case tree:
+			cur = v[p]
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(v) {
+				return nil
+			}
+			cur = v[i]
+		default:
+			return nil
+		}
+	}
+	m, _ := cur.(tree)
+	return m
+}
+
+// schemaPosition reports whether path, in a document, holds a schema.
+func schemaPosition(path []string) bool {
+	n := len(path)
+	if n == 0 {
+		return false
+	}
+	switch path[n-1] {
+	case "schema", "items", "additionalProperties", "not":
+		return true
+	}
+	if n >= 2 {
+		switch path[n-2] {
+		case "properties", "allOf", "oneOf", "anyOf", "schemas":
+			return true
+		}
+	}
+	return false
 }
 
 func isParamList(path []string) bool {
