@@ -595,6 +595,20 @@ func dropSameRoutes(doc *spec.Doc, api *model.API, strict bool) ([]SpecChange, e
 	var changes []SpecChange
 	kept := api.Operations[:0:0]
 	for _, op := range api.Operations {
+		if i := strings.IndexAny(op.Path, "?#"); i >= 0 {
+			// Specs use a fragment or a query to declare several
+			// operations on one route (Box's /files/{id}#add_shared_link):
+			// a request's path never holds it, so none reaches the
+			// operation as written.
+			c := SpecChange{Pos: doc.Locate("paths", op.Path, strings.ToLower(op.Method)), Degraded: true,
+				What: fmt.Sprintf("%s %s: not served, because %q ends the path of a URL, so no request can reach it as written (requests for %s %s go to the operation declared there, if any); declare it on a path of its own", op.Method, op.Path, op.Path[i], op.Method, op.Path[:i])}
+			if strict {
+				return nil, strictError(c)
+			}
+			changes = append(changes, c)
+			api.NotServed = append(api.NotServed, op)
+			continue
+		}
 		key := op.Method + " " + templateParamRE.ReplaceAllString(op.Path, "{}")
 		other, dup := seen[key]
 		if !dup {
