@@ -3,12 +3,14 @@ package gatehouse_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,8 +76,20 @@ func TestCorpus(t *testing.T) {
 		only = strings.Split(s, ",")
 	}
 	env := append(os.Environ(), "GOFLAGS=-mod=readonly", "GOWORK=off")
+	// Smallest first, so that an interrupted run has covered the most
+	// files; each row is printed as soon as it is known, and the table
+	// again in name order at the end.
+	size := func(f string) int64 {
+		info, err := os.Stat(filepath.Join(dir, filepath.FromSlash(f)))
+		if err != nil {
+			return 0
+		}
+		return info.Size()
+	}
+	order := slices.Clone(files)
+	slices.SortStableFunc(order, func(a, b string) int { return cmp.Compare(size(a), size(b)) })
 	var results []corpusResult
-	for _, f := range files {
+	for _, f := range order {
 		name := corpusName(f)
 		if len(only) > 0 && !containsAny(name, only) {
 			continue
@@ -83,6 +97,7 @@ func TestCorpus(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := corpusRun(t, filepath.Join(dir, filepath.FromSlash(f)), name, env)
 			results = append(results, r)
+			fmt.Print(corpusRow(r))
 			if want, ok := corpusRefused[name]; ok {
 				if r.refused == "" || !want.MatchString(r.refused) {
 					t.Errorf("want a refusal matching %q, got %q", want, r.refused)
@@ -94,6 +109,7 @@ func TestCorpus(t *testing.T) {
 			}
 		})
 	}
+	slices.SortFunc(results, func(a, b corpusResult) int { return strings.Compare(a.name, b.name) })
 	fmt.Print(corpusTable(results, len(files)))
 }
 
@@ -213,20 +229,13 @@ func corpusTable(results []corpusResult, total int) string {
 	b.WriteString("|---|---|---:|---:|---:|---|---|---|---:|---:|\n")
 	passed, generated := 0, 0
 	for _, r := range results {
-		gen := "generated"
-		if r.refused != "" {
-			gen = "refused: " + strings.ReplaceAll(r.refused, "|", `\|`)
-			if len(gen) > 160 {
-				gen = gen[:160] + "…"
-			}
-		} else {
+		if r.refused == "" {
 			generated++
 		}
 		if r.build == "ok" && r.vet == "ok" && r.test == "ok" {
 			passed++
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.1fs | %s | %s | %s | %s | %s |\n", r.name, gen, r.repairs, r.degrades,
-			r.gen.Seconds(), r.build, r.vet, r.test, seconds(r.buildTime), seconds(r.testTime))
+		b.WriteString(corpusRow(r))
 	}
 	fmt.Fprintf(&b, "\ngenerated %d, built+vetted+tested %d of %d (%d run)\n", generated, passed, total, len(results))
 	return b.String()
@@ -237,4 +246,17 @@ func seconds(d time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0fs", d.Seconds())
+}
+
+// corpusRow renders one result as a row of corpusTable.
+func corpusRow(r corpusResult) string {
+	gen := "generated"
+	if r.refused != "" {
+		gen = "refused: " + strings.ReplaceAll(r.refused, "|", `\|`)
+		if r := []rune(gen); len(r) > 200 {
+			gen = string(r[:200]) + "…"
+		}
+	}
+	return fmt.Sprintf("| %s | %s | %d | %d | %.1fs | %s | %s | %s | %s | %s |\n", r.name, gen, r.repairs, r.degrades,
+		r.gen.Seconds(), r.build, r.vet, r.test, seconds(r.buildTime), seconds(r.testTime))
 }
