@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -160,7 +161,9 @@ func scalarString(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		return x, true
-	case bool, float64, int, int64:
+	case float64: // in decimal: fmt writes large numbers with an exponent
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	case bool, int, int64:
 		return fmt.Sprint(x), true
 	case json.Number:
 		return x.String(), true

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/gatehouse-go/gatehouse/generator/internal/spec"
 )
 
@@ -33,5 +35,29 @@ func TestSampleRequestsValidate(t *testing.T) {
 		if op.Path == "/transfers" && r.Body != `{"amount":1,"from":"3fa85f64-5717-4562-b3fc-2c963f66afa6","to":"3fa85f64-5717-4562-b3fc-2c963f66afa6"}` {
 			t.Errorf("body = %s", r.Body)
 		}
+	}
+}
+
+// TestSampleLargeInteger checks that a large integer example is written in
+// decimal, not in the exponent form fmt gives a float64 (666486743 became
+// "6.66486743e+08", which validation refuses as an integer).
+func TestSampleLargeInteger(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData([]byte(`
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /monitor/{id}:
+    get:
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: integer, format: int64, example: 666486743}}
+        - {name: n, in: query, required: true, example: 1.5e+09, schema: {type: number}}
+      responses: {"200": {description: ok}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := SampleRequest(doc, Operation{Method: "GET", Path: "/monitor/{id}"})
+	if r.Path != "/monitor/666486743" || r.Query != "n=1500000000" {
+		t.Errorf("path %q, query %q; want /monitor/666486743 and n=1500000000", r.Path, r.Query)
 	}
 }
