@@ -198,10 +198,26 @@ func opNames(t *openapi3.T) (map[string]string, error) {
 	return names, nil
 }
 
-// targetPos locates the construct a fault is about.
+// targetPos locates the construct a fault is about; failing that, the
+// first key in the spec whose Go name is an identifier in the fault.
 func targetPos(doc *spec.Doc, tr tree, f fault, names map[string]string) spec.Pos {
 	if c := match(targets(tr, names), f); c != nil {
 		return doc.Locate(c.path...)
+	}
+	return keyPos(doc, f.Decl+" "+f.Msg)
+}
+
+// keyPos returns the place of the first key in the spec whose Go name is an
+// identifier in msg, or the document's start.
+func keyPos(doc *spec.Doc, msg string) spec.Pos {
+	idents := map[string]bool{}
+	for _, ident := range goIdentRE.FindAllString(msg, -1) {
+		idents[ident] = true
+	}
+	if len(idents) > 0 {
+		if pos, ok := doc.FindKey(func(k string) bool { return idents[codegen.SchemaNameToTypeName(k)] }); ok {
+			return pos
+		}
 	}
 	return doc.Locate()
 }

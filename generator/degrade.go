@@ -38,24 +38,50 @@ func targets(t tree, opNames map[string]string) []target {
 	return out
 }
 
-var undefinedRE = regexp.MustCompile(`^undefined: (\w+)`)
+// subjectRE finds the identifier a fault is about when it is not the
+// declaration the fault is in: an undefined name, or a constant used as a
+// type (an enum constant named like a type).
+var subjectRE = regexp.MustCompile(`^(?:undefined: (\w+)|(\w+) \([a-z ]+\) is not a type)`)
 
 // match returns the construct whose Go name is the longest prefix of the
-// identifier a fault is about; at equal length, the later kind (responses
-// over schemas) wins, as their Go names extend schema names.
+// identifier a fault is about: the undefined name or the constant used as a
+// type, else the declaration the fault is in, else any identifier in its
+// message; at equal length, the
+// later kind (responses over schemas) wins, as their Go names extend schema
+// names.
 func match(cands []target, f fault) *target {
-	ident := f.Decl
-	if m := undefinedRE.FindStringSubmatch(f.Msg); m != nil {
-		ident = m[1]
+	if m := subjectRE.FindStringSubmatch(f.Msg); m != nil {
+		if c := longestPrefix(cands, []string{m[1] + m[2]}); c != nil {
+			return c
+		}
 	}
+	if c := longestPrefix(cands, []string{f.Decl}); c != nil {
+		return c
+	}
+	return longestPrefix(cands, goIdentRE.FindAllString(f.Msg, -1))
+}
+
+// longestPrefix returns the construct whose Go name is the longest prefix
+// of one of idents.
+func longestPrefix(cands []target, idents []string) *target {
 	var best *target
-	for i := range cands {
-		c := &cands[i]
-		if c.goName != "" && strings.HasPrefix(ident, c.goName) && (best == nil || len(c.goName) >= len(best.goName)) {
-			best = c
+	for _, ident := range idents {
+		for i := range cands {
+			c := &cands[i]
+			if c.goName != "" && strings.HasPrefix(ident, c.goName) && (best == nil || len(c.goName) >= len(best.goName)) {
+				best = c
+			}
 		}
 	}
 	return best
+}
+
+// collision reports whether a type checker's message is about two
+// declarations of one name: a type redeclared, or an enum constant named
+// like a type (a constant StatusActive for value "active" of Status, and a
+// type StatusActive), which a new Go name repairs.
+func collision(msg string) bool {
+	return strings.Contains(msg, "redeclared") || strings.Contains(msg, "is not a type")
 }
 
 // react repairs or degrades the construct behind each fault, at most once
@@ -86,10 +112,15 @@ func (r *repairer) act(t tree, c target, why string) bool {
 	key := c.kind + "\x00" + c.name
 	n := r.acted[key]
 	r.acted[key] = n + 1
-	why = "oapi-codegen's Go for it does not compile (" + why + ")"
+	renamable := collision(why)
+	if m := subjectRE.FindStringSubmatch(why); m != nil && strings.Contains(why, "(constant)") {
+		why = "an enum constant of another type is also named " + m[2]
+	} else {
+		why = "oapi-codegen's Go for it does not compile (" + why + ")"
+	}
 	switch c.kind {
 	case "schemas":
-		if n == 0 && strings.Contains(why, "redeclared") {
+		if n == 0 && renamable {
 			return r.rename(t, c, "Schema", why)
 		}
 		if n <= 1 {
@@ -112,6 +143,12 @@ func (r *repairer) act(t tree, c target, why string) bool {
 			r.edit(t, func(t tree) { rawContent(t, at(t, c.path...)) })
 			r.add(true, c.path, "response %s: its JSON body typed as %s, because %s", c.name, rawType, why)
 			return true
+		}
+	case "parameters":
+		// A parameter component's enum is a Go type named after the
+		// component; its constants may collide with another's type.
+		if n == 0 && renamable {
+			return r.rename(t, c, "Param", why)
 		}
 	case "requestBodies":
 		if n == 0 {
