@@ -150,6 +150,15 @@ func (r *repairer) act(t tree, c target, why string) bool {
 		if n == 0 && renamable {
 			return r.rename(t, c, "Param", why)
 		}
+		if n <= 1 && plainParam(t, at(t, c.path...)) {
+			r.edit(t, func(t tree) {
+				if p := at(t, c.path...); p != nil {
+					p["schema"] = tree{"type": "string"}
+				}
+			})
+			r.add(true, c.path, "parameter %s: typed as string in Go (the text the request carries), because %s; requests are still validated against its schema", c.name, why)
+			return true
+		}
 	case "requestBodies":
 		if n == 0 {
 			r.edit(t, func(t tree) { rawContent(t, at(t, c.path...)) })
@@ -164,6 +173,40 @@ func (r *repairer) act(t tree, c target, why string) bool {
 		}
 	}
 	return false
+}
+
+// plainParam reports whether parameter p arrives as one plain value (not
+// a list or an object), which its handler can take as the string sent: a
+// union of scalars, say, whose Go type oapi-codegen cannot write for a
+// parameter component.
+func plainParam(t, p tree) bool {
+	if p == nil || p["content"] != nil {
+		return false
+	}
+	var plain func(v any, depth int) bool
+	plain = func(v any, depth int) bool {
+		s := resolve(t, v)
+		if s == nil || depth > 8 {
+			return false
+		}
+		switch typ, _ := s["type"].(string); typ {
+		case "array", "object":
+			return false
+		}
+		if s["properties"] != nil || s["items"] != nil {
+			return false
+		}
+		for _, k := range []string{"oneOf", "anyOf", "allOf"} {
+			list, _ := s[k].([]any)
+			for _, m := range list {
+				if !plain(m, depth+1) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return plain(p["schema"], 0)
 }
 
 // edit applies e to the current copy and records it for the next ones.
