@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
@@ -99,6 +100,10 @@ func (r *repairer) react(t tree, faults []fault, cands []target) bool {
 			continue
 		}
 		seen[key] = true
+		if c.kind == "operation" && collision(f.Msg) && r.paramTypes(t, *c) {
+			acted = true
+			continue
+		}
 		if r.act(t, *c, f.Msg) {
 			acted = true
 		}
@@ -173,6 +178,63 @@ func (r *repairer) act(t tree, c target, why string) bool {
 		}
 	}
 	return false
+}
+
+// paramTypes gives the inline parameters of operation c whose Go types
+// oapi-codegen names alike (GetTopParamsHttpProtocol for both http_protocol
+// and httpProtocol), all but the first of each name, Go type names of their
+// own, and reports whether it found any.
+func (r *repairer) paramTypes(t tree, c target) bool {
+	key := "paramtypes\x00" + c.name
+	if c.goName == "" || r.acted[key] > 0 {
+		return false
+	}
+	r.acted[key]++
+	first := map[string]string{} // Go name → the first parameter's name
+	taken := map[string]bool{}
+	for _, n := range sortedKeys(at(t, "components", "schemas")) {
+		taken[codegen.SchemaNameToTypeName(n)] = true
+	}
+	found := false
+	for _, listPath := range [][]string{append(slices.Clone(c.path[:2]), "parameters"), append(slices.Clone(c.path), "parameters")} {
+		list, _ := at(t, listPath[:len(listPath)-1]...)["parameters"].([]any)
+		for i, v := range list {
+			p, _ := v.(tree)
+			name, _ := p["name"].(string)
+			if p == nil || p["$ref"] != nil {
+				continue
+			}
+			goName := codegen.SchemaNameToTypeName(name)
+			other, dup := first[goName]
+			if !dup {
+				first[goName] = name
+				continue
+			}
+			typeName := c.goName + "Params" + goName
+			newName := typeName + "2"
+			for j := 3; taken[newName]; j++ {
+				newName = fmt.Sprintf("%s%d", typeName, j)
+			}
+			taken[newName] = true
+			path := append(slices.Clone(listPath), strconv.Itoa(i))
+			r.edit(t, func(t tree) {
+				s := pointer(t, append(slices.Clone(path), "schema"))
+				if s == nil || s["$ref"] != nil {
+					return
+				}
+				if items := at(s, "items"); s["type"] == "array" && items != nil {
+					if items["$ref"] != nil {
+						return
+					}
+					s = items
+				}
+				s["x-go-type-name"] = newName
+			})
+			r.add(false, path, "parameter %q: Go type named %s, because oapi-codegen names the types of parameters %q and %q alike", name, newName, other, name)
+			found = true
+		}
+	}
+	return found
 }
 
 // plainParam reports whether parameter p arrives as one plain value (not
