@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
 )
 
@@ -677,4 +678,123 @@ func rawMarshalers(code []byte) []byte {
 		fmt.Fprintf(&b, "\n// MarshalJSON writes the raw JSON as it is.\nfunc (r %s) MarshalJSON() ([]byte, error) {\n\treturn json.RawMessage(r).MarshalJSON()\n}\n", n)
 	}
 	return b.Bytes()
+}
+
+// failingSchemas finds, after oapi-codegen refused the document without
+// naming the construct (an allOf it cannot merge, say), the innermost
+// composite schemas (allOf, oneOf, anyOf) it cannot generate on their own,
+// by their paths in the document. It must run under codegenMu, right after
+// the refusal, with oapi-codegen's options still in place.
+func failingSchemas(t *openapi3.T) [][]string {
+	var out [][]string
+	var visit func(path []string, ref *openapi3.SchemaRef, depth int) bool
+	// visit reports whether a failing schema was found at or under path.
+	visit = func(path []string, ref *openapi3.SchemaRef, depth int) bool {
+		if ref == nil || ref.Ref != "" || ref.Value == nil || depth > 32 {
+			return false
+		}
+		s := ref.Value
+		found := false
+		child := func(r *openapi3.SchemaRef, elems ...string) {
+			if visit(append(slices.Clone(path), elems...), r, depth+1) {
+				found = true
+			}
+		}
+		for _, name := range sortedKeys(s.Properties) {
+			child(s.Properties[name], "properties", name)
+		}
+		child(s.Items, "items")
+		child(s.AdditionalProperties.Schema, "additionalProperties")
+		child(s.Not, "not")
+		for k, list := range map[string]openapi3.SchemaRefs{"allOf": s.AllOf, "oneOf": s.OneOf, "anyOf": s.AnyOf} {
+			for i, r := range list {
+				child(r, k, strconv.Itoa(i))
+			}
+		}
+		if found || len(s.AllOf)+len(s.OneOf)+len(s.AnyOf) == 0 {
+			return found
+		}
+		if _, err := codegen.GenerateGoSchema(ref, []string{"Probe"}); err != nil {
+			out = append(out, path)
+			return true
+		}
+		return false
+	}
+	content := func(path []string, c openapi3.Content) {
+		for _, mt := range sortedKeys(c) {
+			if c[mt] != nil {
+				visit(append(slices.Clone(path), "content", mt, "schema"), c[mt].Schema, 0)
+			}
+		}
+	}
+	if c := t.Components; c != nil {
+		for _, n := range sortedKeys(c.Schemas) {
+			visit([]string{"components", "schemas", n}, c.Schemas[n], 0)
+		}
+		for _, n := range sortedKeys(c.RequestBodies) {
+			if b := c.RequestBodies[n]; b != nil && b.Ref == "" && b.Value != nil {
+				content([]string{"components", "requestBodies", n}, b.Value.Content)
+			}
+		}
+		for _, n := range sortedKeys(c.Responses) {
+			if r := c.Responses[n]; r != nil && r.Ref == "" && r.Value != nil {
+				content([]string{"components", "responses", n}, r.Value.Content)
+			}
+		}
+	}
+	if t.Paths != nil {
+		for _, p := range sortedKeys(t.Paths.Map()) {
+			for _, m := range sortedKeys(t.Paths.Value(p).Operations()) {
+				op := t.Paths.Value(p).Operations()[m]
+				path := []string{"paths", p, strings.ToLower(m)}
+				if b := op.RequestBody; b != nil && b.Ref == "" && b.Value != nil {
+					content(append(slices.Clone(path), "requestBody"), b.Value.Content)
+				}
+				if op.Responses != nil {
+					for _, code := range sortedKeys(op.Responses.Map()) {
+						if r := op.Responses.Value(code); r != nil && r.Ref == "" && r.Value != nil {
+							content(append(slices.Clone(path), "responses", code), r.Value.Content)
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// degradeFailing types as raw JSON each schema failingSchemas finds after
+// oapi-codegen refused t (generated from tr) with err, and reports whether
+// there was any.
+func (r *repairer) degradeFailing(tr tree, t *openapi3.T, err error) bool {
+	paths := failingSchemas(t)
+	why := err.Error()
+	if i := strings.LastIndex(why, ": "); i >= 0 {
+		why = why[i+2:]
+	}
+	acted := false
+	for _, path := range paths {
+		key := "schema\x00" + strings.Join(path, "\x00")
+		if r.acted[key] > 0 || pointer(tr, path) == nil {
+			continue
+		}
+		r.acted[key]++
+		r.edit(tr, func(t tree) {
+			if s := pointer(t, path); s != nil {
+				s["x-go-type"] = rawType
+			}
+		})
+		r.add(true, path, "schema %s: typed as %s, because oapi-codegen cannot generate Go for it (%s); requests are still validated against the schema", pointerString(path), rawType, firstLine(why))
+		acted = true
+	}
+	return acted
+}
+
+// pointerString writes path as a JSON pointer.
+func pointerString(path []string) string {
+	parts := make([]string, len(path))
+	for i, p := range path {
+		parts[i] = escapePointer(p)
+	}
+	return "#/" + strings.Join(parts, "/")
 }
