@@ -94,7 +94,8 @@ func typeCheck(code []byte) ([]fault, error) {
 }
 
 // enclosingDecl returns the name of the top-level declaration containing
-// pos: a type, a function, or a method's receiver type.
+// pos: a type, a constant or variable, a function, or a method's receiver
+// type.
 func enclosingDecl(f *ast.File, pos token.Pos) string {
 	for _, d := range f.Decls {
 		if pos < d.Pos() || pos > d.End() {
@@ -114,8 +115,15 @@ func enclosingDecl(f *ast.File, pos token.Pos) string {
 			return d.Name.Name
 		case *ast.GenDecl:
 			for _, spec := range d.Specs {
-				if ts, ok := spec.(*ast.TypeSpec); ok && pos >= ts.Pos() && pos <= ts.End() {
-					return ts.Name.Name
+				if pos < spec.Pos() || pos > spec.End() {
+					continue
+				}
+				switch s := spec.(type) {
+				case *ast.TypeSpec:
+					return s.Name.Name
+				case *ast.ValueSpec:
+					// An enum constant, named after its type.
+					return s.Names[0].Name
 				}
 			}
 		}

@@ -116,6 +116,15 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, e
 					retries++
 					continue
 				}
+			}
+			// A refusal that names no construct (an allOf it cannot
+			// merge): the composite schemas it cannot generate alone are
+			// degraded, before the older merge is tried for all of them.
+			if !strict && pass+1 < maxPasses && len(codegenTarget(tr, err.Error(), nil)) == 0 && r.degradeFailing(tr, t, err) {
+				pass++
+				continue
+			}
+			if retries < 20 {
 				if strings.Contains(err.Error(), "merging schemas") && !cfg.Compatibility.OldMergeSchemas {
 					cfg.Compatibility.OldMergeSchemas = true
 					retries++
@@ -198,10 +207,26 @@ func opNames(t *openapi3.T) (map[string]string, error) {
 	return names, nil
 }
 
-// targetPos locates the construct a fault is about.
+// targetPos locates the construct a fault is about; failing that, the
+// first key in the spec whose Go name is an identifier in the fault.
 func targetPos(doc *spec.Doc, tr tree, f fault, names map[string]string) spec.Pos {
 	if c := match(targets(tr, names), f); c != nil {
 		return doc.Locate(c.path...)
+	}
+	return keyPos(doc, f.Decl+" "+f.Msg)
+}
+
+// keyPos returns the place of the first key in the spec whose Go name is an
+// identifier in msg, or the document's start.
+func keyPos(doc *spec.Doc, msg string) spec.Pos {
+	idents := map[string]bool{}
+	for _, ident := range goIdentRE.FindAllString(msg, -1) {
+		idents[ident] = true
+	}
+	if len(idents) > 0 {
+		if pos, ok := doc.FindKey(func(k string) bool { return idents[codegen.SchemaNameToTypeName(k)] }); ok {
+			return pos
+		}
 	}
 	return doc.Locate()
 }

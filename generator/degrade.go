@@ -9,8 +9,10 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
 )
 
@@ -38,24 +40,50 @@ func targets(t tree, opNames map[string]string) []target {
 	return out
 }
 
-var undefinedRE = regexp.MustCompile(`^undefined: (\w+)`)
+// subjectRE finds the identifier a fault is about when it is not the
+// declaration the fault is in: an undefined name, or a constant used as a
+// type (an enum constant named like a type).
+var subjectRE = regexp.MustCompile(`^(?:undefined: (\w+)|(\w+) \([a-z ]+\) is not a type)`)
 
 // match returns the construct whose Go name is the longest prefix of the
-// identifier a fault is about; at equal length, the later kind (responses
-// over schemas) wins, as their Go names extend schema names.
+// identifier a fault is about: the undefined name or the constant used as a
+// type, else the declaration the fault is in, else any identifier in its
+// message; at equal length, the
+// later kind (responses over schemas) wins, as their Go names extend schema
+// names.
 func match(cands []target, f fault) *target {
-	ident := f.Decl
-	if m := undefinedRE.FindStringSubmatch(f.Msg); m != nil {
-		ident = m[1]
+	if m := subjectRE.FindStringSubmatch(f.Msg); m != nil {
+		if c := longestPrefix(cands, []string{m[1] + m[2]}); c != nil {
+			return c
+		}
 	}
+	if c := longestPrefix(cands, []string{f.Decl}); c != nil {
+		return c
+	}
+	return longestPrefix(cands, goIdentRE.FindAllString(f.Msg, -1))
+}
+
+// longestPrefix returns the construct whose Go name is the longest prefix
+// of one of idents.
+func longestPrefix(cands []target, idents []string) *target {
 	var best *target
-	for i := range cands {
-		c := &cands[i]
-		if c.goName != "" && strings.HasPrefix(ident, c.goName) && (best == nil || len(c.goName) >= len(best.goName)) {
-			best = c
+	for _, ident := range idents {
+		for i := range cands {
+			c := &cands[i]
+			if c.goName != "" && strings.HasPrefix(ident, c.goName) && (best == nil || len(c.goName) >= len(best.goName)) {
+				best = c
+			}
 		}
 	}
 	return best
+}
+
+// collision reports whether a type checker's message is about two
+// declarations of one name: a type redeclared, or an enum constant named
+// like a type (a constant StatusActive for value "active" of Status, and a
+// type StatusActive), which a new Go name repairs.
+func collision(msg string) bool {
+	return strings.Contains(msg, "redeclared") || strings.Contains(msg, "is not a type")
 }
 
 // react repairs or degrades the construct behind each fault, at most once
@@ -73,6 +101,10 @@ func (r *repairer) react(t tree, faults []fault, cands []target) bool {
 			continue
 		}
 		seen[key] = true
+		if c.kind == "operation" && collision(f.Msg) && r.paramTypes(t, *c) {
+			acted = true
+			continue
+		}
 		if r.act(t, *c, f.Msg) {
 			acted = true
 		}
@@ -86,10 +118,15 @@ func (r *repairer) act(t tree, c target, why string) bool {
 	key := c.kind + "\x00" + c.name
 	n := r.acted[key]
 	r.acted[key] = n + 1
-	why = "oapi-codegen's Go for it does not compile (" + why + ")"
+	renamable := collision(why)
+	if m := subjectRE.FindStringSubmatch(why); m != nil && strings.Contains(why, "(constant)") {
+		why = "an enum constant of another type is also named " + m[2]
+	} else {
+		why = "oapi-codegen's Go for it does not compile (" + why + ")"
+	}
 	switch c.kind {
 	case "schemas":
-		if n == 0 && strings.Contains(why, "redeclared") {
+		if n == 0 && renamable {
 			return r.rename(t, c, "Schema", why)
 		}
 		if n <= 1 {
@@ -113,6 +150,21 @@ func (r *repairer) act(t tree, c target, why string) bool {
 			r.add(true, c.path, "response %s: its JSON body typed as %s, because %s", c.name, rawType, why)
 			return true
 		}
+	case "parameters":
+		// A parameter component's enum is a Go type named after the
+		// component; its constants may collide with another's type.
+		if n == 0 && renamable {
+			return r.rename(t, c, "Param", why)
+		}
+		if n <= 1 && plainParam(t, at(t, c.path...)) {
+			r.edit(t, func(t tree) {
+				if p := at(t, c.path...); p != nil {
+					p["schema"] = tree{"type": "string"}
+				}
+			})
+			r.add(true, c.path, "parameter %s: typed as string in Go (the text the request carries), because %s; requests are still validated against its schema", c.name, why)
+			return true
+		}
 	case "requestBodies":
 		if n == 0 {
 			r.edit(t, func(t tree) { rawContent(t, at(t, c.path...)) })
@@ -127,6 +179,97 @@ func (r *repairer) act(t tree, c target, why string) bool {
 		}
 	}
 	return false
+}
+
+// paramTypes gives the inline parameters of operation c whose Go types
+// oapi-codegen names alike (GetTopParamsHttpProtocol for both http_protocol
+// and httpProtocol), all but the first of each name, Go type names of their
+// own, and reports whether it found any.
+func (r *repairer) paramTypes(t tree, c target) bool {
+	key := "paramtypes\x00" + c.name
+	if c.goName == "" || r.acted[key] > 0 {
+		return false
+	}
+	r.acted[key]++
+	first := map[string]string{} // Go name → the first parameter's name
+	taken := map[string]bool{}
+	for _, n := range sortedKeys(at(t, "components", "schemas")) {
+		taken[codegen.SchemaNameToTypeName(n)] = true
+	}
+	found := false
+	for _, listPath := range [][]string{append(slices.Clone(c.path[:2]), "parameters"), append(slices.Clone(c.path), "parameters")} {
+		list, _ := at(t, listPath[:len(listPath)-1]...)["parameters"].([]any)
+		for i, v := range list {
+			p, _ := v.(tree)
+			name, _ := p["name"].(string)
+			if p == nil || p["$ref"] != nil {
+				continue
+			}
+			goName := codegen.SchemaNameToTypeName(name)
+			other, dup := first[goName]
+			if !dup {
+				first[goName] = name
+				continue
+			}
+			typeName := c.goName + "Params" + goName
+			newName := typeName + "2"
+			for j := 3; taken[newName]; j++ {
+				newName = fmt.Sprintf("%s%d", typeName, j)
+			}
+			taken[newName] = true
+			path := append(slices.Clone(listPath), strconv.Itoa(i))
+			r.edit(t, func(t tree) {
+				s := pointer(t, append(slices.Clone(path), "schema"))
+				if s == nil || s["$ref"] != nil {
+					return
+				}
+				if items := at(s, "items"); s["type"] == "array" && items != nil {
+					if items["$ref"] != nil {
+						return
+					}
+					s = items
+				}
+				s["x-go-type-name"] = newName
+			})
+			r.add(false, path, "parameter %q: Go type named %s, because oapi-codegen names the types of parameters %q and %q alike", name, newName, other, name)
+			found = true
+		}
+	}
+	return found
+}
+
+// plainParam reports whether parameter p arrives as one plain value (not
+// a list or an object), which its handler can take as the string sent: a
+// union of scalars, say, whose Go type oapi-codegen cannot write for a
+// parameter component.
+func plainParam(t, p tree) bool {
+	if p == nil || p["content"] != nil {
+		return false
+	}
+	var plain func(v any, depth int) bool
+	plain = func(v any, depth int) bool {
+		s := resolve(t, v)
+		if s == nil || depth > 8 {
+			return false
+		}
+		switch typ, _ := s["type"].(string); typ {
+		case "array", "object":
+			return false
+		}
+		if s["properties"] != nil || s["items"] != nil {
+			return false
+		}
+		for _, k := range []string{"oneOf", "anyOf", "allOf"} {
+			list, _ := s[k].([]any)
+			for _, m := range list {
+				if !plain(m, depth+1) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return plain(p["schema"], 0)
 }
 
 // edit applies e to the current copy and records it for the next ones.
@@ -535,4 +678,123 @@ func rawMarshalers(code []byte) []byte {
 		fmt.Fprintf(&b, "\n// MarshalJSON writes the raw JSON as it is.\nfunc (r %s) MarshalJSON() ([]byte, error) {\n\treturn json.RawMessage(r).MarshalJSON()\n}\n", n)
 	}
 	return b.Bytes()
+}
+
+// failingSchemas finds, after oapi-codegen refused the document without
+// naming the construct (an allOf it cannot merge, say), the innermost
+// composite schemas (allOf, oneOf, anyOf) it cannot generate on their own,
+// by their paths in the document. It must run under codegenMu, right after
+// the refusal, with oapi-codegen's options still in place.
+func failingSchemas(t *openapi3.T) [][]string {
+	var out [][]string
+	var visit func(path []string, ref *openapi3.SchemaRef, depth int) bool
+	// visit reports whether a failing schema was found at or under path.
+	visit = func(path []string, ref *openapi3.SchemaRef, depth int) bool {
+		if ref == nil || ref.Ref != "" || ref.Value == nil || depth > 32 {
+			return false
+		}
+		s := ref.Value
+		found := false
+		child := func(r *openapi3.SchemaRef, elems ...string) {
+			if visit(append(slices.Clone(path), elems...), r, depth+1) {
+				found = true
+			}
+		}
+		for _, name := range sortedKeys(s.Properties) {
+			child(s.Properties[name], "properties", name)
+		}
+		child(s.Items, "items")
+		child(s.AdditionalProperties.Schema, "additionalProperties")
+		child(s.Not, "not")
+		for k, list := range map[string]openapi3.SchemaRefs{"allOf": s.AllOf, "oneOf": s.OneOf, "anyOf": s.AnyOf} {
+			for i, r := range list {
+				child(r, k, strconv.Itoa(i))
+			}
+		}
+		if found || len(s.AllOf)+len(s.OneOf)+len(s.AnyOf) == 0 {
+			return found
+		}
+		if _, err := codegen.GenerateGoSchema(ref, []string{"Probe"}); err != nil {
+			out = append(out, path)
+			return true
+		}
+		return false
+	}
+	content := func(path []string, c openapi3.Content) {
+		for _, mt := range sortedKeys(c) {
+			if c[mt] != nil {
+				visit(append(slices.Clone(path), "content", mt, "schema"), c[mt].Schema, 0)
+			}
+		}
+	}
+	if c := t.Components; c != nil {
+		for _, n := range sortedKeys(c.Schemas) {
+			visit([]string{"components", "schemas", n}, c.Schemas[n], 0)
+		}
+		for _, n := range sortedKeys(c.RequestBodies) {
+			if b := c.RequestBodies[n]; b != nil && b.Ref == "" && b.Value != nil {
+				content([]string{"components", "requestBodies", n}, b.Value.Content)
+			}
+		}
+		for _, n := range sortedKeys(c.Responses) {
+			if r := c.Responses[n]; r != nil && r.Ref == "" && r.Value != nil {
+				content([]string{"components", "responses", n}, r.Value.Content)
+			}
+		}
+	}
+	if t.Paths != nil {
+		for _, p := range sortedKeys(t.Paths.Map()) {
+			for _, m := range sortedKeys(t.Paths.Value(p).Operations()) {
+				op := t.Paths.Value(p).Operations()[m]
+				path := []string{"paths", p, strings.ToLower(m)}
+				if b := op.RequestBody; b != nil && b.Ref == "" && b.Value != nil {
+					content(append(slices.Clone(path), "requestBody"), b.Value.Content)
+				}
+				if op.Responses != nil {
+					for _, code := range sortedKeys(op.Responses.Map()) {
+						if r := op.Responses.Value(code); r != nil && r.Ref == "" && r.Value != nil {
+							content(append(slices.Clone(path), "responses", code), r.Value.Content)
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// degradeFailing types as raw JSON each schema failingSchemas finds after
+// oapi-codegen refused t (generated from tr) with err, and reports whether
+// there was any.
+func (r *repairer) degradeFailing(tr tree, t *openapi3.T, err error) bool {
+	paths := failingSchemas(t)
+	why := err.Error()
+	if i := strings.LastIndex(why, ": "); i >= 0 {
+		why = why[i+2:]
+	}
+	acted := false
+	for _, path := range paths {
+		key := "schema\x00" + strings.Join(path, "\x00")
+		if r.acted[key] > 0 || pointer(tr, path) == nil {
+			continue
+		}
+		r.acted[key]++
+		r.edit(tr, func(t tree) {
+			if s := pointer(t, path); s != nil {
+				s["x-go-type"] = rawType
+			}
+		})
+		r.add(true, path, "schema %s: typed as %s, because oapi-codegen cannot generate Go for it (%s); requests are still validated against the schema", pointerString(path), rawType, firstLine(why))
+		acted = true
+	}
+	return acted
+}
+
+// pointerString writes path as a JSON pointer.
+func pointerString(path []string) string {
+	parts := make([]string, len(path))
+	for i, p := range path {
+		parts[i] = escapePointer(p)
+	}
+	return "#/" + strings.Join(parts, "/")
 }
