@@ -69,11 +69,11 @@ func SampleRequest(doc *openapi3.T, op Operation) Request {
 			schema = p.Schema.Value
 		}
 		v := sampleValue(schema, 0)
-		if p.Example != nil {
+		if p.Example != nil && fits(schema, p.Example) {
 			v = p.Example
 		}
 		s, ok := scalarString(v)
-		if !ok || !r.check(schema, v) {
+		if !ok || !fits(schema, v) {
 			r.Valid = false
 		}
 		switch p.In {
@@ -126,7 +126,7 @@ func (r *Request) body(rb *openapi3.RequestBody) {
 		schema = mt.Schema.Value
 	}
 	v := sampleValue(schema, 0)
-	if mt.Example != nil {
+	if mt.Example != nil && fits(schema, mt.Example) {
 		v = mt.Example
 	}
 	data, err := json.Marshal(v)
@@ -134,14 +134,14 @@ func (r *Request) body(rb *openapi3.RequestBody) {
 		r.Valid = false
 		return
 	}
-	if !r.check(schema, v) {
+	if !fits(schema, v) {
 		r.Valid = false
 	}
 	r.ContentType, r.Body = ct, string(data)
 }
 
-// check validates v against schema as a request would be.
-func (r *Request) check(schema *openapi3.Schema, v any) bool {
+// fits reports whether v validates against schema as a request would.
+func fits(schema *openapi3.Schema, v any) bool {
 	if schema == nil {
 		return true
 	}
@@ -177,12 +177,14 @@ func sampleValue(s *openapi3.Schema, depth int) any {
 	if s == nil || depth > 8 {
 		return nil
 	}
-	switch {
-	case s.Example != nil:
-		return s.Example
-	case s.Default != nil:
-		return s.Default
-	case len(s.Enum) > 0:
+	// What the spec offers is used only when it fits the schema: real
+	// specs give `example: "false"` for a boolean.
+	for _, v := range []any{s.Example, s.Default} {
+		if v != nil && fits(s, v) {
+			return v
+		}
+	}
+	if len(s.Enum) > 0 && fits(s, s.Enum[0]) {
 		return s.Enum[0]
 	}
 	if len(s.AllOf) > 0 {

@@ -61,3 +61,14 @@ paths:
 		t.Errorf("path %q, query %q; want /monitor/666486743 and n=1500000000", r.Path, r.Query)
 	}
 }
+
+func TestSampleIgnoresExamplesThatDoNotFit(t *testing.T) {
+	s := &openapi3.Schema{Type: &openapi3.Types{"boolean"}, Example: "false"}
+	if v := sampleValue(s, 0); v != true {
+		t.Errorf("sample of a boolean with the example \"false\" = %#v, want true", v)
+	}
+	n := &openapi3.Schema{Type: &openapi3.Types{"integer"}, Default: "20 - incident_summary"}
+	if v := sampleValue(n, 0); v == n.Default {
+		t.Errorf("sample of an integer with a text default = %#v, want a number", v)
+	}
+}
