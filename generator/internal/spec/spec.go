@@ -170,6 +170,7 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	// Bundle: move every component reached through another file into this
 	// document's components, so code generation sees one document.
 	doc.InternalizeRefs(ctx, nil)
+	d.Repairs = append(d.Repairs, d.dropUnfitDefaults()...)
 	return d, nil
 }
 
@@ -206,6 +207,7 @@ func loadSwagger2(ctx context.Context, d *Doc) (*Doc, error) {
 	}
 	d.T = doc
 	d.Version = "2.0"
+	d.Repairs = append(d.Repairs, d.dropUnfitDefaults()...)
 	d.Notices = append(d.Notices, fmt.Sprintf("%s: Swagger 2.0 document converted to OpenAPI 3.0; positions in later messages refer to the original file where possible", d.Path))
 	return d, nil
 }
