@@ -641,32 +641,26 @@ func rawMarshalers(code []byte) []byte {
 			}
 		}
 	}
-	// Aliases come first in oapi-codegen's output, but do two rounds so the
-	// order does not matter.
-	for range 2 {
-		for _, d := range file.Decls {
-			gd, ok := d.(*ast.GenDecl)
-			if !ok || gd.Tok != token.TYPE {
-				continue
-			}
+	var types []*ast.TypeSpec
+	for _, d := range file.Decls {
+		if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
 			for _, s := range gd.Specs {
-				ts := s.(*ast.TypeSpec)
-				if ts.Assign.IsValid() && isRaw(ts.Type) {
-					raw[ts.Name.Name] = true
-				}
+				types = append(types, s.(*ast.TypeSpec))
 			}
 		}
 	}
-	for _, d := range file.Decls {
-		gd, ok := d.(*ast.GenDecl)
-		if !ok || gd.Tok != token.TYPE {
-			continue
-		}
-		for _, s := range gd.Specs {
-			ts := s.(*ast.TypeSpec)
-			if !ts.Assign.IsValid() && isRaw(ts.Type) && !hasMarshal[ts.Name.Name] {
-				defined = append(defined, ts.Name.Name)
+	// Aliases come first in oapi-codegen's output, but do two rounds so the
+	// order does not matter.
+	for range 2 {
+		for _, ts := range types {
+			if ts.Assign.IsValid() && isRaw(ts.Type) {
+				raw[ts.Name.Name] = true
 			}
+		}
+	}
+	for _, ts := range types {
+		if !ts.Assign.IsValid() && isRaw(ts.Type) && !hasMarshal[ts.Name.Name] {
+			defined = append(defined, ts.Name.Name)
 		}
 	}
 	if len(defined) == 0 {
