@@ -30,7 +30,6 @@ const (
 
 // corpusRefused lists the files that must be refused, with the reason that
 // must be given: an undeclared security scheme fails closed.
-
 var corpusRefused = map[string]*regexp.Regexp{
 	"hubspot-crm-commerceSubscriptions-v3.json": regexp.MustCompile(`names scheme "oauth2_legacy", which components.securitySchemes does not declare`),
 }
