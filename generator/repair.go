@@ -601,12 +601,27 @@ func (r *repairer) enumConstantNames(t tree) {
 			if n, ok := s["x-go-type-name"].(string); ok && len(path) > 1 {
 				typeName = n
 			}
-			for _, v := range values {
+			// Constants are named after x-enum-varnames (or x-enumNames)
+			// where given, and after the values otherwise.
+			var names []any
+			for _, k := range []string{"x-enum-varnames", "x-enumNames"} {
+				if l, ok := s[k].([]any); ok {
+					names = l
+					break
+				}
+			}
+			for i, v := range values {
 				if v == nil {
 					continue
 				}
+				sv := fmt.Sprint(v)
+				if i < len(names) {
+					if n, ok := names[i].(string); ok {
+						sv = n
+					}
+				}
 				word := "Empty"
-				if sv := fmt.Sprint(v); sv != "" {
+				if sv != "" {
 					word = codegen.UppercaseFirstCharacter(codegen.SanitizeGoIdentity(codegen.SchemaNameToTypeName(sv)))
 				}
 				if _, seen := consts[typeName+word]; !seen {
