@@ -153,6 +153,7 @@ func (r *repairer) proactive(t tree) {
 	})
 	r.deepRefs(t)
 	r.enumConstantNames(t)
+	r.responseNames(t)
 	// Parameters whose names cannot be written into Go source are dropped
 	// from the typed parameters (after the walk: it deletes from lists).
 	walk(t, func(path []string, m tree) {
@@ -555,14 +556,7 @@ func typeNameAt(t tree, path []string) string {
 // freshTypeName returns name, or name with a number, so that it is not the
 // Go name of a component or of a type named earlier in this generation.
 func (r *repairer) freshTypeName(t tree, name string) string {
-	if r.typeNames == nil {
-		r.typeNames = map[string]bool{}
-		for _, s := range []string{"schemas", "parameters", "requestBodies", "responses", "headers"} {
-			for n := range at(t, "components", s) {
-				r.typeNames[codegen.SchemaNameToTypeName(n)] = true
-			}
-		}
-	}
+	r.initTypeNames(t)
 	out := name
 	for i := 2; r.typeNames[out]; i++ {
 		out = name + strconv.Itoa(i)
@@ -571,17 +565,34 @@ func (r *repairer) freshTypeName(t tree, name string) string {
 	return out
 }
 
+// initTypeNames starts the Go type names taken with the components'.
+func (r *repairer) initTypeNames(t tree) {
+	if r.typeNames != nil {
+		return
+	}
+	r.typeNames = map[string]bool{}
+	for _, s := range []string{"schemas", "parameters", "requestBodies", "responses", "headers"} {
+		for n := range at(t, "components", s) {
+			r.typeNames[codegen.SchemaNameToTypeName(n)] = true
+		}
+	}
+}
+
 // enumConstantNames renames the component schemas whose Go type name is the
 // name of an enum constant: oapi-codegen writes the constants of enum type
 // SourceType as SourceType<Value>, so a schema source_type_card (Go type
 // SourceTypeCard) and the value "card" of an enum typed SourceType declare
 // one name twice, and the code does not compile. The schema's Go type gets
-// the suffix Schema; its references follow.
+// the suffix Schema; its references follow. On the way, an inline enum
+// whose Go type name (from its place: Connection.health → ConnectionHealth)
+// is a component schema's gets a name of its own, which oapi-codegen would
+// otherwise refuse as a duplicate type.
 func (r *repairer) enumConstantNames(t tree) {
 	schemas := at(t, "components", "schemas")
 	if len(schemas) == 0 {
 		return
 	}
+	r.initTypeNames(t)
 	byGoName := map[string]string{}
 	for n := range schemas {
 		byGoName[codegen.SchemaNameToTypeName(n)] = n
@@ -591,8 +602,8 @@ func (r *repairer) enumConstantNames(t tree) {
 		value any
 	}
 	consts := map[string]constant{}
-	var visit func(path []string, s tree, depth int)
-	visit = func(path []string, s tree, depth int) {
+	var visit func(path, at []string, s tree, depth int)
+	visit = func(path, at []string, s tree, depth int) {
 		if s == nil || depth > 8 || s["$ref"] != nil {
 			return
 		}
@@ -600,6 +611,18 @@ func (r *repairer) enumConstantNames(t tree) {
 			typeName := codegen.SchemaNameToTypeName(codegen.PathToTypeName(slices.Clone(path)))
 			if n, ok := s["x-go-type-name"].(string); ok && len(path) > 1 {
 				typeName = n
+			} else if other, taken := byGoName[typeName]; taken && len(path) > 1 {
+				// An inline enum named like a component schema
+				// (Connection.health and ConnectionHealth): oapi-codegen
+				// refuses the duplicate type name.
+				name := typeName + "Value"
+				for i := 2; byGoName[name] != "" || r.typeNames[name]; i++ {
+					name = typeName + "Value" + strconv.Itoa(i)
+				}
+				r.typeNames[name] = true
+				s["x-go-type-name"] = name
+				r.add(false, at, "enum %s: Go type named %s, because schema %s has the Go name %s", strings.Join(path, "."), name, other, typeName)
+				typeName = name
 			}
 			// Constants are named after x-enum-varnames (or x-enumNames)
 			// where given, and after the values otherwise.
@@ -630,17 +653,17 @@ func (r *repairer) enumConstantNames(t tree) {
 			}
 		}
 		if items, ok := s["items"].(tree); ok && s["type"] == "array" {
-			visit(path, items, depth+1)
+			visit(path, append(slices.Clone(at), "items"), items, depth+1)
 		}
 		props, _ := s["properties"].(tree)
 		for _, name := range sortedKeys(props) {
 			p, _ := props[name].(tree)
-			visit(append(slices.Clone(path), name), p, depth+1)
+			visit(append(slices.Clone(path), name), append(slices.Clone(at), "properties", name), p, depth+1)
 		}
 	}
 	for _, n := range sortedKeys(schemas) {
 		s, _ := schemas[n].(tree)
-		visit([]string{n}, s, 0)
+		visit([]string{n}, []string{"components", "schemas", n}, s, 0)
 	}
 	renames := map[string]string{}
 	for _, goName := range sortedKeys(consts) {
@@ -685,5 +708,50 @@ func rewriteRefsMap(v any, renames map[string]string) {
 		for _, e := range v {
 			rewriteRefsMap(e, renames)
 		}
+	}
+}
+
+// responseNames renames the response components whose Go name is a schema
+// component's (a response and a schema both named BadRequestResponse):
+// oapi-codegen then renames one of the types, and its strict server refers
+// to response types under the name it did not keep, which do not compile.
+// The response gets the suffix Response; its references follow.
+func (r *repairer) responseNames(t tree) {
+	responses := at(t, "components", "responses")
+	if len(responses) == 0 {
+		return
+	}
+	schemas := map[string]string{}
+	for n := range at(t, "components", "schemas") {
+		schemas[codegen.SchemaNameToTypeName(n)] = n
+	}
+	taken := map[string]bool{}
+	for _, sec := range []string{"schemas", "parameters", "requestBodies", "responses", "headers"} {
+		for n := range at(t, "components", sec) {
+			taken[codegen.SchemaNameToTypeName(n)] = true
+		}
+	}
+	renames := map[string]string{}
+	for _, n := range sortedKeys(responses) {
+		goName := codegen.SchemaNameToTypeName(n)
+		schema, ok := schemas[goName]
+		if !ok {
+			continue
+		}
+		if m, _ := responses[n].(tree); m != nil && m["x-go-name"] != nil {
+			continue
+		}
+		name := n + "Response"
+		for i := 2; taken[codegen.SchemaNameToTypeName(name)]; i++ {
+			name = fmt.Sprintf("%sResponse%d", n, i)
+		}
+		taken[codegen.SchemaNameToTypeName(name)] = true
+		responses[name] = responses[n]
+		delete(responses, n)
+		renames["#/components/responses/"+escapePointer(n)] = "#/components/responses/" + escapePointer(name)
+		r.add(false, []string{"components", "responses", n}, "response %s: Go type named %s, because schema %s has the Go name %s too", n, codegen.SchemaNameToTypeName(name), schema, goName)
+	}
+	if len(renames) > 0 {
+		rewriteRefsMap(t, renames)
 	}
 }
