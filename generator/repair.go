@@ -154,6 +154,7 @@ func (r *repairer) proactive(t tree) {
 	r.deepRefs(t)
 	r.enumConstantNames(t)
 	r.responseNames(t)
+	r.responseBodies(t)
 	// Parameters whose names cannot be written into Go source are dropped
 	// from the typed parameters (after the walk: it deletes from lists).
 	walk(t, func(path []string, m tree) {
@@ -754,4 +755,86 @@ func (r *repairer) responseNames(t tree) {
 	if len(renames) > 0 {
 		rewriteRefsMap(t, renames)
 	}
+}
+
+// responseBodies moves the inline JSON schema of a response component into
+// a schema of its own when Go types are declared inside it (an inline enum
+// or union): oapi-codegen refers to those types under the response's name
+// (XJSONResponseBodyStatus) but never declares them, so the code does not
+// compile. As a schema, the body and the types inside it are named
+// consistently.
+func (r *repairer) responseBodies(t tree) {
+	responses := at(t, "components", "responses")
+	if len(responses) == 0 {
+		return
+	}
+	var schemas tree
+	taken := map[string]bool{}
+	for n := range at(t, "components", "schemas") {
+		taken[codegen.SchemaNameToTypeName(n)] = true
+	}
+	for _, n := range sortedKeys(responses) {
+		content := at(responses, n, "content")
+		for _, mt := range sortedKeys(content) {
+			s := at(content, mt, "schema")
+			if s == nil || s["$ref"] != nil || !strings.Contains(mt, "json") {
+				continue
+			}
+			if declaresTypes(s, 0) {
+				if schemas == nil {
+					schemas = at(t, "components", "schemas")
+					if schemas == nil {
+						schemas = tree{}
+						at(t, "components")["schemas"] = schemas
+					}
+				}
+				name := n + "Body"
+				for i := 2; taken[codegen.SchemaNameToTypeName(name)]; i++ {
+					name = fmt.Sprintf("%sBody%d", n, i)
+				}
+				taken[codegen.SchemaNameToTypeName(name)] = true
+				schemas[name] = s
+				content[mt].(tree)["schema"] = tree{"$ref": "#/components/schemas/" + escapePointer(name)}
+				r.add(false, []string{"components", "responses", n}, "response %s: its inline schema typed as %s, because oapi-codegen does not declare the Go types of the enums or unions inside an inline response schema", n, codegen.SchemaNameToTypeName(name))
+			}
+			break // as oapi-codegen, the first JSON media type
+		}
+	}
+}
+
+// declaresTypes reports whether an inline schema holds, below its top, an
+// inline enum or union, for which oapi-codegen declares a Go type.
+func declaresTypes(s tree, depth int) bool {
+	if s == nil || s["$ref"] != nil || depth > 8 {
+		return false
+	}
+	if depth > 0 && s["x-go-type"] == nil {
+		if _, ok := s["enum"].([]any); ok {
+			return true
+		}
+		for _, k := range []string{"oneOf", "anyOf"} {
+			if _, ok := s[k].([]any); ok {
+				return true
+			}
+		}
+	}
+	for _, p := range at(s, "properties") {
+		if m, ok := p.(tree); ok && declaresTypes(m, depth+1) {
+			return true
+		}
+	}
+	for _, k := range []string{"allOf", "oneOf", "anyOf"} {
+		l, _ := s[k].([]any)
+		for _, e := range l {
+			if m, ok := e.(tree); ok && declaresTypes(m, depth+1) {
+				return true
+			}
+		}
+	}
+	for _, k := range []string{"items", "additionalProperties"} {
+		if m, ok := s[k].(tree); ok && declaresTypes(m, depth+1) {
+			return true
+		}
+	}
+	return false
 }
