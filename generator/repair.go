@@ -124,6 +124,8 @@ type repairer struct {
 	// acted records what has been changed reactively, by kind and name, so
 	// a construct is first repaired and degraded only if that did not help.
 	acted map[string]int
+	// typeNames are the Go type names taken, for names given proactively.
+	typeNames map[string]bool
 }
 
 func (r *repairer) add(degraded bool, path []string, format string, args ...any) {
@@ -133,6 +135,7 @@ func (r *repairer) add(degraded bool, path []string, format string, args ...any)
 // proactive repairs the constructs known to defeat oapi-codegen before it
 // runs, so that the common cases cost no extra generation.
 func (r *repairer) proactive(t tree) {
+	r.typeNames = nil
 	walk(t, func(path []string, m tree) {
 		if len(path) >= 2 && isParamList(path) {
 			r.paramSchema(path, m)
@@ -146,8 +149,12 @@ func (r *repairer) proactive(t tree) {
 		if _, ok := m["discriminator"].(tree); ok {
 			r.discriminator(path, m)
 		}
+		r.unionArrayEnums(t, path, m)
 	})
 	r.deepRefs(t)
+	r.enumConstantNames(t)
+	r.responseNames(t)
+	r.responseBodies(t)
 	// Parameters whose names cannot be written into Go source are dropped
 	// from the typed parameters (after the walk: it deletes from lists).
 	walk(t, func(path []string, m tree) {
@@ -469,4 +476,365 @@ func cmpOr(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// unionArrayEnums names the inline enum items of an inline array that is a
+// member of a union (anyOf, oneOf): oapi-codegen names the member and its
+// items alike (X0), so the member's Go type is a list of itself and does not
+// compile ("invalid recursive type"). The items get a Go type name of their
+// own (x-go-type-name), derived from where they are in the spec.
+func (r *repairer) unionArrayEnums(t tree, path []string, m tree) {
+	for _, k := range []string{"anyOf", "oneOf"} {
+		members, _ := m[k].([]any)
+		for i, e := range members {
+			member, _ := e.(tree)
+			if member == nil || member["$ref"] != nil || member["x-go-type"] != nil || member["x-go-type-name"] != nil {
+				continue
+			}
+			items, itemsPath := member, append(slices.Clone(path), k, strconv.Itoa(i))
+			inList := false
+			for items["type"] == "array" {
+				next, _ := items["items"].(tree)
+				if next == nil {
+					break
+				}
+				items, itemsPath, inList = next, append(itemsPath, "items"), true
+			}
+			if !inList || items["$ref"] != nil || items["x-go-type"] != nil || items["x-go-type-name"] != nil {
+				continue
+			}
+			if values, _ := items["enum"].([]any); len(values) == 0 || items["type"] == "array" {
+				continue
+			}
+			name := r.freshTypeName(t, typeNameAt(t, itemsPath))
+			items["x-go-type-name"] = name
+			r.add(false, itemsPath, "enum items of %s member %d: Go type named %s, because oapi-codegen gives the list and its items one name, a type that refers to itself", k, i, name)
+		}
+	}
+}
+
+// typeNameAt derives a Go type name for the schema at path from the names
+// on the way to it: the operation (its operationId, or method and path),
+// the component, properties and union members, and "Item" for list items.
+func typeNameAt(t tree, path []string) string {
+	var words []string
+	for i := 0; i < len(path); i++ {
+		p := path[i]
+		switch {
+		case i == 0 && (p == "paths" || p == "webhooks") && len(path) >= 3:
+			op := at(t, path[:3]...)
+			if id, ok := op["operationId"].(string); ok && id != "" {
+				words = append(words, id)
+			} else {
+				words = append(words, path[2], path[1])
+			}
+			i = 2
+		case i == 0 && p == "components" && len(path) >= 3:
+			words = append(words, path[2])
+			i = 2
+		case p == "content" || p == "parameters":
+			i++ // the media type, the parameter's index
+		case p == "requestBody":
+			words = append(words, "Body")
+		case p == "responses" && i+1 < len(path):
+			words = append(words, path[i+1], "Response")
+			i++
+		case p == "properties" && i+1 < len(path):
+			words = append(words, path[i+1])
+			i++
+		case (p == "anyOf" || p == "oneOf" || p == "allOf") && i+1 < len(path):
+			words = append(words, path[i+1])
+			i++
+		case p == "items":
+			words = append(words, "Item")
+		case p == "additionalProperties":
+			words = append(words, "Value")
+		}
+	}
+	return codegen.SchemaNameToTypeName(strings.Join(words, "_"))
+}
+
+// freshTypeName returns name, or name with a number, so that it is not the
+// Go name of a component or of a type named earlier in this generation.
+func (r *repairer) freshTypeName(t tree, name string) string {
+	r.initTypeNames(t)
+	out := name
+	for i := 2; r.typeNames[out]; i++ {
+		out = name + strconv.Itoa(i)
+	}
+	r.typeNames[out] = true
+	return out
+}
+
+// initTypeNames starts the Go type names taken with the components'.
+func (r *repairer) initTypeNames(t tree) {
+	if r.typeNames != nil {
+		return
+	}
+	r.typeNames = map[string]bool{}
+	for _, s := range []string{"schemas", "parameters", "requestBodies", "responses", "headers"} {
+		for n := range at(t, "components", s) {
+			r.typeNames[codegen.SchemaNameToTypeName(n)] = true
+		}
+	}
+}
+
+// enumConstantNames renames the component schemas whose Go type name is the
+// name of an enum constant: oapi-codegen writes the constants of enum type
+// SourceType as SourceType<Value>, so a schema source_type_card (Go type
+// SourceTypeCard) and the value "card" of an enum typed SourceType declare
+// one name twice, and the code does not compile. The schema's Go type gets
+// the suffix Schema; its references follow. On the way, an inline enum
+// whose Go type name (from its place: Connection.health → ConnectionHealth)
+// is a component schema's gets a name of its own, which oapi-codegen would
+// otherwise refuse as a duplicate type.
+func (r *repairer) enumConstantNames(t tree) {
+	schemas := at(t, "components", "schemas")
+	if len(schemas) == 0 {
+		return
+	}
+	r.initTypeNames(t)
+	byGoName := map[string]string{}
+	for n := range schemas {
+		byGoName[codegen.SchemaNameToTypeName(n)] = n
+	}
+	type constant struct {
+		enum  []string // the path, in schemas, of the enum's schema
+		value any
+	}
+	consts := map[string]constant{}
+	var visit func(path, at []string, s tree, depth int)
+	visit = func(path, at []string, s tree, depth int) {
+		if s == nil || depth > 8 || s["$ref"] != nil {
+			return
+		}
+		if values, ok := s["enum"].([]any); ok && s["x-go-type"] == nil && s["type"] != "array" {
+			typeName := codegen.SchemaNameToTypeName(codegen.PathToTypeName(slices.Clone(path)))
+			if n, ok := s["x-go-type-name"].(string); ok && len(path) > 1 {
+				typeName = n
+			} else if other, taken := byGoName[typeName]; taken && len(path) > 1 {
+				// An inline enum named like a component schema
+				// (Connection.health and ConnectionHealth): oapi-codegen
+				// refuses the duplicate type name.
+				name := typeName + "Value"
+				for i := 2; byGoName[name] != "" || r.typeNames[name]; i++ {
+					name = typeName + "Value" + strconv.Itoa(i)
+				}
+				r.typeNames[name] = true
+				s["x-go-type-name"] = name
+				r.add(false, at, "enum %s: Go type named %s, because schema %s has the Go name %s", strings.Join(path, "."), name, other, typeName)
+				typeName = name
+			}
+			// Constants are named after x-enum-varnames (or x-enumNames)
+			// where given, and after the values otherwise.
+			var names []any
+			for _, k := range []string{"x-enum-varnames", "x-enumNames"} {
+				if l, ok := s[k].([]any); ok {
+					names = l
+					break
+				}
+			}
+			for i, v := range values {
+				if v == nil {
+					continue
+				}
+				sv := fmt.Sprint(v)
+				if i < len(names) {
+					if n, ok := names[i].(string); ok {
+						sv = n
+					}
+				}
+				word := "Empty"
+				if sv != "" {
+					word = codegen.UppercaseFirstCharacter(codegen.SanitizeGoIdentity(codegen.SchemaNameToTypeName(sv)))
+				}
+				if _, seen := consts[typeName+word]; !seen {
+					consts[typeName+word] = constant{path, v}
+				}
+			}
+		}
+		if items, ok := s["items"].(tree); ok && s["type"] == "array" {
+			visit(path, append(slices.Clone(at), "items"), items, depth+1)
+		}
+		props, _ := s["properties"].(tree)
+		for _, name := range sortedKeys(props) {
+			p, _ := props[name].(tree)
+			visit(append(slices.Clone(path), name), append(slices.Clone(at), "properties", name), p, depth+1)
+		}
+	}
+	for _, n := range sortedKeys(schemas) {
+		s, _ := schemas[n].(tree)
+		visit([]string{n}, []string{"components", "schemas", n}, s, 0)
+	}
+	renames := map[string]string{}
+	for _, goName := range sortedKeys(consts) {
+		n, ok := byGoName[goName]
+		if !ok {
+			continue
+		}
+		if s, _ := schemas[n].(tree); s != nil && s["x-go-name"] != nil {
+			continue
+		}
+		c := consts[goName]
+		name := n + "Schema"
+		for i := 2; byGoName[codegen.SchemaNameToTypeName(name)] != ""; i++ {
+			name = fmt.Sprintf("%sSchema%d", n, i)
+		}
+		byGoName[codegen.SchemaNameToTypeName(name)] = name
+		schemas[name] = schemas[n]
+		delete(schemas, n)
+		renames["#/components/schemas/"+escapePointer(n)] = "#/components/schemas/" + escapePointer(name)
+		r.add(false, []string{"components", "schemas", n}, "schema %s: Go type named %s, because %s is the name oapi-codegen gives the constant for value %q of the enum at %s",
+			n, codegen.SchemaNameToTypeName(name), goName, fmt.Sprint(c.value), strings.Join(c.enum, "."))
+	}
+	if len(renames) > 0 {
+		rewriteRefsMap(t, renames)
+	}
+}
+
+// rewriteRefsMap replaces each reference that is a key of renames by its
+// value, everywhere in v, in one walk.
+func rewriteRefsMap(v any, renames map[string]string) {
+	switch v := v.(type) {
+	case tree:
+		if ref, ok := v["$ref"].(string); ok {
+			if to, ok := renames[ref]; ok {
+				v["$ref"] = to
+			}
+		}
+		for _, e := range v {
+			rewriteRefsMap(e, renames)
+		}
+	case []any:
+		for _, e := range v {
+			rewriteRefsMap(e, renames)
+		}
+	}
+}
+
+// responseNames renames the response components whose Go name is a schema
+// component's (a response and a schema both named BadRequestResponse):
+// oapi-codegen then renames one of the types, and its strict server refers
+// to response types under the name it did not keep, which do not compile.
+// The response gets the suffix Response; its references follow.
+func (r *repairer) responseNames(t tree) {
+	responses := at(t, "components", "responses")
+	if len(responses) == 0 {
+		return
+	}
+	schemas := map[string]string{}
+	for n := range at(t, "components", "schemas") {
+		schemas[codegen.SchemaNameToTypeName(n)] = n
+	}
+	taken := map[string]bool{}
+	for _, sec := range []string{"schemas", "parameters", "requestBodies", "responses", "headers"} {
+		for n := range at(t, "components", sec) {
+			taken[codegen.SchemaNameToTypeName(n)] = true
+		}
+	}
+	renames := map[string]string{}
+	for _, n := range sortedKeys(responses) {
+		goName := codegen.SchemaNameToTypeName(n)
+		schema, ok := schemas[goName]
+		if !ok {
+			continue
+		}
+		if m, _ := responses[n].(tree); m != nil && m["x-go-name"] != nil {
+			continue
+		}
+		name := n + "Response"
+		for i := 2; taken[codegen.SchemaNameToTypeName(name)]; i++ {
+			name = fmt.Sprintf("%sResponse%d", n, i)
+		}
+		taken[codegen.SchemaNameToTypeName(name)] = true
+		responses[name] = responses[n]
+		delete(responses, n)
+		renames["#/components/responses/"+escapePointer(n)] = "#/components/responses/" + escapePointer(name)
+		r.add(false, []string{"components", "responses", n}, "response %s: Go type named %s, because schema %s has the Go name %s too", n, codegen.SchemaNameToTypeName(name), schema, goName)
+	}
+	if len(renames) > 0 {
+		rewriteRefsMap(t, renames)
+	}
+}
+
+// responseBodies moves the inline JSON schema of a response component into
+// a schema of its own when Go types are declared inside it (an inline enum
+// or union): oapi-codegen refers to those types under the response's name
+// (XJSONResponseBodyStatus) but never declares them, so the code does not
+// compile. As a schema, the body and the types inside it are named
+// consistently.
+func (r *repairer) responseBodies(t tree) {
+	responses := at(t, "components", "responses")
+	if len(responses) == 0 {
+		return
+	}
+	var schemas tree
+	taken := map[string]bool{}
+	for n := range at(t, "components", "schemas") {
+		taken[codegen.SchemaNameToTypeName(n)] = true
+	}
+	for _, n := range sortedKeys(responses) {
+		content := at(responses, n, "content")
+		for _, mt := range sortedKeys(content) {
+			s := at(content, mt, "schema")
+			if s == nil || s["$ref"] != nil || !strings.Contains(mt, "json") {
+				continue
+			}
+			if declaresTypes(s, 0) {
+				if schemas == nil {
+					schemas = at(t, "components", "schemas")
+					if schemas == nil {
+						schemas = tree{}
+						at(t, "components")["schemas"] = schemas
+					}
+				}
+				name := n + "Body"
+				for i := 2; taken[codegen.SchemaNameToTypeName(name)]; i++ {
+					name = fmt.Sprintf("%sBody%d", n, i)
+				}
+				taken[codegen.SchemaNameToTypeName(name)] = true
+				schemas[name] = s
+				content[mt].(tree)["schema"] = tree{"$ref": "#/components/schemas/" + escapePointer(name)}
+				r.add(false, []string{"components", "responses", n}, "response %s: its inline schema typed as %s, because oapi-codegen does not declare the Go types of the enums or unions inside an inline response schema", n, codegen.SchemaNameToTypeName(name))
+			}
+			break // as oapi-codegen, the first JSON media type
+		}
+	}
+}
+
+// declaresTypes reports whether an inline schema holds, below its top, an
+// inline enum or union, for which oapi-codegen declares a Go type.
+func declaresTypes(s tree, depth int) bool {
+	if s == nil || s["$ref"] != nil || depth > 8 {
+		return false
+	}
+	if depth > 0 && s["x-go-type"] == nil {
+		if _, ok := s["enum"].([]any); ok {
+			return true
+		}
+		for _, k := range []string{"oneOf", "anyOf"} {
+			if _, ok := s[k].([]any); ok {
+				return true
+			}
+		}
+	}
+	for _, p := range at(s, "properties") {
+		if m, ok := p.(tree); ok && declaresTypes(m, depth+1) {
+			return true
+		}
+	}
+	for _, k := range []string{"allOf", "oneOf", "anyOf"} {
+		l, _ := s[k].([]any)
+		for _, e := range l {
+			if m, ok := e.(tree); ok && declaresTypes(m, depth+1) {
+				return true
+			}
+		}
+	}
+	for _, k := range []string{"items", "additionalProperties"} {
+		if m, ok := s[k].(tree); ok && declaresTypes(m, depth+1) {
+			return true
+		}
+	}
+	return false
 }
