@@ -139,6 +139,7 @@ func (r *repairer) proactive(t tree) {
 	walk(t, func(path []string, m tree) {
 		if len(path) >= 2 && isParamList(path) {
 			r.paramSchema(path, m)
+			r.paramUnion(t, path, m)
 		}
 		if props, ok := m["properties"].(tree); ok {
 			r.fieldNames(path, props)
@@ -313,6 +314,20 @@ func (r *repairer) paramSchema(path []string, p tree) {
 	s["type"] = typ
 	name, _ := p["name"].(string)
 	r.add(false, append(slices.Clone(path), "schema", "type"), "parameter %q: type %v typed as %s in Go; requests are still validated against the declared types", name, types, typ)
+}
+
+// paramUnion degrades a parameter whose schema is a union of plain values
+// (anyOf: [integer, string]) to the string the request carries: oapi-codegen
+// types it as a union its parameter binding cannot fill, so every request
+// would be refused with "invalid format". Validation still uses the union.
+func (r *repairer) paramUnion(t tree, path []string, p tree) {
+	s := resolve(t, p["schema"])
+	if s == nil || (s["oneOf"] == nil && s["anyOf"] == nil) || !plainParam(t, p) {
+		return
+	}
+	p["schema"] = tree{"type": "string"}
+	name, _ := p["name"].(string)
+	r.add(true, append(slices.Clone(path), "schema"), "parameter %q: typed as string in Go (the text the request carries), because oapi-codegen cannot bind a parameter value into a union type; requests are still validated against the union", name)
 }
 
 // fieldNames gives properties whose Go field names collide (is_global and
