@@ -83,7 +83,7 @@ func longestPrefix(cands []target, idents []string) *target {
 // like a type (a constant StatusActive for value "active" of Status, and a
 // type StatusActive), which a new Go name repairs.
 func collision(msg string) bool {
-	return strings.Contains(msg, "redeclared") || strings.Contains(msg, "is not a type")
+	return strings.Contains(msg, "redeclared") || strings.Contains(msg, "is not a type") || strings.Contains(msg, "duplicate typename")
 }
 
 // react repairs or degrades the construct behind each fault, at most once
@@ -121,6 +121,8 @@ func (r *repairer) act(t tree, c target, why string) bool {
 	renamable := collision(why)
 	if m := subjectRE.FindStringSubmatch(why); m != nil && strings.Contains(why, "(constant)") {
 		why = "an enum constant of another type is also named " + m[2]
+	} else if m := duplicateTypeRE.FindStringSubmatch(why); m != nil {
+		why = "oapi-codegen gives another type the Go name " + m[1] + " too"
 	} else {
 		why = "oapi-codegen's Go for it does not compile (" + why + ")"
 	}
@@ -527,9 +529,11 @@ func codegenTarget(t tree, msg string, opNames map[string]string) []target {
 		if at(t, "components", "schemas", m[1]) != nil {
 			return []target{{"schemas", m[1], m[1], []string{"components", "schemas", m[1]}}}
 		}
-		for _, n := range sortedKeys(at(t, "components", "schemas")) {
-			if codegen.SchemaNameToTypeName(n) == m[1] {
-				return []target{{"schemas", n, m[1], []string{"components", "schemas", n}}}
+		for _, section := range []string{"schemas", "parameters"} {
+			for _, n := range sortedKeys(at(t, "components", section)) {
+				if codegen.SchemaNameToTypeName(n) == m[1] {
+					return []target{{section, n, m[1], []string{"components", section, n}}}
+				}
 			}
 		}
 	}
