@@ -38,6 +38,7 @@ type Doc struct {
 	Repairs []string
 
 	locator *Locator
+	origins *origins // where parts bundled from other files were written
 }
 
 // Error is a problem in the input, with its place when known.
@@ -59,9 +60,13 @@ func Errorf(pos Pos, format string, args ...any) *Error {
 }
 
 // Locate returns the position of the node at the JSON pointer-like path in the
-// root file, or of its nearest ancestor that exists. It parses the file
+// root file, or of its nearest ancestor that exists. A component or path
+// item bundled from another file is located in that file. It parses the file
 // lazily: a successful run never pays for it.
 func (d *Doc) Locate(path ...string) Pos {
+	if pos, ok := d.origins.find(path); ok {
+		return pos
+	}
 	return d.locatorOf().Find(path...)
 }
 
@@ -169,7 +174,9 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	d.Version = doc.OpenAPI
 	// Bundle: move every component reached through another file into this
 	// document's components, so code generation sees one document.
-	doc.InternalizeRefs(ctx, nil)
+	d.origins = newOrigins(refs)
+	d.origins.recordPaths(doc, refs.rootAbs)
+	doc.InternalizeRefs(ctx, d.origins.resolver)
 	d.Repairs = append(d.Repairs, d.dropUnfitDefaults()...)
 	return d, nil
 }
