@@ -63,6 +63,7 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		{"RevocationFeedOrdered", confFeedOrder},
 		{"DenyValidates", confDenyValidates},
 		{"ExpiredDenialsArePruned", confPrune},
+		{"DenialsOutliveExpiryByMaxLeeway", confPruneKeepsLeeway},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t)) })
 	}
@@ -718,4 +719,30 @@ func confPrune(t *testing.T, s Store) {
 	if len(evs) != 1 || evs[0].JTI != "new" || evs[0].Seq <= maxSeq {
 		t.Errorf("after pruning, RevocationsSince(%d) = %+v, want the new event", maxSeq, evs)
 	}
+}
+
+func confPruneKeepsLeeway(t *testing.T, s Store) {
+	ctx := context.Background()
+	base := confBase()
+	// A token that expired 30 s ago is still accepted by a verifier with
+	// a leeway of up to MaxLeeway: its denial must survive pruning.
+	within := base.Add(-MaxLeeway / 2)
+	confNoErr(t, "Deny", s.Deny(ctx, DeniedToken{JTI: "within-leeway", ExpiresAt: within}))
+	confNoErr(t, "Deny", s.Deny(ctx, DeniedToken{JTI: "beyond-leeway", ExpiresAt: base.Add(-MaxLeeway - time.Second)}))
+	// Pruning happens on the next refresh token write.
+	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, confFamily("a", base)))
+	confSameStrings(t, "denied after pruning", confDeniedJTIs(t, s), []string{"within-leeway"})
+
+	// Revoking a family denies its access tokens that are expired but
+	// within the leeway too.
+	fam := confFamily("b", base.Add(-time.Hour))
+	fam.AccessJTIs = []DeniedToken{
+		{JTI: "b-within", ExpiresAt: within},
+		{JTI: "b-beyond", ExpiresAt: base.Add(-MaxLeeway - time.Second)},
+	}
+	confNoErr(t, "CreateRefresh b", s.CreateRefresh(ctx, fam))
+	confNoErr(t, "RevokeRefresh b", s.RevokeRefresh(ctx, fam.Digest, base))
+	jtis := confDeniedJTIs(t, s)
+	slices.Sort(jtis)
+	confSameStrings(t, "denied after revoking", jtis, []string{"b-within", "within-leeway"})
 }

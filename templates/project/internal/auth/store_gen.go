@@ -115,7 +115,10 @@ type Store interface {
 	// token of this digest, so revoking the family denies it too.
 	AddAccessJTI(ctx context.Context, refreshDigest []byte, t DeniedToken) error
 
-	// Deny adds access tokens to the denylist until their expiry.
+	// Deny adds access tokens to the denylist until their expiry. Denials
+	// (these, and those of revoked families) stay in the feed at least
+	// until MaxLeeway after the token's expiry, the longest any verifier
+	// accepts it, so that a process starting then still refuses it.
 	Deny(ctx context.Context, tokens ...DeniedToken) error
 	// RevocationsSince returns the revocation events (denied access tokens,
 	// and users whose NotBefore moved through UpdateUser) with a sequence

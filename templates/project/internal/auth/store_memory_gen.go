@@ -31,7 +31,11 @@ var ErrScopeExceeded = errors.New("auth: requested scope exceeds the granted sco
 //   - Expired refresh families and expired denylist events are pruned when a
 //     refresh token is created or rotated, relative to that call's time (the
 //     new token's IssuedAt, or now), so the stores follow the caller's clock.
-//     Subject (NotBefore) events are never pruned.
+//     A denial is expired MaxLeeway after the token's exp: verifiers accept
+//     a token that long, so until then a process that starts and reads the
+//     feed must still learn of the denial. Likewise a revoked family denies
+//     only the access tokens that some verifier may still accept. Subject
+//     (NotBefore) events are never pruned.
 
 // refreshState is the lifecycle of one refresh token.
 type refreshState int8
@@ -469,8 +473,8 @@ func (s *MemoryStore) AddAccessJTI(_ context.Context, refreshDigest []byte, t De
 }
 
 // revokeFamily marks every token of the family revoked and denies the access
-// tokens recorded on tokens not revoked before (those already were) that
-// have not expired at now. The caller holds s.mu.
+// tokens recorded on tokens not revoked before (those already were) that a
+// verifier may still accept at now. The caller holds s.mu.
 func (s *MemoryStore) revokeFamily(family string, now time.Time) {
 	var deny []DeniedToken
 	for _, d := range s.families[family] {
@@ -480,7 +484,7 @@ func (s *MemoryStore) revokeFamily(family string, now time.Time) {
 		}
 		r.state = refreshRevoked
 		for _, a := range r.tok.AccessJTIs {
-			if now.Before(a.ExpiresAt) {
+			if !expiredForGood(a.ExpiresAt, now) {
 				deny = append(deny, a)
 			}
 		}
@@ -558,6 +562,6 @@ func (s *MemoryStore) prune(now time.Time) {
 		}
 	}
 	s.revocations = slices.DeleteFunc(s.revocations, func(ev Revocation) bool {
-		return ev.JTI != "" && !now.Before(ev.ExpiresAt)
+		return ev.JTI != "" && expiredForGood(ev.ExpiresAt, now)
 	})
 }

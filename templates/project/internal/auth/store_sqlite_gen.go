@@ -628,14 +628,15 @@ func (s *SQLiteStore) RotateRefresh(ctx context.Context, old []byte, next Refres
 	return stored, nil
 }
 
-// revokeFamily revokes every token of the family and denies the unexpired
-// access tokens recorded on tokens not revoked before.
+// revokeFamily revokes every token of the family and denies the access
+// tokens recorded on tokens not revoked before that a verifier may still
+// accept at now (their exp plus MaxLeeway is after now).
 func revokeFamily(ctx context.Context, tx *sql.Tx, family string, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO revocations (jti, expires_at, not_before)
 		SELECT a.jti, a.expires_at, 0
 		FROM refresh_access_tokens a JOIN refresh_tokens r ON r.digest = a.refresh_digest
 		WHERE r.family_id = ? AND r.state <> 2 AND a.expires_at > ?
-		ORDER BY a.expires_at, a.jti`, family, timeToNanos(now))
+		ORDER BY a.expires_at, a.jti`, family, timeToNanos(now.Add(-MaxLeeway)))
 	if err != nil {
 		return sqliteErr("deny access tokens of refresh family", err)
 	}
@@ -721,8 +722,8 @@ func (s *SQLiteStore) RevocationsSince(ctx context.Context, seq int64) ([]Revoca
 }
 
 // prune deletes expired refresh families (their access token records go
-// with them) and expired denylist events, at most once per pruneInterval of
-// the caller's clock.
+// with them) and denylist events MaxLeeway past their token's expiry, at
+// most once per pruneInterval of the caller's clock.
 func (s *SQLiteStore) prune(ctx context.Context, tx *sql.Tx, now time.Time) error {
 	s.pruneMu.Lock()
 	due := !now.IsZero() && now.Sub(s.lastPrune).Abs() >= pruneInterval
@@ -734,7 +735,8 @@ func (s *SQLiteStore) prune(ctx context.Context, tx *sql.Tx, now time.Time) erro
 	if _, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires_at <= ?`, n); err != nil {
 		return sqliteErr("prune refresh tokens", err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE jti IS NOT NULL AND expires_at <= ?`, n); err != nil {
+	expired := timeToNanos(now.Add(-MaxLeeway))
+	if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE jti IS NOT NULL AND expires_at <= ?`, expired); err != nil {
 		return sqliteErr("prune revocations", err)
 	}
 	// Recorded even if the transaction later rolls back: pruning is only
