@@ -74,6 +74,8 @@ func ConfigVars() []ConfigVar {
 			"Lifetime of access tokens, between 1m and 24h."},
 		{"REFRESH_TOKEN_TTL", "168h",
 			"Absolute lifetime of a login session: refresh tokens rotate on every use but the session ends this long after the login. At least ACCESS_TOKEN_TTL."},
+		{"REFRESH_REUSE_GRACE", "0s",
+			"Retry grace period of the refresh grant, 0s to 60s. Within it, presenting the refresh token just rotated again, while its successor is unused, returns the same new pair (a client retrying after a lost answer) instead of ending the session. 0s: any second use of a rotated refresh token ends the session."},
 		{"PASSWORD_HASH", HashArgon2id,
 			"Password hashing algorithm for new passwords: argon2id or bcrypt. Existing hashes of either kind keep working."},
 		{"DATABASE_URL", "sqlite:data/gatehouse.db",
@@ -127,6 +129,9 @@ type Config struct {
 
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
+	// RefreshReuseGrace is REFRESH_REUSE_GRACE: 0 for strict reuse
+	// detection.
+	RefreshReuseGrace time.Duration
 
 	PasswordHash string // HashArgon2id or HashBcrypt
 
@@ -321,6 +326,7 @@ func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error
 		fail("REFRESH_TOKEN_TTL", "must be at least ACCESS_TOKEN_TTL (%s), not %s",
 			fmtDuration(c.AccessTokenTTL), fmtDuration(c.RefreshTokenTTL))
 	}
+	c.RefreshReuseGrace = duration("REFRESH_REUSE_GRACE", 0, MaxRefreshReuseGrace)
 
 	c.PasswordHash = get("PASSWORD_HASH")
 	if c.PasswordHash != HashArgon2id && c.PasswordHash != HashBcrypt {

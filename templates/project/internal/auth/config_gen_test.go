@@ -149,6 +149,8 @@ func TestConfigReportsEveryProblemByName(t *testing.T) {
 		{map[string]string{"ACCESS_TOKEN_TTL": "30s"}, "ACCESS_TOKEN_TTL: must be between 1m and 24h, not 30s"},
 		{map[string]string{"ACCESS_TOKEN_TTL": "48h"}, "ACCESS_TOKEN_TTL: must be between 1m and 24h, not 48h"},
 		{map[string]string{"ACCESS_TOKEN_TTL": "2h", "REFRESH_TOKEN_TTL": "1h"}, "REFRESH_TOKEN_TTL: must be at least ACCESS_TOKEN_TTL (2h)"},
+		{map[string]string{"REFRESH_REUSE_GRACE": "61s"}, "REFRESH_REUSE_GRACE: must be between 0s and 1m, not 1m1s"},
+		{map[string]string{"REFRESH_REUSE_GRACE": "-1s"}, "REFRESH_REUSE_GRACE: must be between 0s and 1m, not -1s"},
 		{map[string]string{"JWT_LEEWAY": "2m"}, "JWT_LEEWAY: must be between 0s and 1m"},
 		{map[string]string{"PASSWORD_HASH": "md5"}, "PASSWORD_HASH: must be argon2id or bcrypt"},
 		{map[string]string{"DATABASE_URL": "postgres://u@db/app"}, "DATABASE_URL: PostgreSQL is not yet supported by this build"},
@@ -204,9 +206,13 @@ func TestConfigParsesListsAndOptions(t *testing.T) {
 		"PASSWORD_HASH":        "bcrypt",
 		"TLS_CERT_FILE":        "c.pem",
 		"TLS_KEY_FILE":         "k.pem",
+		"REFRESH_REUSE_GRACE":  "10s",
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.RefreshReuseGrace != 10*time.Second {
+		t.Errorf("grace %s, want 10s", c.RefreshReuseGrace)
 	}
 	if want := []string{"https://app.example.com", "http://localhost:3000"}; !slices.Equal(c.CORSAllowedOrigins, want) {
 		t.Errorf("origins %q, want %q", c.CORSAllowedOrigins, want)

@@ -20,17 +20,18 @@ const DefaultRevocationPoll = time.Second
 const pruneEvery = time.Minute
 
 // Revocations is this process's copy of the store's revocation feed: the
-// denied access tokens (by jti, until they expire) and each user's "not
-// before" time (sessions issued earlier are over). Tokens.Verify consults
-// it on every request, so revocation costs no store round trip.
+// denied access tokens (by jti, until they expire), each user's "not
+// before" time (sessions issued earlier are over) and each OAuth client's
+// (tokens issued to it earlier are over). Tokens.Verify consults it on
+// every request, so revocation costs no store round trip.
 //
 // Writes made by this process take effect at once through Deny and
 // SetNotBefore (the caller still writes them to the store); writes made
 // elsewhere arrive through Sync, which Run calls periodically.
 //
 // Revocations only ever tighten: a later event cannot un-deny a token or
-// move a user's not-before time backwards. It is safe for concurrent use;
-// reads take a shared lock only.
+// move a not-before time backwards. It is safe for concurrent use; reads
+// take a shared lock only.
 type Revocations struct {
 	store  Store
 	now    func() time.Time
@@ -39,10 +40,11 @@ type Revocations struct {
 	syncMu sync.Mutex // serialises Sync
 	seq    int64      // last feed sequence applied; guarded by syncMu
 
-	mu        sync.RWMutex
-	denied    map[string]time.Time // jti → token expiry (zero: unknown, kept)
-	notBefore map[string]time.Time // subject → not-before time
-	pruned    time.Time
+	mu              sync.RWMutex
+	denied          map[string]time.Time // jti → token expiry (zero: unknown, kept)
+	notBefore       map[string]time.Time // subject → not-before time
+	clientNotBefore map[string]time.Time // client id → not-before time
+	pruned          time.Time
 }
 
 // NewRevocations returns an empty revocation set fed from store. Call Sync
@@ -50,10 +52,11 @@ type Revocations struct {
 // that only knows what Deny and SetNotBefore tell it (useful in tests).
 func NewRevocations(store Store) *Revocations {
 	return &Revocations{
-		store:     store,
-		now:       time.Now,
-		denied:    map[string]time.Time{},
-		notBefore: map[string]time.Time{},
+		store:           store,
+		now:             time.Now,
+		denied:          map[string]time.Time{},
+		notBefore:       map[string]time.Time{},
+		clientNotBefore: map[string]time.Time{},
 	}
 }
 
@@ -81,11 +84,13 @@ func (r *Revocations) Sync(ctx context.Context) error {
 			continue // a store must not replay, but never apply twice
 		}
 		r.seq = ev.Seq
-		if ev.JTI != "" {
+		switch {
+		case ev.JTI != "":
 			r.denyLocked(ev.JTI, ev.ExpiresAt, now)
-		}
-		if ev.Subject != "" {
-			r.notBeforeLocked(ev.Subject, ev.NotBefore)
+		case ev.Subject != "":
+			raiseNotBefore(r.notBefore, ev.Subject, ev.NotBefore)
+		case ev.ClientID != "":
+			raiseNotBefore(r.clientNotBefore, ev.ClientID, ev.NotBefore)
 		}
 	}
 	r.mu.Unlock()
@@ -137,7 +142,7 @@ func (r *Revocations) SetNotBefore(subject string, t time.Time) {
 		return
 	}
 	r.mu.Lock()
-	r.notBeforeLocked(subject, t)
+	raiseNotBefore(r.notBefore, subject, t)
 	r.mu.Unlock()
 }
 
@@ -158,19 +163,36 @@ func (r *Revocations) NotBefore(subject string) time.Time {
 	return t
 }
 
-// check returns why a token with these claims is revoked, or "" if it is
-// not, under a single read lock. A token is compared with the not-before
-// time at millisecond precision, the precision of its iat.
-func (r *Revocations) check(jti, subject string, iat time.Time) rejection {
+// ClientNotBefore returns the time before which the tokens issued to the
+// OAuth client clientID are over, or the zero time.
+func (r *Revocations) ClientNotBefore(clientID string) time.Time {
 	r.mu.RLock()
-	_, denied := r.denied[jti]
-	nb, hasNB := r.notBefore[subject]
+	t := r.clientNotBefore[clientID]
+	r.mu.RUnlock()
+	return t
+}
+
+// check returns why a token with these claims is revoked, or "" if it is
+// not, under a single read lock: by its jti, or by its subject's or its
+// client's not-before time. A token is compared with not-before times at
+// millisecond precision, the precision of its iat.
+func (r *Revocations) check(c *AccessClaims) rejection {
+	r.mu.RLock()
+	_, denied := r.denied[c.ID]
+	nb, hasNB := r.notBefore[c.Subject]
+	var cnb time.Time
+	hasCNB := false
+	if c.ClientID != "" {
+		cnb, hasCNB = r.clientNotBefore[c.ClientID]
+	}
 	r.mu.RUnlock()
 	switch {
 	case denied:
 		return rejectDenied
-	case hasNB && iat.Before(nb.Truncate(time.Millisecond)):
+	case hasNB && c.IssuedAt.Before(nb.Truncate(time.Millisecond)):
 		return rejectNotBefore
+	case hasCNB && c.IssuedAt.Before(cnb.Truncate(time.Millisecond)):
+		return rejectClient
 	}
 	return ""
 }
@@ -185,14 +207,16 @@ func (r *Revocations) denyLocked(jti string, exp, now time.Time) {
 	r.denied[jti] = exp
 }
 
-func (r *Revocations) notBeforeLocked(subject string, t time.Time) {
+// raiseNotBefore sets m[key] to t unless it already holds a later time.
+// The caller holds r.mu.
+func raiseNotBefore(m map[string]time.Time, key string, t time.Time) {
 	if t.IsZero() {
 		return
 	}
-	if old, ok := r.notBefore[subject]; ok && !t.After(old) {
+	if old, ok := m[key]; ok && !t.After(old) {
 		return
 	}
-	r.notBefore[subject] = t
+	m[key] = t
 }
 
 // prune drops denylist entries whose token has expired, at most once per

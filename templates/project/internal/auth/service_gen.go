@@ -113,6 +113,12 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 // throttling all follow, so a test can move time forward to expire them.
 // Call Close when done.
 func NewTestService(opts Options, now func() time.Time) (*Service, error) {
+	return newTestService(opts, now, NewMemoryStore(), nil)
+}
+
+// newTestService is NewTestService on store, with configure (if not nil)
+// changing the configuration first. The service closes store.
+func newTestService(opts Options, now func() time.Time, store Store, configure func(*Config)) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -134,6 +140,9 @@ func NewTestService(opts Options, now func() time.Time) (*Service, error) {
 		MaxBodyBytes:    DefaultMaxBodyBytes,
 		LogFormat:       "text",
 	}
+	if configure != nil {
+		configure(&cfg)
+	}
 	keys, err := NewHMACKeySet(secret)
 	if err != nil {
 		return nil, err
@@ -141,7 +150,7 @@ func NewTestService(opts Options, now func() time.Time) (*Service, error) {
 	log := orDiscard(opts.Logger)
 	// The smallest argon2id cost: tests check behaviour, not hash strength.
 	hasher := NewArgon2id(Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})
-	return newService(context.Background(), cfg, opts, log, NewMemoryStore(), keys, hasher, now)
+	return newService(context.Background(), cfg, opts, log, store, keys, hasher, now)
 }
 
 func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger, store Store, keys *KeySet,
@@ -190,6 +199,7 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		log:               log,
 		now:               now,
 		refreshTTL:        cfg.RefreshTokenTTL,
+		refreshGrace:      cfg.RefreshReuseGrace,
 		clientCredentials: opts.ClientCredentials,
 		maxBody:           cfg.MaxBodyBytes,
 		realm:             "api",
