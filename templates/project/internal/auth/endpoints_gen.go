@@ -774,14 +774,16 @@ func (e revokeEndpoint) revoke(r *http.Request, w http.ResponseWriter) *requestE
 // refresh token (which has no dot).
 func looksLikeJWT(t string) bool { return strings.Count(t, ".") == 2 }
 
-// revokeAccess denies a valid access token until it expires, in the store
-// (for every process) and in this process at once. An invalid one needs
-// nothing.
+// revokeAccess denies a genuine access token until it expires, in the
+// store (for every process) and in this process at once. An invalid one
+// needs nothing. Revocation state is not consulted: denying a token twice
+// is harmless, and a stale state must not turn a logout into a no-op.
 func (e revokeEndpoint) revokeAccess(r *http.Request, token string) *requestError {
-	claims, err := e.tokens.Verify(r.Context(), token)
+	entry, err := e.tokens.authentic(token)
 	if err != nil {
 		return nil
 	}
+	claims := &entry.claims
 	d := DeniedToken{JTI: claims.ID, ExpiresAt: claims.ExpiresAt}
 	if err := e.store.Deny(r.Context(), d); err != nil {
 		return e.unavailable(r, "deny access token", err)

@@ -158,6 +158,7 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 	rev := NewRevocations(store)
 	rev.now = now // prune by the same clock the tokens are checked with
 	rev.SetLogger(log)
+	rev.SetMaxStaleness(cfg.RevocationMaxStaleness)
 	if err := rev.Sync(ctx); err != nil {
 		return nil, err
 	}
@@ -302,17 +303,19 @@ func (s *Service) Mount(mux *http.ServeMux) {
 }
 
 // Handler wraps h in the hardening middleware (see Harden): request ids,
-// access log, panic recovery, security headers, size limits and CORS.
+// access log, panic recovery, security headers, size limits and CORS; and
+// it answers HealthPath (see Health).
 func (s *Service) Handler(h http.Handler) http.Handler {
-	return harden(s.cfg, s.opts, s.log, h)
+	return harden(s.cfg, s.opts, s.log, s.withHealth(h))
 }
 
-// Serve serves h, hardened, on the configured address until ctx ends, then
-// shuts down gracefully (see Serve). It first logs the configuration's
-// warnings (development mode, a generated secret, a memory store), which
-// matter to a running server rather than to an admin command.
+// Serve serves h, hardened and with HealthPath answered as Handler does, on
+// the configured address until ctx ends, then shuts down gracefully (see
+// Serve). It first logs the configuration's warnings (development mode, a
+// generated secret, a memory store), which matter to a running server
+// rather than to an admin command.
 func (s *Service) Serve(ctx context.Context, h http.Handler) error {
-	return serve(ctx, s.cfg, s.opts, s.log, h)
+	return serve(ctx, s.cfg, s.opts, s.log, s.withHealth(h))
 }
 
 // harden wraps h in the hardening middleware, redacting the query API keys
