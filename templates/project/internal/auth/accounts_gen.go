@@ -439,6 +439,44 @@ func (a *Accounts) CreateClient(ctx context.Context, id string, scopes []string)
 	return secret, nil
 }
 
+// RotateClientSecret gives the client a new secret, returned once, and
+// stops the old one at once. With revoke, every token issued to the client
+// so far ends too (for a leaked secret): access tokens as the revocation
+// feed reaches each process, refresh sessions bound to it at their next
+// refresh. Without it, tokens already issued live out their lifetime.
+func (a *Accounts) RotateClientSecret(ctx context.Context, id string, revoke bool) (secret string, err error) {
+	if _, err := a.store.Client(ctx, id); err != nil {
+		return "", err
+	}
+	if secret, err = randomSecret(ClientSecretPrefix, secretBytes); err != nil {
+		return "", err
+	}
+	h, err := a.hash(ctx, secret)
+	if err != nil {
+		return "", err
+	}
+	// Read again after the slow hash, to overwrite as little as possible.
+	c, err := a.store.Client(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	c.SecretHash = h
+	if revoke {
+		c.NotBefore = a.notBefore(c.NotBefore)
+	}
+	if err := a.store.UpdateClient(ctx, c); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// RemoveClient removes the client and ends every token issued to it: its
+// refresh sessions at once, its access tokens as the revocation feed
+// reaches each process.
+func (a *Accounts) RemoveClient(ctx context.Context, id string) error {
+	return a.store.DeleteClient(ctx, id, a.notBefore(time.Time{}))
+}
+
 func validClientID(id string) error {
 	if id == "" || len(id) > maxClientIDLength {
 		return fmt.Errorf("auth: client id must have 1 to %d characters", maxClientIDLength)

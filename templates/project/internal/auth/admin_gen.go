@@ -77,6 +77,8 @@ func usagef(format string, args ...any) error {
 //	apikeys revoke --id ID
 //	apikeys list
 //	clients add --id ID [--scopes "a b"]
+//	clients rotate-secret --id ID [--revoke-tokens]
+//	clients remove --id ID
 //	clients list
 //	keys rotate
 //	help
@@ -217,7 +219,7 @@ func (a *adminRun) topUsage(w io.Writer, cmds []adminCommand) {
 	fmt.Fprintf(w, "usage: %s                 serve the API\n", prog)
 	fmt.Fprintf(w, "       %s COMMAND ...     administer users, API keys, clients and keys\n\ncommands:\n", prog)
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-16s %s\n", c.group+" "+c.name, c.summary)
+		fmt.Fprintf(w, "  %-21s %s\n", c.group+" "+c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun `%s COMMAND --help` for a command's flags.\n", prog)
 }
@@ -490,6 +492,58 @@ func adminCommands() []adminCommand {
 					}
 					fmt.Fprintf(a.stdout, "%s\t%s\n", *id, secret)
 					fmt.Fprintf(a.stderr, "client %s registered; store the secret now, it is not shown again\n", *id)
+					return nil
+				}
+			},
+		},
+		{
+			group: "clients", name: "rotate-secret",
+			args:    "--id ID [--revoke-tokens]",
+			summary: "give a client a new secret; prints ID<TAB>SECRET, the secret only this once",
+			help: "The old secret stops working at once. Tokens already issued to the client keep working until they\n" +
+				"expire, unless --revoke-tokens is given: use it when the old secret may have leaked.",
+			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
+				id := fs.String("id", "", "the client `ID`")
+				revoke := fs.Bool("revoke-tokens", false, "also end every token issued to the client so far")
+				return func(ctx context.Context, a *adminRun) error {
+					if err := required("id", *id); err != nil {
+						return err
+					}
+					secret, err := a.deps.Accounts.RotateClientSecret(ctx, *id, *revoke)
+					if errors.Is(err, ErrNotFound) {
+						return fmt.Errorf("no client %q", *id)
+					}
+					if err != nil {
+						return failed(err, "rotating the secret of client %q", *id)
+					}
+					fmt.Fprintf(a.stdout, "%s\t%s\n", *id, secret)
+					ended := "tokens already issued keep working until they expire"
+					if *revoke {
+						ended = "tokens issued to it so far are revoked"
+					}
+					fmt.Fprintf(a.stderr, "client %s has a new secret; store it now, it is not shown again; %s\n", *id, ended)
+					return nil
+				}
+			},
+		},
+		{
+			group: "clients", name: "remove",
+			args:    "--id ID",
+			summary: "remove an OAuth client; ends every token issued to it",
+			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
+				id := fs.String("id", "", "the client `ID`")
+				return func(ctx context.Context, a *adminRun) error {
+					if err := required("id", *id); err != nil {
+						return err
+					}
+					err := a.deps.Accounts.RemoveClient(ctx, *id)
+					if errors.Is(err, ErrNotFound) {
+						return fmt.Errorf("no client %q", *id)
+					}
+					if err != nil {
+						return failed(err, "removing client %q", *id)
+					}
+					fmt.Fprintf(a.stdout, "removed client %s; its tokens are revoked\n", *id)
 					return nil
 				}
 			},

@@ -5,10 +5,12 @@ package auth
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // adResult is the outcome of one admin command.
@@ -158,6 +160,97 @@ func TestAdminClientsEndToEnd(t *testing.T) {
 	if strings.Contains(r.stdout, secret) {
 		t.Error("clients list shows the secret")
 	}
+}
+
+// adClientSecret returns the secret a clients command printed as ID<TAB>SECRET.
+func adClientSecret(t *testing.T, r adResult, id string) string {
+	t.Helper()
+	gotID, secret, ok := strings.Cut(strings.TrimSuffix(r.stdout, "\n"), "\t")
+	if !ok || gotID != id || !strings.HasPrefix(secret, ClientSecretPrefix) {
+		t.Fatalf("printed %q, want %s<TAB>SECRET", r.stdout, id)
+	}
+	return secret
+}
+
+// A client's secret can be rotated (the old one stops at once; its tokens
+// live on unless --revoke-tokens) and a client removed (every token issued
+// to it ends, its sessions included).
+func TestAdminClientsRotateSecretAndRemoveEndTheirTokens(t *testing.T) {
+	f := epSetup(t, func(o *Options) { o.ClientCredentials = true })
+	f.addUser("alice")
+	clientToken := func(secret string) *httptest.ResponseRecorder {
+		return f.token("grant_type", "client_credentials", "client_id", "partner", "client_secret", secret)
+	}
+	secret := adClientSecret(t, adRun(f, "", nil, "clients", "add", "--id", "partner").want(t, ExitOK), "partner")
+	before := f.wantTokens(clientToken(secret))
+	session := f.wantTokens(f.token("grant_type", "password", "username", "alice", "password", epPassword,
+		"client_id", "partner", "client_secret", secret))
+
+	// A routine rotation: the old secret stops, issued tokens live on.
+	f.clock.Advance(time.Second)
+	r := adRun(f, "", nil, "clients", "rotate-secret", "--id", "partner").want(t, ExitOK)
+	rotated := adClientSecret(t, r, "partner")
+	if rotated == secret || !strings.Contains(r.stderr, "not shown again") {
+		t.Fatalf("rotate-secret: new secret %q, stderr %q", rotated, r.stderr)
+	}
+	wantOAuthError(t, clientToken(secret), http.StatusUnauthorized, "invalid_client")
+	f.wantTokens(clientToken(rotated))
+	f.sync()
+	if code := f.me(before.AccessToken); code != http.StatusOK {
+		t.Errorf("access token after a plain rotation: %d, want 200", code)
+	}
+	session = f.wantTokens(f.refresh(session.RefreshToken, "client_id", "partner", "client_secret", rotated))
+
+	// A rotation for a leaked secret: every token issued so far ends.
+	f.clock.Advance(time.Second)
+	r = adRun(f, "", nil, "clients", "rotate-secret", "--id", "partner", "--revoke-tokens").want(t, ExitOK)
+	leaked := adClientSecret(t, r, "partner")
+	f.sync()
+	for name, access := range map[string]string{"client token": before.AccessToken, "user session": session.AccessToken} {
+		if code := f.me(access); code != http.StatusUnauthorized {
+			t.Errorf("%s after rotate-secret --revoke-tokens: %d, want 401", name, code)
+		}
+	}
+	wantOAuthError(t, f.refresh(session.RefreshToken, "client_id", "partner", "client_secret", leaked), http.StatusBadRequest, "invalid_grant")
+	after := f.wantTokens(clientToken(leaked))
+	session = f.wantTokens(f.token("grant_type", "password", "username", "alice", "password", epPassword,
+		"client_id", "partner", "client_secret", leaked))
+	if code := f.me(after.AccessToken); code != http.StatusOK {
+		t.Errorf("a token issued after the rotation: %d, want 200", code)
+	}
+
+	// Removal ends everything issued to the client.
+	f.clock.Advance(time.Second)
+	r = adRun(f, "", nil, "clients", "remove", "--id", "partner").want(t, ExitOK)
+	if strings.Contains(r.stdout+r.stderr, leaked) {
+		t.Error("clients remove printed the secret")
+	}
+	f.sync()
+	for name, access := range map[string]string{"client token": after.AccessToken, "user session": session.AccessToken} {
+		if code := f.me(access); code != http.StatusUnauthorized {
+			t.Errorf("%s after clients remove: %d, want 401", name, code)
+		}
+	}
+	wantOAuthError(t, clientToken(leaked), http.StatusUnauthorized, "invalid_client")
+	if out := adRun(f, "", nil, "clients", "list").want(t, ExitOK).stdout; out != "" {
+		t.Errorf("clients list after remove: %q", out)
+	}
+	// Registered again under the same id, the client starts afresh.
+	fresh := adClientSecret(t, adRun(f, "", nil, "clients", "add", "--id", "partner").want(t, ExitOK), "partner")
+	f.clock.Advance(time.Second)
+	if code := f.me(f.wantTokens(clientToken(fresh)).AccessToken); code != http.StatusOK {
+		t.Errorf("a token of the client registered again: %d, want 200", code)
+	}
+
+	for _, args := range [][]string{
+		{"clients", "remove", "--id", "partner-x"},
+		{"clients", "rotate-secret", "--id", "partner-x"},
+	} {
+		if r := adRun(f, "", nil, args...).want(t, ExitError); !strings.Contains(r.stderr, `no client "partner-x"`) {
+			t.Errorf("%q: stderr %q", args, r.stderr)
+		}
+	}
+	adRun(f, "", nil, "clients", "remove").want(t, ExitUsage)
 }
 
 func TestAdminKeysRotate(t *testing.T) {

@@ -19,6 +19,9 @@ import (
 //	BenchmarkProtectedFirstSeenToken the same, with the verification cache disabled so
 //	                                 every request verifies the token in full
 //	BenchmarkVerifyFirstSeenToken    Tokens.Verify alone, cache disabled
+//	BenchmarkVerifyCachedTokenWithFeed Tokens.Verify of a token already seen, with a
+//	                                 revocation set fed by a store (as a server has):
+//	                                 the in-memory revocation and staleness checks
 //	BenchmarkGolangJWTParse          jwt.ParseWithClaims with the same options and key
 //
 // Every route benchmark sends the same request (with its Authorization
@@ -119,6 +122,22 @@ func BenchmarkProtectedFirstSeenToken(b *testing.B) {
 func BenchmarkVerifyFirstSeenToken(b *testing.B) {
 	f := bmSetup(b, false)
 	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.tokens.Verify(ctx, f.token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyCachedTokenWithFeed(b *testing.B) {
+	f := bmSetup(b, true)
+	rev := NewRevocations(NewMemoryStore())
+	ctx := context.Background()
+	if err := rev.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	f.tokens = NewTokens(TokenConfig{Issuer: tkIssuer, Audience: tkAudience, Leeway: tkLeeway}, f.keys, rev)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := f.tokens.Verify(ctx, f.token); err != nil {

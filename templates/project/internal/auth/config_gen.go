@@ -39,6 +39,10 @@ const (
 	minAccessTTL = time.Minute
 	minBodyBytes = 1 << 10
 	maxBodyBytes = 1 << 30
+	// The staleness bound must leave room for a few polls of the feed
+	// (each second), and should not let a revoked token live for long.
+	minRevocationMaxStaleness = 5 * time.Second
+	maxRevocationMaxStaleness = time.Hour
 )
 
 // ConfigVar describes one configuration variable, for documentation and
@@ -74,6 +78,10 @@ func ConfigVars() []ConfigVar {
 			"Lifetime of access tokens, between 1m and 24h."},
 		{"REFRESH_TOKEN_TTL", "168h",
 			"Absolute lifetime of a login session: refresh tokens rotate on every use but the session ends this long after the login. At least ACCESS_TOKEN_TTL."},
+		{"REFRESH_REUSE_GRACE", "0s",
+			"Retry grace period of the refresh grant, 0s to 60s. Within it, presenting the refresh token just rotated again, while its successor is unused, returns the same new pair (a client retrying after a lost answer) instead of ending the session. 0s: any second use of a rotated refresh token ends the session."},
+		{"REVOCATION_MAX_STALENESS", fmtDuration(DefaultRevocationMaxStaleness),
+			"How long the server keeps accepting access tokens when it cannot read the revocation feed from the database (5s to 1h). Beyond it, requests with access tokens get 503 and /health reports why, until the database answers again."},
 		{"PASSWORD_HASH", HashArgon2id,
 			"Password hashing algorithm for new passwords: argon2id or bcrypt. Existing hashes of either kind keep working."},
 		{"DATABASE_URL", "sqlite:data/gatehouse.db",
@@ -127,6 +135,12 @@ type Config struct {
 
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
+	// RefreshReuseGrace is REFRESH_REUSE_GRACE: 0 for strict reuse
+	// detection.
+	RefreshReuseGrace time.Duration
+	// RevocationMaxStaleness is REVOCATION_MAX_STALENESS: how long access
+	// tokens are accepted without a successful read of the revocation feed.
+	RevocationMaxStaleness time.Duration
 
 	PasswordHash string // HashArgon2id or HashBcrypt
 
@@ -321,6 +335,8 @@ func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error
 		fail("REFRESH_TOKEN_TTL", "must be at least ACCESS_TOKEN_TTL (%s), not %s",
 			fmtDuration(c.AccessTokenTTL), fmtDuration(c.RefreshTokenTTL))
 	}
+	c.RefreshReuseGrace = duration("REFRESH_REUSE_GRACE", 0, MaxRefreshReuseGrace)
+	c.RevocationMaxStaleness = duration("REVOCATION_MAX_STALENESS", minRevocationMaxStaleness, maxRevocationMaxStaleness)
 
 	c.PasswordHash = get("PASSWORD_HASH")
 	if c.PasswordHash != HashArgon2id && c.PasswordHash != HashBcrypt {

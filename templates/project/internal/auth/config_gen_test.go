@@ -45,14 +45,17 @@ func TestConfigDefaults(t *testing.T) {
 		Leeway:          30 * time.Second,
 		AccessTokenTTL:  15 * time.Minute,
 		RefreshTokenTTL: 168 * time.Hour,
-		PasswordHash:    HashArgon2id,
-		StoreKind:       StoreSQLite,
-		StorePath:       "data/gatehouse.db",
-		DatabaseURL:     "sqlite:data/gatehouse.db",
-		ListenAddr:      ":8080",
-		MaxBodyBytes:    1 << 20,
-		LogLevel:        slog.LevelInfo,
-		LogFormat:       "json",
+		// Strict reuse detection; tokens refused after 30 s without the
+		// revocation feed.
+		RevocationMaxStaleness: 30 * time.Second,
+		PasswordHash:           HashArgon2id,
+		StoreKind:              StoreSQLite,
+		StorePath:              "data/gatehouse.db",
+		DatabaseURL:            "sqlite:data/gatehouse.db",
+		ListenAddr:             ":8080",
+		MaxBodyBytes:           1 << 20,
+		LogLevel:               slog.LevelInfo,
+		LogFormat:              "json",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -149,6 +152,10 @@ func TestConfigReportsEveryProblemByName(t *testing.T) {
 		{map[string]string{"ACCESS_TOKEN_TTL": "30s"}, "ACCESS_TOKEN_TTL: must be between 1m and 24h, not 30s"},
 		{map[string]string{"ACCESS_TOKEN_TTL": "48h"}, "ACCESS_TOKEN_TTL: must be between 1m and 24h, not 48h"},
 		{map[string]string{"ACCESS_TOKEN_TTL": "2h", "REFRESH_TOKEN_TTL": "1h"}, "REFRESH_TOKEN_TTL: must be at least ACCESS_TOKEN_TTL (2h)"},
+		{map[string]string{"REFRESH_REUSE_GRACE": "61s"}, "REFRESH_REUSE_GRACE: must be between 0s and 1m, not 1m1s"},
+		{map[string]string{"REFRESH_REUSE_GRACE": "-1s"}, "REFRESH_REUSE_GRACE: must be between 0s and 1m, not -1s"},
+		{map[string]string{"REVOCATION_MAX_STALENESS": "1s"}, "REVOCATION_MAX_STALENESS: must be between 5s and 1h, not 1s"},
+		{map[string]string{"REVOCATION_MAX_STALENESS": "2h"}, "REVOCATION_MAX_STALENESS: must be between 5s and 1h, not 2h"},
 		{map[string]string{"JWT_LEEWAY": "2m"}, "JWT_LEEWAY: must be between 0s and 1m"},
 		{map[string]string{"PASSWORD_HASH": "md5"}, "PASSWORD_HASH: must be argon2id or bcrypt"},
 		{map[string]string{"DATABASE_URL": "postgres://u@db/app"}, "DATABASE_URL: PostgreSQL is not yet supported by this build"},
@@ -194,19 +201,24 @@ func TestConfigReportsEveryProblemByName(t *testing.T) {
 
 func TestConfigParsesListsAndOptions(t *testing.T) {
 	c, err := cfLoad(t, map[string]string{
-		"JWT_SECRET":           cfSecret,
-		"CORS_ALLOWED_ORIGINS": "https://App.Example.com, http://localhost:3000/",
-		"TRUSTED_PROXIES":      "10.0.0.0/8, 192.168.1.7, ::1",
-		"DATABASE_URL":         "memory:",
-		"TOKEN_PATH":           "/oauth/token",
-		"LOG_LEVEL":            "debug",
-		"LOG_FORMAT":           "text",
-		"PASSWORD_HASH":        "bcrypt",
-		"TLS_CERT_FILE":        "c.pem",
-		"TLS_KEY_FILE":         "k.pem",
+		"JWT_SECRET":               cfSecret,
+		"CORS_ALLOWED_ORIGINS":     "https://App.Example.com, http://localhost:3000/",
+		"TRUSTED_PROXIES":          "10.0.0.0/8, 192.168.1.7, ::1",
+		"DATABASE_URL":             "memory:",
+		"TOKEN_PATH":               "/oauth/token",
+		"LOG_LEVEL":                "debug",
+		"LOG_FORMAT":               "text",
+		"PASSWORD_HASH":            "bcrypt",
+		"TLS_CERT_FILE":            "c.pem",
+		"TLS_KEY_FILE":             "k.pem",
+		"REFRESH_REUSE_GRACE":      "10s",
+		"REVOCATION_MAX_STALENESS": "2m",
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.RefreshReuseGrace != 10*time.Second || c.RevocationMaxStaleness != 2*time.Minute {
+		t.Errorf("grace %s, staleness %s; want 10s and 2m", c.RefreshReuseGrace, c.RevocationMaxStaleness)
 	}
 	if want := []string{"https://app.example.com", "http://localhost:3000"}; !slices.Equal(c.CORSAllowedOrigins, want) {
 		t.Errorf("origins %q, want %q", c.CORSAllowedOrigins, want)

@@ -55,8 +55,9 @@ type endpoints struct {
 	log               *slog.Logger
 	now               func() time.Time
 	refreshTTL        time.Duration
-	clientCredentials bool  // the client_credentials grant is enabled
-	maxBody           int64 // body limit of both endpoints
+	refreshGrace      time.Duration // REFRESH_REUSE_GRACE: 0 means strict reuse detection
+	clientCredentials bool          // the client_credentials grant is enabled
+	maxBody           int64         // body limit of both endpoints
 	realm             string
 }
 
@@ -93,7 +94,10 @@ type tokenResponse struct {
 //     invalid_grant.
 //   - refresh_token: refresh_token, optional scope within the original.
 //     The token is rotated: the answer carries its successor, and
-//     presenting it again ends the whole session (reuse detection).
+//     presenting it again ends the whole session (reuse detection). With a
+//     grace period (REFRESH_REUSE_GRACE), presenting it again within the
+//     grace, while its successor is unused, is a retry: the answer is the
+//     same pair again.
 //   - client_credentials (only when the spec has that flow): the client
 //     authenticates with HTTP Basic (client_id:client_secret, RFC 6749
 //     §2.3.1) or client_id and client_secret parameters. No refresh token
@@ -242,14 +246,31 @@ func (e tokenEndpoint) refreshGrant(w http.ResponseWriter, r *http.Request, p ma
 		e.event(r, slog.LevelWarn, "refresh_failure", slog.String("reason", "unknown token"))
 		return invalid
 	}
-	old := digestOf(presented)
 	refresh, digest, err := newRefreshToken()
 	if err != nil {
 		return e.failure(r, "issue refresh token", err)
 	}
+	// The access token's identity is chosen before the rotation, which
+	// records its jti in the same transaction: a request either rotates
+	// and answers with tokens the family holds (so revoking the family
+	// reaches them), or rotates nothing.
+	id := e.tokens.newAccessID()
+	var sealed []byte
+	if e.refreshGrace > 0 {
+		if sealed, err = sealSuccessor(presented, refresh, id); err != nil {
+			return e.failure(r, "seal refresh token", err)
+		}
+	}
 	ctx := r.Context()
 	now := e.now()
-	next, err := e.store.RotateRefresh(ctx, old, RefreshToken{Digest: digest, Scopes: requested, IssuedAt: now}, now)
+	rot, err := e.store.RotateRefresh(ctx, RefreshRotation{
+		Old: digestOf(presented),
+		Next: RefreshToken{Digest: digest, Scopes: requested, IssuedAt: now,
+			AccessJTIs: []DeniedToken{{JTI: id.jti, ExpiresAt: id.exp}}},
+		Now:    now,
+		Grace:  e.refreshGrace,
+		Sealed: sealed,
+	})
 	switch {
 	case errors.Is(err, ErrNotFound):
 		// Unknown, expired, or not a refresh token at all (an access token
@@ -266,10 +287,19 @@ func (e tokenEndpoint) refreshGrant(w http.ResponseWriter, r *http.Request, p ma
 	case err != nil:
 		return e.failure(r, "rotate refresh token", err)
 	}
+	if rot.Retry {
+		// The presented token was rotated moments ago and its successor is
+		// unused: the client retries a request whose answer it lost. It
+		// gets that answer again.
+		if refresh, id, err = openSuccessor(presented, rot.Sealed); err != nil {
+			return e.failure(r, "open sealed refresh token", err)
+		}
+	}
+	next := rot.Token
 
-	// The presented token was live and is now rotated. If the session
-	// must not go on, end the whole family: the presenter holds it and
-	// should not, or its user may no longer log in.
+	// The presented token was live (or is retried) and is now rotated. If
+	// the session must not go on, end the whole family: the presenter holds
+	// it and should not, or its user or client may no longer use it.
 	scopes, reason, err := e.continueSession(ctx, next, client)
 	if err != nil {
 		return e.failure(r, "look up user", err)
@@ -283,26 +313,13 @@ func (e tokenEndpoint) refreshGrant(w http.ResponseWriter, r *http.Request, p ma
 		return invalid
 	}
 
-	access, claims, err := e.tokens.Issue(next.Subject, next.ClientID, scopes)
+	access, claims, err := e.tokens.issue(next.Subject, next.ClientID, scopes, id)
 	if err != nil {
 		return e.failure(r, "issue access token", err)
 	}
-	denied := DeniedToken{JTI: claims.ID, ExpiresAt: claims.ExpiresAt}
-	if err := e.store.AddAccessJTI(ctx, next.Digest, denied); err != nil {
-		// The family was revoked between the rotation and now (a reuse
-		// raced this request): the new access token must not live.
-		if errors.Is(err, ErrNotFound) {
-			e.rev.Deny(denied)
-			if err := e.store.Deny(ctx, denied); err != nil {
-				return e.failure(r, "deny access token", err)
-			}
-			e.event(r, slog.LevelWarn, "refresh_failure", slog.String("subject", next.Subject), slog.String("reason", "session revoked concurrently"))
-			return invalid
-		}
-		return e.failure(r, "record access token", err)
-	}
 	e.event(r, slog.LevelInfo, "refresh_success",
-		slog.String("subject", next.Subject), slog.String("client_id", next.ClientID), slog.String("token_id", claims.ID))
+		slog.String("subject", next.Subject), slog.String("client_id", next.ClientID), slog.String("token_id", claims.ID),
+		slog.Bool("retry", rot.Retry))
 	writeTokenResponse(w, access, claims, refresh)
 	return nil
 }
@@ -311,8 +328,11 @@ func (e tokenEndpoint) refreshGrant(w http.ResponseWriter, r *http.Request, p ma
 // token may go on. It returns the scopes to grant (those of the token the
 // user still has), or why the session must end.
 func (e tokenEndpoint) continueSession(ctx context.Context, t RefreshToken, client Client) (scopes []string, reason string, err error) {
-	if t.ClientID != client.ID {
+	switch {
+	case t.ClientID != client.ID:
 		return nil, "refresh token presented by another client", nil
+	case t.ClientID != "" && sessionEnded(t.AuthTime, client.NotBefore):
+		return nil, "the client's tokens were revoked", nil
 	}
 	u, err := e.store.User(ctx, t.Subject)
 	switch {
@@ -754,14 +774,16 @@ func (e revokeEndpoint) revoke(r *http.Request, w http.ResponseWriter) *requestE
 // refresh token (which has no dot).
 func looksLikeJWT(t string) bool { return strings.Count(t, ".") == 2 }
 
-// revokeAccess denies a valid access token until it expires, in the store
-// (for every process) and in this process at once. An invalid one needs
-// nothing.
+// revokeAccess denies a genuine access token until it expires, in the
+// store (for every process) and in this process at once. An invalid one
+// needs nothing. Revocation state is not consulted: denying a token twice
+// is harmless, and a stale state must not turn a logout into a no-op.
 func (e revokeEndpoint) revokeAccess(r *http.Request, token string) *requestError {
-	claims, err := e.tokens.Verify(r.Context(), token)
+	entry, err := e.tokens.authentic(token)
 	if err != nil {
 		return nil
 	}
+	claims := &entry.claims
 	d := DeniedToken{JTI: claims.ID, ExpiresAt: claims.ExpiresAt}
 	if err := e.store.Deny(r.Context(), d); err != nil {
 		return e.unavailable(r, "deny access token", err)

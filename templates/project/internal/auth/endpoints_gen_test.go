@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -67,6 +68,13 @@ const epPassword = "correct horse battery staple"
 
 func epSetup(t *testing.T, configure ...func(*Options)) *epFixture {
 	t.Helper()
+	return epSetupOn(t, NewMemoryStore(), nil, configure...)
+}
+
+// epSetupOn is epSetup on store, with cfg (if not nil) changing the
+// configuration.
+func epSetupOn(t *testing.T, store Store, cfg func(*Config), configure ...func(*Options)) *epFixture {
+	t.Helper()
 	f := &epFixture{t: t, clock: &epClock{t: time.Now().Truncate(time.Second)}, log: &epLog{}}
 	opts := Options{
 		Schemes: []Scheme{
@@ -80,9 +88,9 @@ func epSetup(t *testing.T, configure ...func(*Options)) *epFixture {
 	for _, c := range configure {
 		c(&opts)
 	}
-	svc, err := NewTestService(opts, f.clock.Now)
+	svc, err := newTestService(opts, f.clock.Now, store, cfg)
 	if err != nil {
-		t.Fatalf("NewTestService: %v", err)
+		t.Fatalf("newTestService: %v", err)
 	}
 	t.Cleanup(func() { svc.Close() })
 	f.svc = svc
@@ -364,46 +372,154 @@ func TestRefreshReuseRevokesTheWholeFamily(t *testing.T) {
 	}
 }
 
-func TestConcurrentRefreshYieldsAtMostOneSuccessor(t *testing.T) {
-	f := epSetup(t)
-	f.addUser("alice")
-	first := f.login("alice", "")
-	const n = 16
-	codes := make([]int, n)
-	bodies := make([]string, n)
+// epStores opens each kind of store the refresh races run on.
+var epStores = []struct {
+	name string
+	open func(t *testing.T) Store
+}{
+	{"memory", func(*testing.T) Store { return NewMemoryStore() }},
+	{"sqlite", func(t *testing.T) Store { return openTestSQLite(t, filepath.Join(t.TempDir(), "auth.db")) }},
+}
+
+// refreshBurst presents one refresh token n times at once and returns the
+// answers.
+func (f *epFixture) refreshBurst(refreshToken string, n int) []*httptest.ResponseRecorder {
+	f.t.Helper()
+	answers := make([]*httptest.ResponseRecorder, n)
+	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := f.refresh(first.RefreshToken)
-			codes[i], bodies[i] = w.Code, w.Body.String()
-		}()
+		wg.Go(func() {
+			<-start
+			answers[i] = f.refresh(refreshToken)
+		})
 	}
+	close(start)
 	wg.Wait()
-	ok := 0
-	for i, c := range codes {
-		switch c {
-		case http.StatusOK:
-			ok++
-		case http.StatusBadRequest:
-		default:
-			t.Errorf("refresh %d: status %d %s", i, c, bodies[i])
-		}
-	}
-	if ok > 1 {
-		t.Fatalf("%d concurrent refreshes with one token succeeded, want at most 1", ok)
-	}
-	if ok == 1 {
-		var live tokenResponse
-		for i, c := range codes {
-			if c == http.StatusOK {
-				json.Unmarshal([]byte(bodies[i]), &live)
+	return answers
+}
+
+// Without a grace period a burst of refreshes with one token has exactly
+// one winner (the rotation and the winner's access token are one
+// transaction, so no burst ends with no winner, nor with a winner whose
+// tokens the family does not hold), and the others, presenting a rotated
+// token, end the whole session: strict reuse detection reaches the
+// winner's tokens too.
+func TestConcurrentRefreshHasExactlyOneWinnerAndReuseEndsTheSession(t *testing.T) {
+	for _, st := range epStores {
+		t.Run(st.name, func(t *testing.T) {
+			for round := range 5 {
+				f := epSetupOn(t, st.open(t), nil)
+				f.addUser("alice")
+				first := f.login("alice", "")
+				var winners []tokenResponse
+				for _, w := range f.refreshBurst(first.RefreshToken, 20) {
+					if w.Code == http.StatusOK {
+						winners = append(winners, f.wantTokens(w))
+						continue
+					}
+					wantOAuthError(t, w, http.StatusBadRequest, "invalid_grant")
+				}
+				if len(winners) != 1 {
+					t.Fatalf("round %d: %d of 20 concurrent refreshes succeeded, want exactly 1", round, len(winners))
+				}
+				f.sync()
+				if code := f.me(winners[0].AccessToken); code != http.StatusUnauthorized {
+					t.Errorf("round %d: the winner's access token after the reuse: %d, want 401", round, code)
+				}
+				wantOAuthError(t, f.refresh(winners[0].RefreshToken), http.StatusBadRequest, "invalid_grant")
 			}
-		}
-		// The losers presented a rotated token: the family is over.
-		wantOAuthError(t, f.refresh(live.RefreshToken), http.StatusBadRequest, "invalid_grant")
+		})
 	}
+}
+
+// With a grace period every concurrent retry of one refresh token gets the
+// same new pair, and the pair works.
+func TestConcurrentRefreshRetriesWithinGraceGetTheSamePair(t *testing.T) {
+	grace := func(c *Config) { c.RefreshReuseGrace = 30 * time.Second }
+	for _, st := range epStores {
+		t.Run(st.name, func(t *testing.T) {
+			for round := range 5 {
+				f := epSetupOn(t, st.open(t), grace)
+				f.addUser("alice")
+				first := f.login("alice", "")
+				answers := f.refreshBurst(first.RefreshToken, 20)
+				pair := f.wantTokens(answers[0])
+				for i, w := range answers {
+					if got := f.wantTokens(w); got != pair {
+						t.Fatalf("round %d: answer %d differs from answer 0:\n%+v\n%+v", round, i, got, pair)
+					}
+				}
+				if pair.RefreshToken == first.RefreshToken || pair.AccessToken == first.AccessToken {
+					t.Fatalf("round %d: the pair was not rotated", round)
+				}
+				f.sync()
+				if code := f.me(pair.AccessToken); code != http.StatusOK {
+					t.Fatalf("round %d: the shared access token: %d, want 200", round, code)
+				}
+				next := f.wantTokens(f.refresh(pair.RefreshToken))
+				if code := f.me(next.AccessToken); code != http.StatusOK {
+					t.Fatalf("round %d: the session after the retries: %d, want 200", round, code)
+				}
+			}
+		})
+	}
+}
+
+// The grace period covers the token just rotated, while its successor is
+// unused, and nothing older (django-oauth-toolkit #1617): an older
+// generation presented within the grace period still ends the session.
+func TestRefreshGraceCoversOnlyTheImmediatelyPrecedingToken(t *testing.T) {
+	f := epSetupOn(t, NewMemoryStore(), func(c *Config) { c.RefreshReuseGrace = time.Minute })
+	f.addUser("alice")
+	first := f.login("alice", "")
+	second := f.wantTokens(f.refresh(first.RefreshToken))
+	f.clock.Advance(10 * time.Second)
+	if again := f.wantTokens(f.refresh(first.RefreshToken)); again != second {
+		t.Fatalf("retry within the grace period:\n%+v\nwant\n%+v", again, second)
+	}
+	third := f.wantTokens(f.refresh(second.RefreshToken))
+	if again := f.wantTokens(f.refresh(second.RefreshToken)); again != third {
+		t.Fatalf("retry of the second token:\n%+v\nwant\n%+v", again, third)
+	}
+	// first precedes second, which is rotated: reuse.
+	wantOAuthError(t, f.refresh(first.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	f.sync()
+	if code := f.me(third.AccessToken); code != http.StatusUnauthorized {
+		t.Errorf("newest access token after an older generation came back: %d, want 401", code)
+	}
+	wantOAuthError(t, f.refresh(third.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	if !strings.Contains(f.log.String(), `"event":"refresh_reuse"`) {
+		t.Errorf("no refresh_reuse event logged:\n%s", f.log)
+	}
+}
+
+func TestRefreshRetryAfterTheGraceIsReuse(t *testing.T) {
+	f := epSetupOn(t, NewMemoryStore(), func(c *Config) { c.RefreshReuseGrace = 10 * time.Second })
+	f.addUser("alice")
+	first := f.login("alice", "")
+	second := f.wantTokens(f.refresh(first.RefreshToken))
+	f.clock.Advance(10 * time.Second)
+	wantOAuthError(t, f.refresh(first.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	f.sync()
+	if code := f.me(second.AccessToken); code != http.StatusUnauthorized {
+		t.Errorf("access token after reuse past the grace period: %d, want 401", code)
+	}
+}
+
+// A retry is answered for the session as it is now: a user disabled after
+// the rotation gets no tokens from a retry.
+func TestRefreshRetryChecksTheSessionAgain(t *testing.T) {
+	f := epSetupOn(t, NewMemoryStore(), func(c *Config) { c.RefreshReuseGrace = time.Minute })
+	f.addUser("alice")
+	first := f.login("alice", "")
+	second := f.wantTokens(f.refresh(first.RefreshToken))
+	f.clock.Advance(time.Second)
+	if err := f.svc.Accounts().DisableUser(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	wantOAuthError(t, f.refresh(first.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	wantOAuthError(t, f.refresh(second.RefreshToken), http.StatusBadRequest, "invalid_grant")
 }
 
 func TestTokensOfOneKindAreRefusedAsTheOther(t *testing.T) {

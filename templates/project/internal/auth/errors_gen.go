@@ -15,6 +15,12 @@ import (
 // revoked API key, bad token. Callers never learn which.
 var ErrInvalidCredentials = errors.New("auth: invalid credentials")
 
+// ErrRevocationsStale is returned for a genuine access token when this
+// process's copy of the revocation feed has not been refreshed for longer
+// than its bound (REVOCATION_MAX_STALENESS): the token may have been
+// revoked elsewhere, so it is refused with a 503 rather than accepted.
+var ErrRevocationsStale = errors.New("auth: revocation state is stale")
+
 // ThrottledError is returned when too many failed attempts were made for an
 // account or from a client address. The caller answers 429 with Retry-After.
 type ThrottledError struct {

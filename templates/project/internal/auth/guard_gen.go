@@ -620,6 +620,10 @@ func (g *Guard) verifyToken(r *http.Request) outcome {
 		claims, err = g.tokens.Verify(r.Context(), token)
 	}
 	if err != nil {
+		if errors.Is(err, ErrRevocationsStale) {
+			// A genuine token this process cannot check: 503, not 401.
+			return outcome{state: credInternal, reason: "revocation state is stale", err: err}
+		}
 		// Only now is the syntax worth checking: a token that verifies is
 		// base64url segments joined by dots, always a b64token.
 		if !isB64Token(token) {
@@ -790,7 +794,12 @@ func (h *protected) refuse(w http.ResponseWriter, r *http.Request, outs []outcom
 		h.g.logFailure(r, slog.LevelWarn, http.StatusForbidden, failed.reason, failed)
 		WriteError(w, http.StatusForbidden, "cross_origin_request", "cross-origin requests may not use cookie credentials")
 	case credInternal:
-		h.g.logFailure(r, slog.LevelError, http.StatusServiceUnavailable, "credential verification failed", failed)
+		level := slog.LevelError
+		if errors.Is(failed.err, ErrRevocationsStale) {
+			// Reported once when the state went stale, not per request.
+			level = slog.LevelDebug
+		}
+		h.g.logFailure(r, level, http.StatusServiceUnavailable, "credential verification failed", failed)
 		WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the service is temporarily unavailable")
 	case credThrottled:
 		h.g.logFailure(r, slog.LevelWarn, http.StatusTooManyRequests, failed.reason, failed)

@@ -4,6 +4,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -16,53 +17,110 @@ import (
 // admin command, another instance) takes to reach this one.
 const DefaultRevocationPoll = time.Second
 
+// DefaultRevocationMaxStaleness is how long the revocation state may go
+// without a successful pull of the feed before access tokens are refused
+// (REVOCATION_MAX_STALENESS).
+const DefaultRevocationMaxStaleness = 30 * time.Second
+
+// revocationSyncTimeout bounds one pull of the feed by Run, so that a store
+// that hangs rather than fails does not stop the poll for good.
+const revocationSyncTimeout = 5 * time.Second
+
 // pruneEvery bounds how often expired denylist entries are swept.
 const pruneEvery = time.Minute
 
 // Revocations is this process's copy of the store's revocation feed: the
-// denied access tokens (by jti, until they expire) and each user's "not
-// before" time (sessions issued earlier are over). Tokens.Verify consults
-// it on every request, so revocation costs no store round trip.
+// denied access tokens (by jti, until they expire), each user's "not
+// before" time (sessions issued earlier are over) and each OAuth client's
+// (tokens issued to it earlier are over). Tokens.Verify consults it on
+// every request, so revocation costs no store round trip.
 //
 // Writes made by this process take effect at once through Deny and
 // SetNotBefore (the caller still writes them to the store); writes made
-// elsewhere arrive through Sync, which Run calls periodically.
+// elsewhere arrive through Sync, which Run calls periodically and at once
+// when Notify says there is news.
+//
+// The copy is only as good as its last successful Sync. When the feed
+// cannot be read for longer than the staleness bound (SetMaxStaleness),
+// Verify refuses every token it has no revocation on record for with
+// ErrRevocationsStale (a 503) instead of accepting tokens that may have
+// been revoked elsewhere; the first successful Sync ends that by itself.
+// Each change of state (sync failing, stale, current again) is logged once.
 //
 // Revocations only ever tighten: a later event cannot un-deny a token or
-// move a user's not-before time backwards. It is safe for concurrent use;
-// reads take a shared lock only.
+// move a not-before time backwards. It is safe for concurrent use; reads
+// take a shared lock only.
 type Revocations struct {
 	store  Store
-	now    func() time.Time
+	now    func() time.Time // token time: when denials expire
 	logger atomic.Pointer[slog.Logger]
+
+	// Staleness is measured on its own clock, the real one: tests move the
+	// token clock (now) by hours to expire tokens, which must not make the
+	// state look stale. fresh is the clock reading, as time since start,
+	// at which the last successful pull began. stale is what every check
+	// reads: reading the clock there would cost more than the rest of the
+	// check, so it is set by a failed pull or by the watchdog timer Run
+	// arms for the moment the state would go stale, and cleared by a
+	// successful pull.
+	clock    func() time.Time
+	start    time.Time
+	maxStale time.Duration
+	fresh    atomic.Int64
+	stale    atomic.Bool
+	wake     chan struct{}
+
+	healthMu sync.Mutex  // serialises changes of stale, failing and watchdog
+	failing  bool        // the last pull failed (logged once)
+	watchdog *time.Timer // armed while Run runs
 
 	syncMu sync.Mutex // serialises Sync
 	seq    int64      // last feed sequence applied; guarded by syncMu
 
-	mu        sync.RWMutex
-	denied    map[string]time.Time // jti → token expiry (zero: unknown, kept)
-	notBefore map[string]time.Time // subject → not-before time
-	pruned    time.Time
+	mu              sync.RWMutex
+	denied          map[string]time.Time // jti → token expiry (zero: unknown, kept)
+	notBefore       map[string]time.Time // subject → not-before time
+	clientNotBefore map[string]time.Time // client id → not-before time
+	pruned          time.Time
 }
 
 // NewRevocations returns an empty revocation set fed from store. Call Sync
 // once before serving, then Run in the background. A nil store gives a set
-// that only knows what Deny and SetNotBefore tell it (useful in tests).
+// that only knows what Deny and SetNotBefore tell it (useful in tests), and
+// is never stale.
 func NewRevocations(store Store) *Revocations {
-	return &Revocations{
-		store:     store,
-		now:       time.Now,
-		denied:    map[string]time.Time{},
-		notBefore: map[string]time.Time{},
+	r := &Revocations{
+		store:           store,
+		now:             time.Now,
+		clock:           time.Now,
+		maxStale:        DefaultRevocationMaxStaleness,
+		wake:            make(chan struct{}, 1),
+		denied:          map[string]time.Time{},
+		notBefore:       map[string]time.Time{},
+		clientNotBefore: map[string]time.Time{},
 	}
+	r.start = r.clock()
+	return r
 }
 
-// SetLogger sets where Run reports failed syncs. Call it before Run; by
-// default failures are not logged.
+// SetLogger sets where changes of the feed's health are reported. Call it
+// before Sync and Run; by default nothing is logged.
 func (r *Revocations) SetLogger(l *slog.Logger) { r.logger.Store(l) }
 
+// SetMaxStaleness sets how long the state may go without a successful Sync
+// before tokens are refused (DefaultRevocationMaxStaleness if d ≤ 0). Call
+// it before serving.
+func (r *Revocations) SetMaxStaleness(d time.Duration) {
+	if d <= 0 {
+		d = DefaultRevocationMaxStaleness
+	}
+	r.maxStale = d
+}
+
 // Sync pulls the revocation events recorded since the last Sync and applies
-// them.
+// them. Whatever triggers it (Run's poll, Notify, a request that just
+// revoked something), a success marks the state current as of the moment
+// the pull began.
 func (r *Revocations) Sync(ctx context.Context) error {
 	if r.store == nil {
 		r.prune(r.now(), false)
@@ -70,9 +128,16 @@ func (r *Revocations) Sync(ctx context.Context) error {
 	}
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
+	began := r.clock()
 	events, err := r.store.RevocationsSince(ctx, r.seq)
 	if err != nil {
-		return fmt.Errorf("auth: syncing revocations: %w", err)
+		err = fmt.Errorf("auth: syncing revocations: %w", err)
+		// A pull cut short by its caller going away says nothing about the
+		// store; one that timed out does.
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			r.syncFailed(err)
+		}
+		return err
 	}
 	now := r.now()
 	r.mu.Lock()
@@ -81,38 +146,150 @@ func (r *Revocations) Sync(ctx context.Context) error {
 			continue // a store must not replay, but never apply twice
 		}
 		r.seq = ev.Seq
-		if ev.JTI != "" {
+		switch {
+		case ev.JTI != "":
 			r.denyLocked(ev.JTI, ev.ExpiresAt, now)
-		}
-		if ev.Subject != "" {
-			r.notBeforeLocked(ev.Subject, ev.NotBefore)
+		case ev.Subject != "":
+			raiseNotBefore(r.notBefore, ev.Subject, ev.NotBefore)
+		case ev.ClientID != "":
+			raiseNotBefore(r.clientNotBefore, ev.ClientID, ev.NotBefore)
 		}
 	}
 	r.mu.Unlock()
 	r.prune(now, false)
+	r.synced(began)
 	return nil
 }
 
-// Run calls Sync every interval (DefaultRevocationPoll if every ≤ 0) until
-// ctx is done. A failed sync is logged (see SetLogger) and retried at the
-// next tick; tokens keep being checked against what is already known.
+// Run calls Sync every interval (DefaultRevocationPoll if every ≤ 0), and
+// whenever Notify is called, until ctx is done. A failed sync is retried
+// at the next tick; tokens keep being checked against what is already
+// known until the state is stale.
 func (r *Revocations) Run(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = DefaultRevocationPoll
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	r.healthMu.Lock()
+	r.watchdog = time.AfterFunc(r.maxStale-r.age(), r.watch)
+	r.healthMu.Unlock()
+	defer func() {
+		r.healthMu.Lock()
+		r.watchdog.Stop()
+		r.watchdog = nil
+		r.healthMu.Unlock()
+	}()
 	for {
-		if err := r.Sync(ctx); err != nil && ctx.Err() == nil {
-			if l := r.logger.Load(); l != nil {
-				l.LogAttrs(ctx, slog.LevelWarn, "revocation sync failed", slog.String("error", err.Error()))
-			}
-		}
+		sctx, cancel := context.WithTimeout(ctx, revocationSyncTimeout)
+		_ = r.Sync(sctx) // a failure is reported by Sync, and retried
+		cancel()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-r.wake:
 		}
+	}
+}
+
+// Notify asks Run to pull the feed now rather than at its next tick. A push
+// path (PostgreSQL LISTEN/NOTIFY, Redis pub/sub) calls it when another
+// process records a revocation; the store's feed stays the one source of
+// events and polling the fallback, and staleness is measured the same way
+// whichever triggered the pull. It never blocks.
+func (r *Revocations) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default: // a pull is already due
+	}
+}
+
+// Staleness reports how long ago the state was last known to be current
+// (the start of the last successful Sync) and whether it is stale: tokens
+// are then refused. A store-less set is never stale.
+func (r *Revocations) Staleness() (age time.Duration, stale bool) {
+	if r.store == nil {
+		return 0, false
+	}
+	return r.age(), r.stale.Load()
+}
+
+// MaxStaleness returns the staleness bound.
+func (r *Revocations) MaxStaleness() time.Duration { return r.maxStale }
+
+func (r *Revocations) age() time.Duration {
+	return r.clock().Sub(r.start) - time.Duration(r.fresh.Load())
+}
+
+// isStale reports whether tokens must be refused for want of a current
+// state: one atomic load.
+func (r *Revocations) isStale() bool { return r.stale.Load() }
+
+// synced records a successful pull that began at began: the state is
+// current again, and the watchdog is set for when it would go stale.
+func (r *Revocations) synced(began time.Time) {
+	r.healthMu.Lock()
+	defer r.healthMu.Unlock()
+	r.fresh.Store(int64(began.Sub(r.start)))
+	wasStale := r.stale.Swap(false)
+	wasFailing := r.failing
+	r.failing = false
+	switch {
+	case wasStale:
+		r.log(slog.LevelWarn, "revocation state is current again: access tokens are accepted")
+	case wasFailing:
+		r.log(slog.LevelInfo, "revocation sync recovered")
+	}
+	if r.watchdog != nil {
+		r.watchdog.Reset(r.maxStale - r.age())
+	}
+}
+
+// syncFailed reports the first of a run of failed pulls, and the state
+// going stale if it has.
+func (r *Revocations) syncFailed(err error) {
+	r.healthMu.Lock()
+	defer r.healthMu.Unlock()
+	if !r.failing {
+		r.failing = true
+		r.log(slog.LevelWarn, "revocation sync failed; retrying, and refusing access tokens if it fails for longer than the staleness bound",
+			slog.String("error", err.Error()), slog.Duration("max_staleness", r.maxStale))
+	}
+	r.checkStaleLocked()
+}
+
+// watch is the watchdog: it runs when the state would go stale, even if
+// every pull hangs, and marks it so unless a pull succeeded meanwhile.
+func (r *Revocations) watch() {
+	r.healthMu.Lock()
+	defer r.healthMu.Unlock()
+	if r.watchdog == nil {
+		return // Run has ended
+	}
+	if !r.checkStaleLocked() {
+		r.watchdog.Reset(r.maxStale - r.age() + time.Millisecond)
+	}
+}
+
+// checkStaleLocked marks the state stale if it is older than the bound,
+// logging the change, and reports whether it is stale. The caller holds
+// healthMu.
+func (r *Revocations) checkStaleLocked() bool {
+	age := r.age()
+	if age <= r.maxStale {
+		return r.stale.Load()
+	}
+	if !r.stale.Swap(true) {
+		r.log(slog.LevelError, "revocation state is stale: access tokens are refused (503) until the revocation feed can be read again",
+			slog.Duration("age", age), slog.Duration("max_staleness", r.maxStale))
+	}
+	return true
+}
+
+func (r *Revocations) log(level slog.Level, msg string, attrs ...slog.Attr) {
+	if l := r.logger.Load(); l != nil {
+		l.LogAttrs(context.Background(), level, msg, attrs...)
 	}
 }
 
@@ -137,7 +314,7 @@ func (r *Revocations) SetNotBefore(subject string, t time.Time) {
 		return
 	}
 	r.mu.Lock()
-	r.notBeforeLocked(subject, t)
+	raiseNotBefore(r.notBefore, subject, t)
 	r.mu.Unlock()
 }
 
@@ -158,19 +335,39 @@ func (r *Revocations) NotBefore(subject string) time.Time {
 	return t
 }
 
-// check returns why a token with these claims is revoked, or "" if it is
-// not, under a single read lock. A token is compared with the not-before
-// time at millisecond precision, the precision of its iat.
-func (r *Revocations) check(jti, subject string, iat time.Time) rejection {
+// ClientNotBefore returns the time before which the tokens issued to the
+// OAuth client clientID are over, or the zero time.
+func (r *Revocations) ClientNotBefore(clientID string) time.Time {
 	r.mu.RLock()
-	_, denied := r.denied[jti]
-	nb, hasNB := r.notBefore[subject]
+	t := r.clientNotBefore[clientID]
+	r.mu.RUnlock()
+	return t
+}
+
+// check returns why a token with these claims is refused, or "" if it is
+// not, under a single read lock: revoked (its jti, its subject's or its
+// client's not-before time), or unknown because the state is stale. A
+// token is compared with not-before times at millisecond precision, the
+// precision of its iat.
+func (r *Revocations) check(c *AccessClaims) rejection {
+	r.mu.RLock()
+	_, denied := r.denied[c.ID]
+	nb, hasNB := r.notBefore[c.Subject]
+	var cnb time.Time
+	hasCNB := false
+	if c.ClientID != "" {
+		cnb, hasCNB = r.clientNotBefore[c.ClientID]
+	}
 	r.mu.RUnlock()
 	switch {
 	case denied:
 		return rejectDenied
-	case hasNB && iat.Before(nb.Truncate(time.Millisecond)):
+	case hasNB && c.IssuedAt.Before(nb.Truncate(time.Millisecond)):
 		return rejectNotBefore
+	case hasCNB && c.IssuedAt.Before(cnb.Truncate(time.Millisecond)):
+		return rejectClient
+	case r.isStale():
+		return rejectStale
 	}
 	return ""
 }
@@ -185,14 +382,16 @@ func (r *Revocations) denyLocked(jti string, exp, now time.Time) {
 	r.denied[jti] = exp
 }
 
-func (r *Revocations) notBeforeLocked(subject string, t time.Time) {
+// raiseNotBefore sets m[key] to t unless it already holds a later time.
+// The caller holds r.mu.
+func raiseNotBefore(m map[string]time.Time, key string, t time.Time) {
 	if t.IsZero() {
 		return
 	}
-	if old, ok := r.notBefore[subject]; ok && !t.After(old) {
+	if old, ok := m[key]; ok && !t.After(old) {
 		return
 	}
-	r.notBefore[subject] = t
+	m[key] = t
 }
 
 // prune drops denylist entries whose token has expired, at most once per

@@ -4,9 +4,14 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -42,6 +47,12 @@ func (f *rvFeed) RevocationsSince(_ context.Context, seq int64) ([]Revocation, e
 		}
 	}
 	return out, nil
+}
+
+func (f *rvFeed) setErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
 }
 
 func (f *rvFeed) calls() int {
@@ -183,5 +194,238 @@ func TestRevocationsConcurrentUse(t *testing.T) {
 				t.Fatalf("%s missing", jti)
 			}
 		}
+	}
+}
+
+// rvStaleness gives rev a staleness clock the test moves, a bound of 10 s,
+// and a log. Call it before the first Sync.
+func rvStaleness(rev *Revocations) (*tkClock, *epLog) {
+	clock := &tkClock{now: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)}
+	rev.clock = clock.Now
+	rev.start = clock.Now()
+	rev.SetMaxStaleness(10 * time.Second)
+	logs := &epLog{}
+	rev.SetLogger(slog.New(slog.NewJSONHandler(logs, nil)))
+	return clock, logs
+}
+
+// A feed that cannot be read fails open only for the staleness bound: then
+// every token without a revocation on record is refused as unknown
+// (ErrRevocationsStale, a 503), and the first successful sync ends that.
+// Each change of state is logged once, however many tokens are checked.
+func TestRevocationsFailClosedBeyondTheStalenessBound(t *testing.T) {
+	feed, rev, clock := rvSetup(t)
+	stale, logs := rvStaleness(rev)
+	ctx := context.Background()
+	if err := rev.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	live := &AccessClaims{ID: "live", Subject: "alice", IssuedAt: clock.Now()}
+	revoked := &AccessClaims{ID: "revoked", Subject: "alice", IssuedAt: clock.Now()}
+	rev.Deny(DeniedToken{JTI: "revoked", ExpiresAt: clock.Now().Add(time.Hour)})
+
+	feed.setErr(errors.New("database is unreachable"))
+	stale.Add(5 * time.Second)
+	if err := rev.Sync(ctx); err == nil {
+		t.Fatal("a failed sync returned no error")
+	}
+	if r := rev.check(live); r != "" {
+		t.Fatalf("within the bound: %q, want accepted", r)
+	}
+	stale.Add(6 * time.Second)
+	if err := rev.Sync(ctx); err == nil {
+		t.Fatal("a failed sync returned no error")
+	}
+	for range 5 {
+		if r := rev.check(live); r != rejectStale {
+			t.Fatalf("beyond the bound: %q, want %q", r, rejectStale)
+		}
+	}
+	if age, isStale := rev.Staleness(); !isStale || age != 11*time.Second {
+		t.Errorf("Staleness() = %s, %v; want 11s, true", age, isStale)
+	}
+	if r := rev.check(revoked); r != rejectDenied {
+		t.Errorf("a token known to be revoked: %q, want %q", r, rejectDenied)
+	}
+	if err := errors.Unwrap(&tokenError{reason: rejectStale}); err != ErrRevocationsStale {
+		t.Errorf("a stale refusal unwraps to %v, want ErrRevocationsStale", err)
+	}
+
+	feed.setErr(nil)
+	if err := rev.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := rev.check(live); r != "" {
+		t.Errorf("after recovery: %q, want accepted", r)
+	}
+	out := logs.String()
+	for _, msg := range []string{"revocation sync failed", "revocation state is stale", "revocation state is current again"} {
+		if n := strings.Count(out, msg); n != 1 {
+			t.Errorf("%q logged %d times, want once:\n%s", msg, n, out)
+		}
+	}
+	if !strings.Contains(out, "database is unreachable") {
+		t.Errorf("the store's error is not in the log:\n%s", out)
+	}
+}
+
+// hangingFeed is a feed whose reads never answer until their context ends.
+type hangingFeed struct {
+	Store
+	returned atomic.Bool
+}
+
+func (f *hangingFeed) RevocationsSince(ctx context.Context, _ int64) ([]Revocation, error) {
+	<-ctx.Done()
+	f.returned.Store(true)
+	return nil, ctx.Err()
+}
+
+// A store that hangs rather than fails cannot hold the state fresh: Run's
+// watchdog marks it stale at the bound, while the pull still hangs.
+func TestRevocationsWatchdogMarksStaleWhileThePullHangs(t *testing.T) {
+	feed := &hangingFeed{}
+	rev := NewRevocations(feed)
+	logs := &epLog{}
+	rev.SetLogger(slog.New(slog.NewJSONHandler(logs, nil)))
+	rev.SetMaxStaleness(time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		rev.Run(ctx, time.Hour)
+		close(done)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	rvWaitForLog(t, logs, "revocation state is stale")
+	if feed.returned.Load() {
+		t.Fatal("the state was marked stale only when the pull gave up, not by the watchdog")
+	}
+	if r := rev.check(&AccessClaims{ID: "j", Subject: "alice"}); r != rejectStale {
+		t.Errorf("check = %q, want %q", r, rejectStale)
+	}
+}
+
+// Run reports the state going stale without waiting for a request, and
+// Notify makes it pull at once (the push path), with no tick due for an
+// hour.
+func TestRevocationsRunReportsStalenessAndNotifyPullsAtOnce(t *testing.T) {
+	feed, rev, _ := rvSetup(t)
+	stale, logs := rvStaleness(rev)
+	feed.setErr(errors.New("database is unreachable"))
+	stale.Add(time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		rev.Run(ctx, time.Hour)
+		close(done)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	rvWaitForLog(t, logs, "revocation state is stale")
+
+	feed.setErr(nil)
+	feed.add(Revocation{JTI: "pushed", ExpiresAt: time.Date(2031, 1, 1, 1, 0, 0, 0, time.UTC)})
+	rev.Notify()
+	rvWaitForLog(t, logs, "revocation state is current again")
+	if !rev.Denied("pushed") {
+		t.Error("the pull Notify triggered did not apply the feed")
+	}
+}
+
+func rvWaitForLog(t *testing.T, logs *epLog, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), msg) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q never logged:\n%s", msg, logs)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// flakyFeed is a store whose revocation feed can be made to fail.
+type flakyFeed struct {
+	Store
+	fail atomic.Bool
+}
+
+func (f *flakyFeed) RevocationsSince(ctx context.Context, seq int64) ([]Revocation, error) {
+	if f.fail.Load() {
+		return nil, errors.New("database is unreachable")
+	}
+	return f.Store.RevocationsSince(ctx, seq)
+}
+
+// The whole server fails closed on a stale revocation state: access
+// tokens get a generic 503, /health says why, logout still revokes, and
+// everything recovers by itself once the feed can be read.
+func TestStaleRevocationStateFailsClosedWith503AndHealthSaysWhy(t *testing.T) {
+	feed := &flakyFeed{Store: NewMemoryStore()}
+	f := epSetupOn(t, feed, func(c *Config) { c.RevocationMaxStaleness = 10 * time.Second })
+	// The test drives the feed: stop the background poll first.
+	f.svc.stop()
+	f.svc.polling.Wait()
+	stale, _ := rvStaleness(f.svc.rev)
+	f.svc.rev.SetMaxStaleness(f.svc.cfg.RevocationMaxStaleness)
+	f.svc.rev.SetLogger(f.svc.log)
+	f.sync()
+	f.addUser("alice")
+	kept := f.login("alice", "")
+	loggedOut := f.login("alice", "")
+	health := func() (int, Health) {
+		t.Helper()
+		w := f.serve(http.MethodGet, HealthPath, "", "")
+		var h Health
+		if err := json.Unmarshal(w.Body.Bytes(), &h); err != nil {
+			t.Fatalf("/health body %q: %v", w.Body, err)
+		}
+		return w.Code, h
+	}
+	if code, h := health(); code != http.StatusOK || h.Status != "ok" {
+		t.Fatalf("/health = %d %+v, want 200 ok", code, h)
+	}
+
+	feed.fail.Store(true)
+	stale.Add(11 * time.Second)
+	if err := f.svc.rev.Sync(context.Background()); err == nil {
+		t.Fatal("the sync did not fail")
+	}
+	for range 3 {
+		w := f.serve(http.MethodGet, "/me", "", "", "Authorization", "Bearer "+kept.AccessToken)
+		wantOAuthError(t, w, http.StatusServiceUnavailable, "temporarily_unavailable")
+		if strings.Contains(w.Body.String(), "revocation") || strings.Contains(w.Body.String(), "database") {
+			t.Errorf("the 503 body names internals: %s", w.Body)
+		}
+	}
+	code, h := health()
+	if code != http.StatusServiceUnavailable || h.Status != "unavailable" ||
+		!strings.Contains(h.Reason, "REVOCATION_MAX_STALENESS (10s)") || strings.Contains(h.Reason, "unreachable") {
+		t.Errorf("/health = %d %+v, want 503 with the reason and no internals", code, h)
+	}
+	// Logout needs no current state: it still reaches the store.
+	w := f.postWith(f.svc.RevokePath(), []string{"Authorization", "Bearer " + loggedOut.AccessToken}, "token", loggedOut.RefreshToken)
+	if w.Code != http.StatusOK {
+		t.Fatalf("logout while stale: %d %s", w.Code, w.Body)
+	}
+
+	feed.fail.Store(false)
+	f.sync()
+	if code := f.me(kept.AccessToken); code != http.StatusOK {
+		t.Errorf("after recovery: %d, want 200", code)
+	}
+	if code := f.me(loggedOut.AccessToken); code != http.StatusUnauthorized {
+		t.Errorf("the token logged out while stale: %d, want 401", code)
+	}
+	if code, h := health(); code != http.StatusOK || h.Status != "ok" {
+		t.Errorf("/health after recovery = %d %+v, want 200 ok", code, h)
+	}
+	// Requests are logged at debug level only; the state, once at error.
+	if n := strings.Count(f.log.String(), `"level":"ERROR","msg":"revocation state is stale`); n != 1 {
+		t.Errorf("the stale state was logged %d times, want once:\n%s", n, f.log)
 	}
 }

@@ -113,6 +113,12 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 // throttling all follow, so a test can move time forward to expire them.
 // Call Close when done.
 func NewTestService(opts Options, now func() time.Time) (*Service, error) {
+	return newTestService(opts, now, NewMemoryStore(), nil)
+}
+
+// newTestService is NewTestService on store, with configure (if not nil)
+// changing the configuration first. The service closes store.
+func newTestService(opts Options, now func() time.Time, store Store, configure func(*Config)) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -134,6 +140,9 @@ func NewTestService(opts Options, now func() time.Time) (*Service, error) {
 		MaxBodyBytes:    DefaultMaxBodyBytes,
 		LogFormat:       "text",
 	}
+	if configure != nil {
+		configure(&cfg)
+	}
 	keys, err := NewHMACKeySet(secret)
 	if err != nil {
 		return nil, err
@@ -141,7 +150,7 @@ func NewTestService(opts Options, now func() time.Time) (*Service, error) {
 	log := orDiscard(opts.Logger)
 	// The smallest argon2id cost: tests check behaviour, not hash strength.
 	hasher := NewArgon2id(Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})
-	return newService(context.Background(), cfg, opts, log, NewMemoryStore(), keys, hasher, now)
+	return newService(context.Background(), cfg, opts, log, store, keys, hasher, now)
 }
 
 func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger, store Store, keys *KeySet,
@@ -149,6 +158,7 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 	rev := NewRevocations(store)
 	rev.now = now // prune by the same clock the tokens are checked with
 	rev.SetLogger(log)
+	rev.SetMaxStaleness(cfg.RevocationMaxStaleness)
 	if err := rev.Sync(ctx); err != nil {
 		return nil, err
 	}
@@ -190,6 +200,7 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		log:               log,
 		now:               now,
 		refreshTTL:        cfg.RefreshTokenTTL,
+		refreshGrace:      cfg.RefreshReuseGrace,
 		clientCredentials: opts.ClientCredentials,
 		maxBody:           cfg.MaxBodyBytes,
 		realm:             "api",
@@ -292,17 +303,19 @@ func (s *Service) Mount(mux *http.ServeMux) {
 }
 
 // Handler wraps h in the hardening middleware (see Harden): request ids,
-// access log, panic recovery, security headers, size limits and CORS.
+// access log, panic recovery, security headers, size limits and CORS; and
+// it answers HealthPath (see Health).
 func (s *Service) Handler(h http.Handler) http.Handler {
-	return harden(s.cfg, s.opts, s.log, h)
+	return harden(s.cfg, s.opts, s.log, s.withHealth(h))
 }
 
-// Serve serves h, hardened, on the configured address until ctx ends, then
-// shuts down gracefully (see Serve). It first logs the configuration's
-// warnings (development mode, a generated secret, a memory store), which
-// matter to a running server rather than to an admin command.
+// Serve serves h, hardened and with HealthPath answered as Handler does, on
+// the configured address until ctx ends, then shuts down gracefully (see
+// Serve). It first logs the configuration's warnings (development mode, a
+// generated secret, a memory store), which matter to a running server
+// rather than to an admin command.
 func (s *Service) Serve(ctx context.Context, h http.Handler) error {
-	return serve(ctx, s.cfg, s.opts, s.log, h)
+	return serve(ctx, s.cfg, s.opts, s.log, s.withHealth(h))
 }
 
 // harden wraps h in the hardening middleware, redacting the query API keys

@@ -216,3 +216,55 @@ func TestServiceServeLogsWarningsAndStops(t *testing.T) {
 		}
 	}
 }
+
+// /health is the spec's own operation while the service is healthy, and
+// the runtime's 503 while it is not; without such an operation the
+// runtime answers 200.
+func TestHealthDefersToTheSpecsOperationWhileHealthy(t *testing.T) {
+	feed := &flakyFeed{Store: NewMemoryStore()}
+	svc, err := newTestService(Options{}, nil, feed, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	svc.stop() // the test drives the feed
+	svc.polling.Wait()
+	stale, _ := rvStaleness(svc.rev)
+	if err := svc.rev.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Handler", "spec")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	withOp, without := svc.Handler(mux), svc.Handler(http.NotFoundHandler())
+	get := func(h http.Handler, method string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(method, HealthPath, nil))
+		return w
+	}
+	if w := get(withOp, http.MethodGet); w.Code != http.StatusNoContent || w.Header().Get("X-Handler") != "spec" {
+		t.Errorf("healthy, with the spec's operation: %d %v", w.Code, w.Header())
+	}
+	if w := get(without, http.MethodGet); w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != `{"status":"ok"}` {
+		t.Errorf("healthy, without an operation: %d %s", w.Code, w.Body)
+	}
+	if w := get(without, http.MethodPost); w.Code != http.StatusNotFound {
+		t.Errorf("POST /health: %d, want the handler's 404", w.Code)
+	}
+
+	feed.fail.Store(true)
+	stale.Add(time.Hour)
+	if err := svc.rev.Sync(context.Background()); err == nil {
+		t.Fatal("the sync did not fail")
+	}
+	for _, h := range []http.Handler{withOp, without} {
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			w := get(h, method)
+			if w.Code != http.StatusServiceUnavailable || w.Header().Get("X-Handler") != "" || w.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("%s while stale: %d %v", method, w.Code, w.Header())
+			}
+		}
+	}
+}

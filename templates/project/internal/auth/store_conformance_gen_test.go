@@ -48,6 +48,8 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		{"ListAPIKeysSorted", confListAPIKeys},
 		{"ClientRoundTripAndErrors", confClient},
 		{"ListClientsSorted", confListClients},
+		{"UpdateClientNotBeforeOnlyMovesForwardAndFeedsRevocations", confClientUpdate},
+		{"DeleteClientEndsItsTokensAndSessions", confClientDelete},
 		{"CreateRefreshValidatesAndRejectsDuplicates", confCreateRefresh},
 		{"RotateInheritsFamilyFields", confRotateInherits},
 		{"RotateChain", confRotateChain},
@@ -58,11 +60,15 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		{"ReuseRevokesFamilyIncludingNewest", confReuse},
 		{"ReuseTwiceDeniesOnce", confReuseTwice},
 		{"ConcurrentRotationHasOneWinner", confConcurrentRotation},
+		{"RetryWithinGraceReturnsTheSameSuccessor", confRetryWithinGrace},
+		{"RetryOfAnOlderGenerationIsReuse", confRetryOlderGeneration},
+		{"RetryWithoutSealedSuccessorOrAfterLogoutIsReuse", confRetryNeedsLiveSealedSuccessor},
+		{"ConcurrentRetriesWithinGraceShareOneSuccessor", confConcurrentRetries},
 		{"RevokeRefreshRevokesFamily", confRevokeRefresh},
-		{"AddAccessJTINeedsLiveToken", confAddAccessJTI},
 		{"RevocationFeedOrdered", confFeedOrder},
 		{"DenyValidates", confDenyValidates},
 		{"ExpiredDenialsArePruned", confPrune},
+		{"DenialsOutliveExpiryByMaxLeeway", confPruneKeepsLeeway},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t)) })
 	}
@@ -98,6 +104,15 @@ func confSameTime(t *testing.T, what string, got, want time.Time) {
 	if !got.Equal(want) {
 		t.Errorf("%s = %v, want %v", what, got, want)
 	}
+}
+
+// confRotate rotates old into next at now, strictly (no grace period).
+func confRotate(s Store, old []byte, next RefreshToken, now time.Time) (RefreshToken, error) {
+	r, err := s.RotateRefresh(context.Background(), RefreshRotation{Old: old, Next: next, Now: now})
+	if err == nil && r.Retry {
+		return r.Token, errors.New("strict rotation answered as a retry")
+	}
+	return r.Token, err
 }
 
 func confSameStrings(t *testing.T, what string, got, want []string) {
@@ -329,7 +344,7 @@ func confListAPIKeys(t *testing.T, s Store) {
 func confClient(t *testing.T, s Store) {
 	ctx := context.Background()
 	base := confBase()
-	in := Client{ID: "svc", SecretHash: "$argon2id$x", Scopes: []string{"b", "a"}, CreatedAt: base}
+	in := Client{ID: "svc", SecretHash: "$argon2id$x", Scopes: []string{"b", "a"}, NotBefore: base.Add(-time.Hour), CreatedAt: base}
 	confNoErr(t, "CreateClient", s.CreateClient(ctx, in))
 	got, err := s.Client(ctx, "svc")
 	confNoErr(t, "Client", err)
@@ -337,6 +352,7 @@ func confClient(t *testing.T, s Store) {
 		t.Errorf("Client = %+v", got)
 	}
 	confSameStrings(t, "Scopes", got.Scopes, []string{"a", "b"})
+	confSameTime(t, "NotBefore", got.NotBefore, in.NotBefore)
 	confSameTime(t, "CreatedAt", got.CreatedAt, base)
 	confWantErr(t, "CreateClient again", s.CreateClient(ctx, Client{ID: "svc", SecretHash: "other"}), ErrExists)
 	_, err = s.Client(ctx, "other")
@@ -417,7 +433,7 @@ func confRotateInherits(t *testing.T, s Store) {
 		AuthTime: now, ExpiresAt: now.Add(365 * 24 * time.Hour),
 		AccessJTIs: []DeniedToken{{JTI: "jti-a2", ExpiresAt: now.Add(15 * time.Minute)}},
 	}
-	got, err := s.RotateRefresh(ctx, first.Digest, next, now)
+	got, err := confRotate(s, first.Digest, next, now)
 	confNoErr(t, "RotateRefresh", err)
 	if !slices.Equal(got.Digest, confDigest("a2")) || got.FamilyID != first.FamilyID ||
 		got.Subject != "alice" || got.ClientID != "web" {
@@ -431,7 +447,7 @@ func confRotateInherits(t *testing.T, s Store) {
 		t.Errorf("AccessJTIs = %+v", got.AccessJTIs)
 	}
 	// Narrower scopes are fine.
-	got, err = s.RotateRefresh(ctx, confDigest("a2"), RefreshToken{Digest: confDigest("a3"), Scopes: []string{"read"}, IssuedAt: now}, now)
+	got, err = confRotate(s, confDigest("a2"), RefreshToken{Digest: confDigest("a3"), Scopes: []string{"read"}, IssuedAt: now}, now)
 	confNoErr(t, "RotateRefresh narrower", err)
 	confSameStrings(t, "Scopes (narrowed)", got.Scopes, []string{"read"})
 }
@@ -442,7 +458,7 @@ func confRotateChain(t *testing.T, s Store) {
 	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, confFamily("t0", base)))
 	for i := 1; i <= 5; i++ {
 		now := base.Add(time.Duration(i) * time.Hour)
-		_, err := s.RotateRefresh(ctx, confDigest(fmt.Sprint("t", i-1)), RefreshToken{Digest: confDigest(fmt.Sprint("t", i))}, now)
+		_, err := confRotate(s, confDigest(fmt.Sprint("t", i-1)), RefreshToken{Digest: confDigest(fmt.Sprint("t", i))}, now)
 		confNoErr(t, fmt.Sprintf("rotation %d", i), err)
 	}
 	if jtis := confDeniedJTIs(t, s); len(jtis) != 0 {
@@ -451,9 +467,8 @@ func confRotateChain(t *testing.T, s Store) {
 }
 
 func confRotateUnknown(t *testing.T, s Store) {
-	ctx := context.Background()
 	base := confBase()
-	_, err := s.RotateRefresh(ctx, confDigest("nope"), RefreshToken{Digest: confDigest("n2")}, base)
+	_, err := confRotate(s, confDigest("nope"), RefreshToken{Digest: confDigest("n2")}, base)
 	confWantErr(t, "RotateRefresh unknown", err, ErrNotFound)
 	if errors.Is(err, ErrRefreshReused) {
 		t.Error("unknown token reported as reused")
@@ -466,9 +481,9 @@ func confRotateExpired(t *testing.T, s Store) {
 	tok := confFamily("a", base)
 	tok.ExpiresAt = base.Add(time.Hour)
 	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, tok))
-	_, err := s.RotateRefresh(ctx, tok.Digest, RefreshToken{Digest: confDigest("a2")}, base.Add(time.Hour))
+	_, err := confRotate(s, tok.Digest, RefreshToken{Digest: confDigest("a2")}, base.Add(time.Hour))
 	confWantErr(t, "RotateRefresh at expiry", err, ErrNotFound)
-	_, err = s.RotateRefresh(ctx, tok.Digest, RefreshToken{Digest: confDigest("a3")}, base.Add(2*time.Hour))
+	_, err = confRotate(s, tok.Digest, RefreshToken{Digest: confDigest("a3")}, base.Add(2*time.Hour))
 	confWantErr(t, "RotateRefresh after expiry", err, ErrNotFound)
 }
 
@@ -477,12 +492,12 @@ func confRotateScope(t *testing.T, s Store) {
 	base := confBase()
 	first := confFamily("a", base)
 	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, first))
-	_, err := s.RotateRefresh(ctx, first.Digest, RefreshToken{Digest: confDigest("a2"), Scopes: []string{"read", "admin"}}, base)
+	_, err := confRotate(s, first.Digest, RefreshToken{Digest: confDigest("a2"), Scopes: []string{"read", "admin"}}, base)
 	confWantErr(t, "RotateRefresh wider", err, ErrScopeExceeded)
 	// The refusal neither consumed the token nor revoked the family.
-	_, err = s.RotateRefresh(ctx, first.Digest, RefreshToken{Digest: confDigest("a2"), Scopes: []string{"read"}}, base)
+	_, err = confRotate(s, first.Digest, RefreshToken{Digest: confDigest("a2"), Scopes: []string{"read"}}, base)
 	confNoErr(t, "RotateRefresh after refusal", err)
-	_, err = s.RotateRefresh(ctx, confDigest("a2"), RefreshToken{Digest: confDigest("a3"), Scopes: []string{"write"}}, base)
+	_, err = confRotate(s, confDigest("a2"), RefreshToken{Digest: confDigest("a3"), Scopes: []string{"write"}}, base)
 	confWantErr(t, "RotateRefresh re-widening", err, ErrScopeExceeded)
 }
 
@@ -491,11 +506,11 @@ func confRotateDuplicateNext(t *testing.T, s Store) {
 	base := confBase()
 	confNoErr(t, "CreateRefresh a", s.CreateRefresh(ctx, confFamily("a", base)))
 	confNoErr(t, "CreateRefresh b", s.CreateRefresh(ctx, confFamily("b", base)))
-	_, err := s.RotateRefresh(ctx, confDigest("a"), RefreshToken{Digest: confDigest("b")}, base)
+	_, err := confRotate(s, confDigest("a"), RefreshToken{Digest: confDigest("b")}, base)
 	confWantErr(t, "RotateRefresh onto b", err, ErrExists)
-	_, err = s.RotateRefresh(ctx, confDigest("a"), RefreshToken{Digest: confDigest("a2")}, base)
+	_, err = confRotate(s, confDigest("a"), RefreshToken{Digest: confDigest("a2")}, base)
 	confNoErr(t, "RotateRefresh after failure", err)
-	if _, err := s.RotateRefresh(ctx, confDigest("a2"), RefreshToken{}, base); err == nil {
+	if _, err := confRotate(s, confDigest("a2"), RefreshToken{}, base); err == nil {
 		t.Error("RotateRefresh without a next digest succeeded")
 	}
 }
@@ -509,28 +524,26 @@ func confReuse(t *testing.T, s Store) {
 	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, first))
 	confNoErr(t, "CreateRefresh other family", s.CreateRefresh(ctx, confFamily("other", base)))
 	now := base.Add(5 * time.Minute)
-	_, err := s.RotateRefresh(ctx, first.Digest, RefreshToken{Digest: confDigest("a2"),
+	_, err := confRotate(s, first.Digest, RefreshToken{Digest: confDigest("a2"),
 		AccessJTIs: []DeniedToken{{JTI: "jti-a2", ExpiresAt: now.Add(15 * time.Minute)}}}, now)
 	confNoErr(t, "RotateRefresh", err)
-	confNoErr(t, "AddAccessJTI", s.AddAccessJTI(ctx, confDigest("a2"), DeniedToken{JTI: "jti-a2b", ExpiresAt: now.Add(15 * time.Minute)}))
 
 	// The rotated token comes back: an attacker or a confused client has it.
-	_, err = s.RotateRefresh(ctx, first.Digest, RefreshToken{Digest: confDigest("x")}, now)
+	_, err = confRotate(s, first.Digest, RefreshToken{Digest: confDigest("x")}, now)
 	confWantErr(t, "RotateRefresh reused", err, ErrRefreshReused)
 	// The newest token of the family is dead too.
-	_, err = s.RotateRefresh(ctx, confDigest("a2"), RefreshToken{Digest: confDigest("y")}, now)
+	_, err = confRotate(s, confDigest("a2"), RefreshToken{Digest: confDigest("y")}, now)
 	confWantErr(t, "RotateRefresh newest after reuse", err, ErrRefreshReused)
-	confWantErr(t, "AddAccessJTI after reuse", s.AddAccessJTI(ctx, confDigest("a2"), DeniedToken{JTI: "late", ExpiresAt: now.Add(time.Hour)}), ErrNotFound)
 	// The attacker's would-be successor was not stored.
-	_, err = s.RotateRefresh(ctx, confDigest("x"), RefreshToken{Digest: confDigest("z")}, now)
+	_, err = confRotate(s, confDigest("x"), RefreshToken{Digest: confDigest("z")}, now)
 	confWantErr(t, "RotateRefresh of refused successor", err, ErrNotFound)
 
 	// Every unexpired access token of the family is denied, the expired one
 	// needs no entry, the other family is untouched.
 	jtis := confDeniedJTIs(t, s)
 	slices.Sort(jtis)
-	confSameStrings(t, "denied", jtis, []string{"jti-a", "jti-a2", "jti-a2b"})
-	_, err = s.RotateRefresh(ctx, confDigest("other"), RefreshToken{Digest: confDigest("other2")}, now)
+	confSameStrings(t, "denied", jtis, []string{"jti-a", "jti-a2"})
+	_, err = confRotate(s, confDigest("other"), RefreshToken{Digest: confDigest("other2")}, now)
 	confNoErr(t, "RotateRefresh other family", err)
 }
 
@@ -538,10 +551,10 @@ func confReuseTwice(t *testing.T, s Store) {
 	ctx := context.Background()
 	base := confBase()
 	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, confFamily("a", base)))
-	_, err := s.RotateRefresh(ctx, confDigest("a"), RefreshToken{Digest: confDigest("a2")}, base)
+	_, err := confRotate(s, confDigest("a"), RefreshToken{Digest: confDigest("a2")}, base)
 	confNoErr(t, "RotateRefresh", err)
 	for i := range 3 {
-		_, err = s.RotateRefresh(ctx, confDigest("a"), RefreshToken{Digest: confDigest(fmt.Sprint("r", i))}, base)
+		_, err = confRotate(s, confDigest("a"), RefreshToken{Digest: confDigest(fmt.Sprint("r", i))}, base)
 		confWantErr(t, "RotateRefresh reused", err, ErrRefreshReused)
 	}
 	confNoErr(t, "RevokeRefresh", s.RevokeRefresh(ctx, confDigest("a2"), base))
@@ -566,7 +579,7 @@ func confConcurrentRotation(t *testing.T, s Store) {
 			<-start
 			next := RefreshToken{Digest: confDigest(fmt.Sprint("next-", i)),
 				AccessJTIs: []DeniedToken{{JTI: fmt.Sprint("jti-next-", i), ExpiresAt: base.Add(time.Hour)}}}
-			_, err := s.RotateRefresh(ctx, first.Digest, next, base)
+			_, err := confRotate(s, first.Digest, next, base)
 			results[i] = err
 			if err == nil {
 				mu.Lock()
@@ -592,7 +605,7 @@ func confConcurrentRotation(t *testing.T, s Store) {
 	}
 	// The losers presented a rotated token: the family, with the winner's
 	// token and its access token, is revoked.
-	_, err := s.RotateRefresh(ctx, confDigest(fmt.Sprint("next-", winner)), RefreshToken{Digest: confDigest("after")}, base)
+	_, err := confRotate(s, confDigest(fmt.Sprint("next-", winner)), RefreshToken{Digest: confDigest("after")}, base)
 	confWantErr(t, "RotateRefresh winner's token", err, ErrRefreshReused)
 	jtis := confDeniedJTIs(t, s)
 	slices.Sort(jtis)
@@ -603,12 +616,12 @@ func confRevokeRefresh(t *testing.T, s Store) {
 	ctx := context.Background()
 	base := confBase()
 	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, confFamily("a", base)))
-	_, err := s.RotateRefresh(ctx, confDigest("a"), RefreshToken{Digest: confDigest("a2"),
+	_, err := confRotate(s, confDigest("a"), RefreshToken{Digest: confDigest("a2"),
 		AccessJTIs: []DeniedToken{{JTI: "jti-a2", ExpiresAt: base.Add(time.Hour)}}}, base)
 	confNoErr(t, "RotateRefresh", err)
 	confWantErr(t, "RevokeRefresh unknown", s.RevokeRefresh(ctx, confDigest("nope"), base), ErrNotFound)
 	confNoErr(t, "RevokeRefresh (logout)", s.RevokeRefresh(ctx, confDigest("a2"), base))
-	_, err = s.RotateRefresh(ctx, confDigest("a2"), RefreshToken{Digest: confDigest("a3")}, base)
+	_, err = confRotate(s, confDigest("a2"), RefreshToken{Digest: confDigest("a3")}, base)
 	confWantErr(t, "RotateRefresh after logout", err, ErrRefreshReused)
 	jtis := confDeniedJTIs(t, s)
 	slices.Sort(jtis)
@@ -617,24 +630,6 @@ func confRevokeRefresh(t *testing.T, s Store) {
 	if got := confDeniedJTIs(t, s); len(got) != 2 {
 		t.Errorf("revoking a revoked family denied again: %q", got)
 	}
-}
-
-func confAddAccessJTI(t *testing.T, s Store) {
-	ctx := context.Background()
-	base := confBase()
-	confWantErr(t, "AddAccessJTI unknown", s.AddAccessJTI(ctx, confDigest("nope"), DeniedToken{JTI: "j", ExpiresAt: base}), ErrNotFound)
-	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, confFamily("a", base)))
-	if err := s.AddAccessJTI(ctx, confDigest("a"), DeniedToken{ExpiresAt: base}); err == nil {
-		t.Error("AddAccessJTI with empty jti succeeded")
-	}
-	confNoErr(t, "AddAccessJTI", s.AddAccessJTI(ctx, confDigest("a"), DeniedToken{JTI: "extra", ExpiresAt: base.Add(time.Hour)}))
-	_, err := s.RotateRefresh(ctx, confDigest("a"), RefreshToken{Digest: confDigest("a2")}, base)
-	confNoErr(t, "RotateRefresh", err)
-	confWantErr(t, "AddAccessJTI on rotated token", s.AddAccessJTI(ctx, confDigest("a"), DeniedToken{JTI: "late", ExpiresAt: base.Add(time.Hour)}), ErrNotFound)
-	confNoErr(t, "RevokeRefresh", s.RevokeRefresh(ctx, confDigest("a2"), base))
-	jtis := confDeniedJTIs(t, s)
-	slices.Sort(jtis)
-	confSameStrings(t, "denied", jtis, []string{"extra", "jti-a"})
 }
 
 func confFeedOrder(t *testing.T, s Store) {
@@ -718,4 +713,258 @@ func confPrune(t *testing.T, s Store) {
 	if len(evs) != 1 || evs[0].JTI != "new" || evs[0].Seq <= maxSeq {
 		t.Errorf("after pruning, RevocationsSince(%d) = %+v, want the new event", maxSeq, evs)
 	}
+}
+
+// confClientEvents returns the feed's client events as "id@notBefore".
+func confClientEvents(t *testing.T, s Store) []string {
+	t.Helper()
+	evs, err := s.RevocationsSince(context.Background(), 0)
+	confNoErr(t, "RevocationsSince", err)
+	var out []string
+	for _, ev := range evs {
+		if ev.ClientID != "" {
+			if ev.JTI != "" || ev.Subject != "" {
+				t.Errorf("client event names more than a client: %+v", ev)
+			}
+			out = append(out, ev.ClientID+"@"+ev.NotBefore.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	return out
+}
+
+func confClientUpdate(t *testing.T, s Store) {
+	ctx := context.Background()
+	base := confBase()
+	confWantErr(t, "UpdateClient unknown", s.UpdateClient(ctx, Client{ID: "nope", SecretHash: "h"}), ErrNotFound)
+	confNoErr(t, "CreateClient", s.CreateClient(ctx, Client{ID: "svc", SecretHash: "old", Scopes: []string{"a"}, CreatedAt: base}))
+
+	// A new secret alone (a rotation that keeps the client's tokens).
+	confNoErr(t, "UpdateClient secret", s.UpdateClient(ctx, Client{ID: "svc", SecretHash: "new", Scopes: []string{"b", "a"}}))
+	got, err := s.Client(ctx, "svc")
+	confNoErr(t, "Client", err)
+	if got.SecretHash != "new" || !got.NotBefore.IsZero() {
+		t.Errorf("after UpdateClient: %+v", got)
+	}
+	confSameStrings(t, "Scopes", got.Scopes, []string{"a", "b"})
+	confSameTime(t, "CreatedAt (kept)", got.CreatedAt, base)
+	if evs := confClientEvents(t, s); len(evs) != 0 {
+		t.Errorf("a secret change without not-before fed %q", evs)
+	}
+
+	// A rotation that ends the client's tokens.
+	nb := base.Add(time.Minute)
+	confNoErr(t, "UpdateClient not-before", s.UpdateClient(ctx, Client{ID: "svc", SecretHash: "newer", NotBefore: nb}))
+	// A racing update from an older read must not move it back.
+	confNoErr(t, "UpdateClient stale", s.UpdateClient(ctx, Client{ID: "svc", SecretHash: "newest"}))
+	got, err = s.Client(ctx, "svc")
+	confNoErr(t, "Client", err)
+	confSameTime(t, "NotBefore (never moves back)", got.NotBefore, nb)
+	if got.SecretHash != "newest" {
+		t.Errorf("SecretHash = %q, want newest", got.SecretHash)
+	}
+	confSameStrings(t, "client events", confClientEvents(t, s), []string{"svc@" + nb.UTC().Format(time.RFC3339Nano)})
+}
+
+func confClientDelete(t *testing.T, s Store) {
+	ctx := context.Background()
+	base := confBase()
+	confWantErr(t, "DeleteClient unknown", s.DeleteClient(ctx, "nope", base), ErrNotFound)
+	confNoErr(t, "CreateClient web", s.CreateClient(ctx, Client{ID: "web", SecretHash: "h"}))
+	confNoErr(t, "CreateClient other", s.CreateClient(ctx, Client{ID: "other", SecretHash: "h"}))
+	// Two sessions bound to web (one rotated once), one to another client.
+	confNoErr(t, "CreateRefresh a", s.CreateRefresh(ctx, confFamily("a", base)))
+	_, err := confRotate(s, confDigest("a"), RefreshToken{Digest: confDigest("a2"),
+		AccessJTIs: []DeniedToken{{JTI: "jti-a2", ExpiresAt: base.Add(time.Hour)}}}, base)
+	confNoErr(t, "RotateRefresh a", err)
+	confNoErr(t, "CreateRefresh b", s.CreateRefresh(ctx, confFamily("b", base)))
+	other := confFamily("o", base)
+	other.ClientID = "other"
+	confNoErr(t, "CreateRefresh o", s.CreateRefresh(ctx, other))
+
+	at := base.Add(time.Minute)
+	confNoErr(t, "DeleteClient", s.DeleteClient(ctx, "web", at))
+	_, err = s.Client(ctx, "web")
+	confWantErr(t, "Client after delete", err, ErrNotFound)
+	confSameStrings(t, "client events", confClientEvents(t, s), []string{"web@" + at.UTC().Format(time.RFC3339Nano)})
+	jtis := confDeniedJTIs(t, s)
+	slices.Sort(jtis)
+	confSameStrings(t, "denied", jtis, []string{"jti-a", "jti-a2", "jti-b"})
+	for _, d := range []string{"a2", "b"} {
+		_, err = confRotate(s, confDigest(d), RefreshToken{Digest: confDigest(d + "-next")}, at)
+		confWantErr(t, "RotateRefresh of the removed client's session "+d, err, ErrRefreshReused)
+	}
+	_, err = confRotate(s, confDigest("o"), RefreshToken{Digest: confDigest("o2")}, at)
+	confNoErr(t, "RotateRefresh of another client's session", err)
+	confWantErr(t, "DeleteClient again", s.DeleteClient(ctx, "web", at), ErrNotFound)
+	// The id is free again; the new client starts with no sessions.
+	confNoErr(t, "CreateClient web again", s.CreateClient(ctx, Client{ID: "web", SecretHash: "h2"}))
+}
+
+// confRetryRotation is a rotation of old into next with a grace period and a
+// sealed value.
+func confRetryRotation(old, next string, now time.Time, grace time.Duration) RefreshRotation {
+	return RefreshRotation{
+		Old: confDigest(old),
+		Next: RefreshToken{Digest: confDigest(next),
+			AccessJTIs: []DeniedToken{{JTI: "jti-" + next, ExpiresAt: now.Add(15 * time.Minute)}}},
+		Now: now, Grace: grace, Sealed: []byte("sealed " + next),
+	}
+}
+
+func confRetryWithinGrace(t *testing.T, s Store) {
+	ctx := context.Background()
+	base := confBase()
+	const grace = 10 * time.Second
+	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, confFamily("a", base)))
+	first, err := s.RotateRefresh(ctx, confRetryRotation("a", "a2", base, grace))
+	confNoErr(t, "RotateRefresh", err)
+	if first.Retry || first.Sealed != nil || !slices.Equal(first.Token.Digest, confDigest("a2")) {
+		t.Fatalf("first rotation = %+v, want a2 stored, no retry", first)
+	}
+	// The client lost the answer and presents a again, just within the
+	// grace period; its would-be new successor is not stored.
+	again, err := s.RotateRefresh(ctx, confRetryRotation("a", "a2-retry", base.Add(grace-time.Millisecond), grace))
+	confNoErr(t, "RotateRefresh retry", err)
+	if !again.Retry || string(again.Sealed) != "sealed a2" || !slices.Equal(again.Token.Digest, confDigest("a2")) {
+		t.Fatalf("retry = %+v, want a2 again with its sealed value", again)
+	}
+	if again.Token.Subject != "alice" || again.Token.ClientID != "web" || again.Token.FamilyID != "fam-a" {
+		t.Errorf("retry token = %+v, want the family's", again.Token)
+	}
+	if len(again.Token.AccessJTIs) != 1 || again.Token.AccessJTIs[0].JTI != "jti-a2" {
+		t.Errorf("retry token's access tokens = %+v, want jti-a2", again.Token.AccessJTIs)
+	}
+	_, err = confRotate(s, confDigest("a2-retry"), RefreshToken{Digest: confDigest("x")}, base)
+	confWantErr(t, "RotateRefresh of the retry's discarded successor", err, ErrNotFound)
+	if jtis := confDeniedJTIs(t, s); len(jtis) != 0 {
+		t.Fatalf("a retry denied %q", jtis)
+	}
+	// At the end of the grace period it is reuse again.
+	_, err = s.RotateRefresh(ctx, confRetryRotation("a", "a3", base.Add(grace), grace))
+	confWantErr(t, "RotateRefresh after the grace period", err, ErrRefreshReused)
+	_, err = confRotate(s, confDigest("a2"), RefreshToken{Digest: confDigest("a4")}, base)
+	confWantErr(t, "RotateRefresh of the successor after reuse", err, ErrRefreshReused)
+}
+
+func confRetryOlderGeneration(t *testing.T, s Store) {
+	ctx := context.Background()
+	base := confBase()
+	const grace = time.Minute
+	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, confFamily("a", base)))
+	_, err := s.RotateRefresh(ctx, confRetryRotation("a", "a2", base, grace))
+	confNoErr(t, "RotateRefresh a", err)
+	_, err = s.RotateRefresh(ctx, confRetryRotation("a2", "a3", base.Add(time.Second), grace))
+	confNoErr(t, "RotateRefresh a2", err)
+	// a2 immediately precedes the live a3: a retry.
+	r, err := s.RotateRefresh(ctx, confRetryRotation("a2", "x", base.Add(2*time.Second), grace))
+	confNoErr(t, "retry of a2", err)
+	if !r.Retry || !slices.Equal(r.Token.Digest, confDigest("a3")) {
+		t.Fatalf("retry of a2 = %+v, want a3", r)
+	}
+	// a is two generations old: reuse, however recent (django-oauth-toolkit
+	// #1617).
+	_, err = s.RotateRefresh(ctx, confRetryRotation("a", "y", base.Add(2*time.Second), grace))
+	confWantErr(t, "retry of a", err, ErrRefreshReused)
+	_, err = s.RotateRefresh(ctx, confRetryRotation("a2", "z", base.Add(3*time.Second), grace))
+	confWantErr(t, "retry of a2 after reuse", err, ErrRefreshReused)
+	jtis := confDeniedJTIs(t, s)
+	slices.Sort(jtis)
+	confSameStrings(t, "denied", jtis, []string{"jti-a", "jti-a2", "jti-a3"})
+}
+
+func confRetryNeedsLiveSealedSuccessor(t *testing.T, s Store) {
+	ctx := context.Background()
+	base := confBase()
+	const grace = time.Minute
+	// Rotated without a sealed value (the grace period was 0 then).
+	confNoErr(t, "CreateRefresh a", s.CreateRefresh(ctx, confFamily("a", base)))
+	_, err := confRotate(s, confDigest("a"), RefreshToken{Digest: confDigest("a2")}, base)
+	confNoErr(t, "RotateRefresh a", err)
+	_, err = s.RotateRefresh(ctx, confRetryRotation("a", "a3", base, grace))
+	confWantErr(t, "retry without sealed value", err, ErrRefreshReused)
+
+	// Logged out (family revoked) between the rotation and the retry.
+	confNoErr(t, "CreateRefresh b", s.CreateRefresh(ctx, confFamily("b", base)))
+	_, err = s.RotateRefresh(ctx, confRetryRotation("b", "b2", base, grace))
+	confNoErr(t, "RotateRefresh b", err)
+	confNoErr(t, "RevokeRefresh b2", s.RevokeRefresh(ctx, confDigest("b2"), base))
+	_, err = s.RotateRefresh(ctx, confRetryRotation("b", "b3", base, grace))
+	confWantErr(t, "retry after logout", err, ErrRefreshReused)
+
+	// A retry with no grace period is reuse.
+	confNoErr(t, "CreateRefresh c", s.CreateRefresh(ctx, confFamily("c", base)))
+	_, err = s.RotateRefresh(ctx, confRetryRotation("c", "c2", base, grace))
+	confNoErr(t, "RotateRefresh c", err)
+	_, err = s.RotateRefresh(ctx, confRetryRotation("c", "c3", base, 0))
+	confWantErr(t, "retry without grace", err, ErrRefreshReused)
+}
+
+func confConcurrentRetries(t *testing.T, s Store) {
+	ctx := context.Background()
+	base := confBase()
+	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, confFamily("a", base)))
+	const n = 20
+	results := make([]RefreshRotated, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i], errs[i] = s.RotateRefresh(ctx, confRetryRotation("a", fmt.Sprint("next-", i), base, time.Minute))
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		confNoErr(t, fmt.Sprintf("rotation %d", i), err)
+		if !results[i].Retry {
+			if winner >= 0 {
+				t.Fatalf("rotations %d and %d both rotated", winner, i)
+			}
+			winner = i
+		}
+	}
+	if winner < 0 {
+		t.Fatal("every call was answered as a retry; none rotated")
+	}
+	want := confDigest(fmt.Sprint("next-", winner))
+	for i, r := range results {
+		if !slices.Equal(r.Token.Digest, want) {
+			t.Errorf("call %d got another successor than the winner %d", i, winner)
+		}
+		if i != winner && string(r.Sealed) != fmt.Sprint("sealed next-", winner) {
+			t.Errorf("retry %d got sealed %q, want the winner's", i, r.Sealed)
+		}
+	}
+	if jtis := confDeniedJTIs(t, s); len(jtis) != 0 {
+		t.Errorf("retries within the grace period denied %q", jtis)
+	}
+}
+
+func confPruneKeepsLeeway(t *testing.T, s Store) {
+	ctx := context.Background()
+	base := confBase()
+	// A token that expired 30 s ago is still accepted by a verifier with
+	// a leeway of up to MaxLeeway: its denial must survive pruning.
+	within := base.Add(-MaxLeeway / 2)
+	confNoErr(t, "Deny", s.Deny(ctx, DeniedToken{JTI: "within-leeway", ExpiresAt: within}))
+	confNoErr(t, "Deny", s.Deny(ctx, DeniedToken{JTI: "beyond-leeway", ExpiresAt: base.Add(-MaxLeeway - time.Second)}))
+	// Pruning happens on the next refresh token write.
+	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, confFamily("a", base)))
+	confSameStrings(t, "denied after pruning", confDeniedJTIs(t, s), []string{"within-leeway"})
+
+	// Revoking a family denies its access tokens that are expired but
+	// within the leeway too.
+	fam := confFamily("b", base.Add(-time.Hour))
+	fam.AccessJTIs = []DeniedToken{
+		{JTI: "b-within", ExpiresAt: within},
+		{JTI: "b-beyond", ExpiresAt: base.Add(-MaxLeeway - time.Second)},
+	}
+	confNoErr(t, "CreateRefresh b", s.CreateRefresh(ctx, fam))
+	confNoErr(t, "RevokeRefresh b", s.RevokeRefresh(ctx, fam.Digest, base))
+	jtis := confDeniedJTIs(t, s)
+	slices.Sort(jtis)
+	confSameStrings(t, "denied after revoking", jtis, []string{"b-within", "within-leeway"})
 }

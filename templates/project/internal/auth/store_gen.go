@@ -45,7 +45,12 @@ type Client struct {
 	ID         string
 	SecretHash string // PHC string, like a password
 	Scopes     []string
-	CreatedAt  time.Time
+	// NotBefore ends every token issued to the client earlier: access
+	// tokens whose iat is before it are rejected, and refresh sessions that
+	// logged in before it end. Set when its secret is rotated with
+	// revocation.
+	NotBefore time.Time
+	CreatedAt time.Time
 }
 
 // RefreshToken is one token of a rotation family. Only its digest is stored.
@@ -69,15 +74,51 @@ type DeniedToken struct {
 	ExpiresAt time.Time // the token's exp: the entry can be dropped after it
 }
 
-// Revocation is one event of the revocation feed: either an access token
-// denied until its expiry (JTI set) or a user whose sessions issued before
-// NotBefore end (Subject set).
+// Revocation is one event of the revocation feed. Exactly one of JTI,
+// Subject and ClientID is set:
+//
+//   - JTI: an access token denied until its expiry (ExpiresAt);
+//   - Subject: a user whose sessions issued before NotBefore end;
+//   - ClientID: an OAuth client whose tokens issued before NotBefore end
+//     (removed, or its secret rotated with revocation).
 type Revocation struct {
 	Seq       int64
 	JTI       string
 	ExpiresAt time.Time
 	Subject   string
+	ClientID  string
 	NotBefore time.Time
+}
+
+// RefreshRotation is what RotateRefresh is asked to do: replace the live
+// refresh token whose digest is Old by Next.
+type RefreshRotation struct {
+	Old []byte // digest of the presented token
+	// Next is the successor: its Digest and IssuedAt, optional Scopes
+	// (within Old's; empty means Old's), and AccessJTIs, the access token
+	// issued with it, recorded in the same transaction so that a rotation
+	// is never visible without it. The family, subject, client, login time
+	// and expiry are inherited from Old, whatever Next says.
+	Next RefreshToken
+	Now  time.Time
+	// Grace, if positive, lets the holder of Old retry: Sealed, opaque to
+	// the store, is kept with Old when it is rotated, and presenting Old
+	// again before Now+Grace, while Next is still the family's live token,
+	// returns Next and Sealed instead of counting as reuse.
+	Grace  time.Duration
+	Sealed []byte
+}
+
+// RefreshRotated is the result of RotateRefresh.
+type RefreshRotated struct {
+	// Token is the family's new live token: Next as stored, or, for a
+	// retry, the successor the retried rotation stored.
+	Token RefreshToken
+	// Retry is true when nothing was rotated: Old had been rotated within
+	// the grace period of its rotation, Token is still live, and Sealed is
+	// what that rotation was given.
+	Retry  bool
+	Sealed []byte
 }
 
 // Store keeps users, API keys, clients, refresh token families and the
@@ -98,27 +139,45 @@ type Store interface {
 	CreateClient(ctx context.Context, c Client) error      // ErrExists
 	Client(ctx context.Context, id string) (Client, error) // ErrNotFound
 	ListClients(ctx context.Context) ([]Client, error)     // sorted by id
+	// UpdateClient replaces the client's SecretHash, Scopes and NotBefore
+	// (ErrNotFound if unknown). NotBefore never moves back: an earlier value
+	// than the stored one keeps the stored one. A later NotBefore is
+	// appended to the revocation feed (ClientID event) in the same
+	// transaction.
+	UpdateClient(ctx context.Context, c Client) error
+	// DeleteClient removes the client (ErrNotFound if unknown) and, in the
+	// same transaction, ends every token issued to it: it appends a ClientID
+	// event with NotBefore at to the feed, and revokes every refresh family
+	// bound to the client as RevokeRefresh does, so that a client later
+	// registered under the same id does not inherit them.
+	DeleteClient(ctx context.Context, id string, at time.Time) error
 
 	// CreateRefresh stores the first token of a new family.
 	CreateRefresh(ctx context.Context, t RefreshToken) error
-	// RotateRefresh atomically marks the live token with digest old as
-	// rotated and stores next (same family) in its place. If old is unknown
-	// it returns ErrNotFound. If old was already rotated or revoked, it
-	// revokes the whole family (every token, and denies every access token
-	// recorded on it) and returns ErrRefreshReused. Of several concurrent
-	// calls with the same old digest at most one succeeds.
-	RotateRefresh(ctx context.Context, old []byte, next RefreshToken, now time.Time) (RefreshToken, error)
+	// RotateRefresh atomically marks the live token r.Old as rotated and
+	// stores r.Next (same family, with its access token) in its place. If
+	// r.Old is unknown or its family expired it returns ErrNotFound. If
+	// r.Old was already rotated, within r.Grace of that rotation, with a
+	// Sealed value kept, and its successor is still live, it changes nothing
+	// and returns that successor as a retry (see RefreshRotation).
+	// Otherwise, if r.Old was already rotated or revoked, it revokes the
+	// whole family (every token, and denies every access token recorded on
+	// it) and returns ErrRefreshReused: an older generation than the
+	// immediately preceding token is always reuse. Of several concurrent
+	// calls with the same r.Old at most one rotates.
+	RotateRefresh(ctx context.Context, r RefreshRotation) (RefreshRotated, error)
 	// RevokeRefresh revokes the family of the token with this digest and
 	// denies the access tokens recorded on it. ErrNotFound if unknown.
 	RevokeRefresh(ctx context.Context, digest []byte, now time.Time) error
-	// AddAccessJTI records an access token issued with the live refresh
-	// token of this digest, so revoking the family denies it too.
-	AddAccessJTI(ctx context.Context, refreshDigest []byte, t DeniedToken) error
 
-	// Deny adds access tokens to the denylist until their expiry.
+	// Deny adds access tokens to the denylist until their expiry. Denials
+	// (these, and those of revoked families) stay in the feed at least
+	// until MaxLeeway after the token's expiry, the longest any verifier
+	// accepts it, so that a process starting then still refuses it.
 	Deny(ctx context.Context, tokens ...DeniedToken) error
 	// RevocationsSince returns the revocation events (denied access tokens,
-	// and users whose NotBefore moved through UpdateUser) with a sequence
+	// users whose NotBefore moved through UpdateUser, clients updated or
+	// deleted with a new not-before time) with a sequence
 	// number above seq, oldest first. Every server process keeps an
 	// in-memory copy current from this feed, so revocation is checked on
 	// each request without a store round trip, and changes made by another

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -31,7 +32,11 @@ var ErrScopeExceeded = errors.New("auth: requested scope exceeds the granted sco
 //   - Expired refresh families and expired denylist events are pruned when a
 //     refresh token is created or rotated, relative to that call's time (the
 //     new token's IssuedAt, or now), so the stores follow the caller's clock.
-//     Subject (NotBefore) events are never pruned.
+//     A denial is expired MaxLeeway after the token's exp: verifiers accept
+//     a token that long, so until then a process that starts and reads the
+//     feed must still learn of the denial. Likewise a revoked family denies
+//     only the access tokens that some verifier may still accept. Subject
+//     and client (NotBefore) events are never pruned.
 
 // refreshState is the lifecycle of one refresh token.
 type refreshState int8
@@ -109,6 +114,7 @@ func normAPIKey(k APIKey) APIKey {
 
 func normClient(c Client) Client {
 	c.Scopes = storedScopes(c.Scopes)
+	c.NotBefore = normTime(c.NotBefore)
 	c.CreatedAt = normTime(c.CreatedAt)
 	return c
 }
@@ -227,6 +233,11 @@ type MemoryStore struct {
 type memRefresh struct {
 	tok   RefreshToken
 	state refreshState
+	// Set when the token is rotated: when, into which successor, and what
+	// the rotation was given to answer retries with.
+	rotatedAt time.Time
+	successor string
+	sealed    []byte
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -385,6 +396,47 @@ func (s *MemoryStore) Client(_ context.Context, id string) (Client, error) {
 	return normClient(c), nil
 }
 
+// UpdateClient implements Store.
+func (s *MemoryStore) UpdateClient(_ context.Context, c Client) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.clients[c.ID]
+	if !ok {
+		return fmt.Errorf("%w: client %q", ErrNotFound, c.ID)
+	}
+	c = normClient(c)
+	c.CreatedAt = old.CreatedAt
+	if !c.NotBefore.After(old.NotBefore) {
+		c.NotBefore = old.NotBefore
+	} else {
+		s.appendRevocation(Revocation{ClientID: c.ID, NotBefore: c.NotBefore})
+	}
+	s.clients[c.ID] = c
+	return nil
+}
+
+// DeleteClient implements Store.
+func (s *MemoryStore) DeleteClient(_ context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clients[id]; !ok {
+		return fmt.Errorf("%w: client %q", ErrNotFound, id)
+	}
+	delete(s.clients, id)
+	s.appendRevocation(Revocation{ClientID: id, NotBefore: normTime(at)})
+	families := make(map[string]bool)
+	for _, r := range s.refresh {
+		if r.tok.ClientID == id {
+			families[r.tok.FamilyID] = true
+		}
+	}
+	// Sorted, so the feed's order does not depend on map iteration.
+	for _, f := range slices.Sorted(maps.Keys(families)) {
+		s.revokeFamily(f, at)
+	}
+	return nil
+}
+
 // ListClients implements Store.
 func (s *MemoryStore) ListClients(_ context.Context) ([]Client, error) {
 	s.mu.Lock()
@@ -416,29 +468,45 @@ func (s *MemoryStore) CreateRefresh(_ context.Context, t RefreshToken) error {
 
 // RotateRefresh implements Store. An expired family is ErrNotFound; next
 // scopes wider than old's are ErrScopeExceeded.
-func (s *MemoryStore) RotateRefresh(_ context.Context, old []byte, next RefreshToken, now time.Time) (RefreshToken, error) {
+func (s *MemoryStore) RotateRefresh(_ context.Context, r RefreshRotation) (RefreshRotated, error) {
+	now := r.Now
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.prune(now)
-	cur, ok := s.refresh[string(old)]
+	cur, ok := s.refresh[string(r.Old)]
 	if !ok || !now.Before(cur.tok.ExpiresAt) {
-		return RefreshToken{}, fmt.Errorf("%w: refresh token", ErrNotFound)
+		return RefreshRotated{}, fmt.Errorf("%w: refresh token", ErrNotFound)
+	}
+	if cur.state == refreshRotated && withinGrace(cur.rotatedAt, r.Grace, now) && len(cur.sealed) > 0 {
+		if next := s.refresh[cur.successor]; next != nil && next.state == refreshLive {
+			return RefreshRotated{Token: normRefresh(next.tok), Retry: true, Sealed: slices.Clone(cur.sealed)}, nil
+		}
 	}
 	if cur.state != refreshLive {
 		s.revokeFamily(cur.tok.FamilyID, now)
-		return RefreshToken{}, ErrRefreshReused
+		return RefreshRotated{}, ErrRefreshReused
 	}
-	nt, err := successor(cur.tok, next, now)
+	nt, err := successor(cur.tok, r.Next, now)
 	if err != nil {
-		return RefreshToken{}, err
+		return RefreshRotated{}, err
 	}
 	if _, ok := s.refresh[string(nt.Digest)]; ok {
-		return RefreshToken{}, fmt.Errorf("%w: refresh token", ErrExists)
+		return RefreshRotated{}, fmt.Errorf("%w: refresh token", ErrExists)
 	}
 	cur.state = refreshRotated
+	cur.rotatedAt = normTime(now)
+	cur.successor = string(nt.Digest)
+	cur.sealed = slices.Clone(r.Sealed)
 	s.refresh[string(nt.Digest)] = &memRefresh{tok: nt}
 	s.families[nt.FamilyID] = append(s.families[nt.FamilyID], string(nt.Digest))
-	return normRefresh(nt), nil
+	return RefreshRotated{Token: normRefresh(nt)}, nil
+}
+
+// withinGrace reports whether a retry at now of a token rotated at
+// rotatedAt falls within grace. A clock behind the rotating process's (now
+// before rotatedAt) counts as within.
+func withinGrace(rotatedAt time.Time, grace time.Duration, now time.Time) bool {
+	return grace > 0 && now.Before(rotatedAt.Add(grace))
 }
 
 // RevokeRefresh implements Store. Revoking a revoked family is a no-op.
@@ -453,24 +521,9 @@ func (s *MemoryStore) RevokeRefresh(_ context.Context, digest []byte, now time.T
 	return nil
 }
 
-// AddAccessJTI implements Store. The refresh token must be live.
-func (s *MemoryStore) AddAccessJTI(_ context.Context, refreshDigest []byte, t DeniedToken) error {
-	if err := checkDenied([]DeniedToken{t}); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.refresh[string(refreshDigest)]
-	if !ok || cur.state != refreshLive {
-		return fmt.Errorf("%w: refresh token", ErrNotFound)
-	}
-	cur.tok.AccessJTIs = append(cur.tok.AccessJTIs, DeniedToken{JTI: t.JTI, ExpiresAt: normTime(t.ExpiresAt)})
-	return nil
-}
-
 // revokeFamily marks every token of the family revoked and denies the access
-// tokens recorded on tokens not revoked before (those already were) that
-// have not expired at now. The caller holds s.mu.
+// tokens recorded on tokens not revoked before (those already were) that a
+// verifier may still accept at now. The caller holds s.mu.
 func (s *MemoryStore) revokeFamily(family string, now time.Time) {
 	var deny []DeniedToken
 	for _, d := range s.families[family] {
@@ -480,7 +533,7 @@ func (s *MemoryStore) revokeFamily(family string, now time.Time) {
 		}
 		r.state = refreshRevoked
 		for _, a := range r.tok.AccessJTIs {
-			if now.Before(a.ExpiresAt) {
+			if !expiredForGood(a.ExpiresAt, now) {
 				deny = append(deny, a)
 			}
 		}
@@ -558,6 +611,6 @@ func (s *MemoryStore) prune(now time.Time) {
 		}
 	}
 	s.revocations = slices.DeleteFunc(s.revocations, func(ev Revocation) bool {
-		return ev.JTI != "" && !now.Before(ev.ExpiresAt)
+		return ev.JTI != "" && expiredForGood(ev.ExpiresAt, now)
 	})
 }

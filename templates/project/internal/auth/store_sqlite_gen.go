@@ -3,6 +3,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -181,6 +182,21 @@ CREATE TABLE revocations (
 	CHECK ((jti IS NULL) <> (subject IS NULL))
 ) STRICT;
 CREATE INDEX revocations_expiry ON revocations (expires_at) WHERE jti IS NOT NULL;
+`,
+		// 2: client revocation and refresh retries.
+		`
+-- A client's not-before time: tokens issued to it earlier are over.
+ALTER TABLE clients ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;
+
+-- Subject events name a user (0) or an OAuth client (1).
+ALTER TABLE revocations ADD COLUMN subject_kind INTEGER NOT NULL DEFAULT 0 CHECK (subject_kind IN (0, 1));
+
+-- Set when a token is rotated: when, its successor's digest, and the
+-- sealed successor a retry within the grace period is answered with.
+ALTER TABLE refresh_tokens ADD COLUMN rotated_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE refresh_tokens ADD COLUMN successor BLOB;
+ALTER TABLE refresh_tokens ADD COLUMN sealed BLOB;
+CREATE INDEX refresh_tokens_client ON refresh_tokens (client_id) WHERE client_id <> '';
 `,
 	}
 }
@@ -453,22 +469,22 @@ func (s *SQLiteStore) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 	return out, nil
 }
 
-const clientColumns = `id, secret_hash, scopes, created_at`
+const clientColumns = `id, secret_hash, scopes, not_before, created_at`
 
 func scanClient(r rowScanner) (Client, error) {
 	var (
-		c         Client
-		scopes    string
-		createdAt int64
+		c                    Client
+		scopes               string
+		notBefore, createdAt int64
 	)
-	if err := r.Scan(&c.ID, &c.SecretHash, &scopes, &createdAt); err != nil {
+	if err := r.Scan(&c.ID, &c.SecretHash, &scopes, &notBefore, &createdAt); err != nil {
 		return Client{}, err
 	}
 	var err error
 	if c.Scopes, err = decodeScopes(scopes); err != nil {
 		return Client{}, err
 	}
-	c.CreatedAt = nanosToTime(createdAt)
+	c.NotBefore, c.CreatedAt = nanosToTime(notBefore), nanosToTime(createdAt)
 	return c, nil
 }
 
@@ -478,9 +494,90 @@ func (s *SQLiteStore) CreateClient(ctx context.Context, c Client) error {
 		return err
 	}
 	res, err := s.write.ExecContext(ctx,
-		`INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		c.ID, c.SecretHash, encodeScopes(c.Scopes), timeToNanos(c.CreatedAt))
+		`INSERT INTO clients (`+clientColumns+`) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		c.ID, c.SecretHash, encodeScopes(c.Scopes), timeToNanos(c.NotBefore), timeToNanos(c.CreatedAt))
 	return insertResult(fmt.Sprintf("client %q", c.ID), res, err)
+}
+
+// UpdateClient implements Store. A later NotBefore is appended to the
+// revocation feed in the same transaction.
+func (s *SQLiteStore) UpdateClient(ctx context.Context, c Client) error {
+	what := fmt.Sprintf("client %q", c.ID)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var oldNotBefore int64
+		err := tx.QueryRowContext(ctx, `SELECT not_before FROM clients WHERE id = ?`, c.ID).Scan(&oldNotBefore)
+		if err != nil {
+			return sqliteErr(what, err)
+		}
+		notBefore := max(timeToNanos(c.NotBefore), oldNotBefore)
+		_, err = tx.ExecContext(ctx, `UPDATE clients SET secret_hash = ?, scopes = ?, not_before = ? WHERE id = ?`,
+			c.SecretHash, encodeScopes(c.Scopes), notBefore, c.ID)
+		if err != nil {
+			return sqliteErr("update "+what, err)
+		}
+		if notBefore != oldNotBefore {
+			return recordClientRevocation(ctx, tx, c.ID, notBefore)
+		}
+		return nil
+	})
+}
+
+// DeleteClient implements Store.
+func (s *SQLiteStore) DeleteClient(ctx context.Context, id string, at time.Time) error {
+	what := fmt.Sprintf("client %q", id)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+		if err != nil {
+			return sqliteErr("delete "+what, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return sqliteErr(what, cmp.Or(err, sql.ErrNoRows))
+		}
+		if err := recordClientRevocation(ctx, tx, id, timeToNanos(at)); err != nil {
+			return err
+		}
+		families, err := clientFamilies(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		for _, f := range families {
+			if err := revokeFamily(ctx, tx, f, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// clientFamilies returns the refresh families bound to a client, sorted.
+func clientFamilies(ctx context.Context, tx *sql.Tx, clientID string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT family_id FROM refresh_tokens WHERE client_id = ? ORDER BY family_id`, clientID)
+	if err != nil {
+		return nil, sqliteErr("find refresh families of client", err)
+	}
+	defer rows.Close()
+	var families []string
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			return nil, sqliteErr("find refresh families of client", err)
+		}
+		families = append(families, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, sqliteErr("find refresh families of client", err)
+	}
+	return families, nil
+}
+
+// recordClientRevocation appends a client's not-before time to the feed.
+func recordClientRevocation(ctx context.Context, tx *sql.Tx, clientID string, notBefore int64) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO revocations (subject, subject_kind, not_before, expires_at) VALUES (?, 1, ?, 0)`, clientID, notBefore)
+	if err != nil {
+		return sqliteErr(fmt.Sprintf("record revocation of client %q", clientID), err)
+	}
+	return nil
 }
 
 // Client implements Store.
@@ -554,57 +651,115 @@ func (s *SQLiteStore) CreateRefresh(ctx context.Context, t RefreshToken) error {
 	})
 }
 
-// refreshHead is what rotation needs to know about a presented token.
-func refreshHead(ctx context.Context, tx *sql.Tx, digest []byte) (RefreshToken, refreshState, error) {
+// refreshRow is a stored refresh token with its rotation state.
+type refreshRow struct {
+	tok       RefreshToken
+	state     refreshState
+	rotatedAt time.Time
+	successor []byte
+	sealed    []byte
+}
+
+// refreshByDigest reads a refresh token and its rotation state; the access
+// tokens recorded on it are read only if withJTIs.
+func refreshByDigest(ctx context.Context, tx *sql.Tx, digest []byte, withJTIs bool) (refreshRow, error) {
 	var (
-		t                             RefreshToken
+		r                             refreshRow
 		scopes                        string
 		issuedAt, authTime, expiresAt int64
-		state                         refreshState
+		rotatedAt                     int64
 	)
-	err := tx.QueryRowContext(ctx, `SELECT digest, family_id, subject, client_id, scopes, issued_at, auth_time, expires_at, state
+	t := &r.tok
+	err := tx.QueryRowContext(ctx, `SELECT digest, family_id, subject, client_id, scopes, issued_at, auth_time, expires_at,
+			state, rotated_at, successor, sealed
 		FROM refresh_tokens WHERE digest = ?`, digest).
-		Scan(&t.Digest, &t.FamilyID, &t.Subject, &t.ClientID, &scopes, &issuedAt, &authTime, &expiresAt, &state)
+		Scan(&t.Digest, &t.FamilyID, &t.Subject, &t.ClientID, &scopes, &issuedAt, &authTime, &expiresAt,
+			&r.state, &rotatedAt, &r.successor, &r.sealed)
 	if err != nil {
-		return RefreshToken{}, 0, sqliteErr("refresh token", err)
+		return refreshRow{}, sqliteErr("refresh token", err)
 	}
 	if t.Scopes, err = decodeScopes(scopes); err != nil {
-		return RefreshToken{}, 0, sqliteErr("refresh token", err)
+		return refreshRow{}, sqliteErr("refresh token", err)
 	}
 	t.IssuedAt, t.AuthTime, t.ExpiresAt = nanosToTime(issuedAt), nanosToTime(authTime), nanosToTime(expiresAt)
-	return t, state, nil
+	r.rotatedAt = nanosToTime(rotatedAt)
+	if withJTIs {
+		if t.AccessJTIs, err = accessJTIs(ctx, tx, digest); err != nil {
+			return refreshRow{}, err
+		}
+	}
+	return r, nil
+}
+
+// accessJTIs returns the access tokens recorded on a refresh token, by
+// expiry then jti.
+func accessJTIs(ctx context.Context, tx *sql.Tx, digest []byte) ([]DeniedToken, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT jti, expires_at FROM refresh_access_tokens
+		WHERE refresh_digest = ? ORDER BY expires_at, jti`, digest)
+	if err != nil {
+		return nil, sqliteErr("read access tokens of refresh token", err)
+	}
+	defer rows.Close()
+	var out []DeniedToken
+	for rows.Next() {
+		var (
+			d   DeniedToken
+			exp int64
+		)
+		if err := rows.Scan(&d.JTI, &exp); err != nil {
+			return nil, sqliteErr("read access tokens of refresh token", err)
+		}
+		d.ExpiresAt = nanosToTime(exp)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, sqliteErr("read access tokens of refresh token", err)
+	}
+	return out, nil
 }
 
 // RotateRefresh implements Store. An expired family is ErrNotFound; next
 // scopes wider than old's are ErrScopeExceeded. The whole rotation is one
 // IMMEDIATE transaction, so concurrent rotations of one token are
 // serialised and only the first finds it live.
-func (s *SQLiteStore) RotateRefresh(ctx context.Context, old []byte, next RefreshToken, now time.Time) (RefreshToken, error) {
+func (s *SQLiteStore) RotateRefresh(ctx context.Context, r RefreshRotation) (RefreshRotated, error) {
+	now := r.Now
 	var (
-		stored RefreshToken
+		out    RefreshRotated
 		reused bool
 	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.prune(ctx, tx, now); err != nil {
 			return err
 		}
-		cur, state, err := refreshHead(ctx, tx, old)
+		cur, err := refreshByDigest(ctx, tx, r.Old, false)
 		if err != nil {
 			return err
 		}
-		if !now.Before(cur.ExpiresAt) {
+		if !now.Before(cur.tok.ExpiresAt) {
 			return fmt.Errorf("%w: refresh token", ErrNotFound)
 		}
-		if state != refreshLive {
+		if cur.state == refreshRotated && withinGrace(cur.rotatedAt, r.Grace, now) && len(cur.sealed) > 0 {
+			next, err := refreshByDigest(ctx, tx, cur.successor, true)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if err == nil && next.state == refreshLive {
+				out = RefreshRotated{Token: next.tok, Retry: true, Sealed: cur.sealed}
+				return nil
+			}
+		}
+		if cur.state != refreshLive {
 			// Commit the revocation, then report the reuse.
 			reused = true
-			return revokeFamily(ctx, tx, cur.FamilyID, now)
+			return revokeFamily(ctx, tx, cur.tok.FamilyID, now)
 		}
-		nt, err := successor(cur, next, now)
+		nt, err := successor(cur.tok, r.Next, now)
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET state = 1 WHERE digest = ? AND state = 0`, old)
+		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET state = 1, rotated_at = ?, successor = ?, sealed = ?
+			WHERE digest = ? AND state = 0`, timeToNanos(now), nt.Digest, nilIfEmpty(r.Sealed), r.Old)
 		if err != nil {
 			return sqliteErr("rotate refresh token", err)
 		}
@@ -616,26 +771,35 @@ func (s *SQLiteStore) RotateRefresh(ctx context.Context, old []byte, next Refres
 		if err := insertRefresh(ctx, tx, nt); err != nil {
 			return err
 		}
-		stored = nt
+		out = RefreshRotated{Token: nt}
 		return nil
 	})
 	if err != nil {
-		return RefreshToken{}, err
+		return RefreshRotated{}, err
 	}
 	if reused {
-		return RefreshToken{}, ErrRefreshReused
+		return RefreshRotated{}, ErrRefreshReused
 	}
-	return stored, nil
+	return out, nil
 }
 
-// revokeFamily revokes every token of the family and denies the unexpired
-// access tokens recorded on tokens not revoked before.
+// nilIfEmpty stores an empty byte slice as NULL.
+func nilIfEmpty(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// revokeFamily revokes every token of the family and denies the access
+// tokens recorded on tokens not revoked before that a verifier may still
+// accept at now (their exp plus MaxLeeway is after now).
 func revokeFamily(ctx context.Context, tx *sql.Tx, family string, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO revocations (jti, expires_at, not_before)
 		SELECT a.jti, a.expires_at, 0
 		FROM refresh_access_tokens a JOIN refresh_tokens r ON r.digest = a.refresh_digest
 		WHERE r.family_id = ? AND r.state <> 2 AND a.expires_at > ?
-		ORDER BY a.expires_at, a.jti`, family, timeToNanos(now))
+		ORDER BY a.expires_at, a.jti`, family, timeToNanos(now.Add(-MaxLeeway)))
 	if err != nil {
 		return sqliteErr("deny access tokens of refresh family", err)
 	}
@@ -653,24 +817,6 @@ func (s *SQLiteStore) RevokeRefresh(ctx context.Context, digest []byte, now time
 			return sqliteErr("refresh token", err)
 		}
 		return revokeFamily(ctx, tx, family, now)
-	})
-}
-
-// AddAccessJTI implements Store. The refresh token must be live.
-func (s *SQLiteStore) AddAccessJTI(ctx context.Context, refreshDigest []byte, t DeniedToken) error {
-	if err := checkDenied([]DeniedToken{t}); err != nil {
-		return err
-	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		var state refreshState
-		err := tx.QueryRowContext(ctx, `SELECT state FROM refresh_tokens WHERE digest = ?`, refreshDigest).Scan(&state)
-		if err != nil {
-			return sqliteErr("refresh token", err)
-		}
-		if state != refreshLive {
-			return fmt.Errorf("%w: refresh token", ErrNotFound)
-		}
-		return addAccessJTI(ctx, tx, refreshDigest, t)
 	})
 }
 
@@ -696,7 +842,7 @@ func (s *SQLiteStore) Deny(ctx context.Context, tokens ...DeniedToken) error {
 
 // RevocationsSince implements Store.
 func (s *SQLiteStore) RevocationsSince(ctx context.Context, seq int64) ([]Revocation, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT seq, coalesce(jti, ''), coalesce(subject, ''), expires_at, not_before
+	rows, err := s.read.QueryContext(ctx, `SELECT seq, coalesce(jti, ''), coalesce(subject, ''), subject_kind, expires_at, not_before
 		FROM revocations WHERE seq > ? ORDER BY seq`, seq)
 	if err != nil {
 		return nil, sqliteErr("read revocations", err)
@@ -706,10 +852,14 @@ func (s *SQLiteStore) RevocationsSince(ctx context.Context, seq int64) ([]Revoca
 	for rows.Next() {
 		var (
 			r                    Revocation
+			subjectKind          int
 			expiresAt, notBefore int64
 		)
-		if err := rows.Scan(&r.Seq, &r.JTI, &r.Subject, &expiresAt, &notBefore); err != nil {
+		if err := rows.Scan(&r.Seq, &r.JTI, &r.Subject, &subjectKind, &expiresAt, &notBefore); err != nil {
 			return nil, sqliteErr("read revocations", err)
+		}
+		if subjectKind == 1 {
+			r.ClientID, r.Subject = r.Subject, ""
 		}
 		r.ExpiresAt, r.NotBefore = nanosToTime(expiresAt), nanosToTime(notBefore)
 		out = append(out, r)
@@ -721,8 +871,8 @@ func (s *SQLiteStore) RevocationsSince(ctx context.Context, seq int64) ([]Revoca
 }
 
 // prune deletes expired refresh families (their access token records go
-// with them) and expired denylist events, at most once per pruneInterval of
-// the caller's clock.
+// with them) and denylist events MaxLeeway past their token's expiry, at
+// most once per pruneInterval of the caller's clock.
 func (s *SQLiteStore) prune(ctx context.Context, tx *sql.Tx, now time.Time) error {
 	s.pruneMu.Lock()
 	due := !now.IsZero() && now.Sub(s.lastPrune).Abs() >= pruneInterval
@@ -734,7 +884,8 @@ func (s *SQLiteStore) prune(ctx context.Context, tx *sql.Tx, now time.Time) erro
 	if _, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires_at <= ?`, n); err != nil {
 		return sqliteErr("prune refresh tokens", err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE jti IS NOT NULL AND expires_at <= ?`, n); err != nil {
+	expired := timeToNanos(now.Add(-MaxLeeway))
+	if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE jti IS NOT NULL AND expires_at <= ?`, expired); err != nil {
 		return sqliteErr("prune revocations", err)
 	}
 	// Recorded even if the transaction later rolls back: pruning is only

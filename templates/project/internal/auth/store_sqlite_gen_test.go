@@ -4,6 +4,7 @@ package auth
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -181,7 +182,7 @@ func TestSQLiteConcurrentWritersOnOneFile(t *testing.T) {
 	for i := range 20 {
 		s := []*SQLiteStore{a, b}[i%2]
 		wg.Go(func() {
-			_, err := s.RotateRefresh(ctx, confDigest("x"), RefreshToken{Digest: confDigest(fmt.Sprint("x", i))}, base)
+			_, err := confRotate(s, confDigest("x"), RefreshToken{Digest: confDigest(fmt.Sprint("x", i))}, base)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -197,5 +198,48 @@ func TestSQLiteConcurrentWritersOnOneFile(t *testing.T) {
 	wg.Wait()
 	if wins != 1 || reused != 19 {
 		t.Errorf("%d wins and %d reuses across two handles, want 1 and 19", wins, reused)
+	}
+}
+
+// A database created by the first schema version is brought up to date
+// with its data intact: clients gain a zero not-before time, the feed keeps
+// its events and sequence, and sessions rotated before keep working.
+func TestOpenSQLiteMigratesVersion1Data(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "auth.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now()
+	for _, stmt := range []string{
+		`CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`,
+		sqliteMigrations()[0],
+		`INSERT INTO schema_version VALUES (1, 0)`,
+		`INSERT INTO clients VALUES ('svc', 'hash', '["a"]', 1)`,
+		`INSERT INTO revocations (subject, expires_at, not_before) VALUES ('alice', 0, 5)`,
+		fmt.Sprintf(`INSERT INTO revocations (jti, expires_at, not_before) VALUES ('j', %d, 0)`, base.Add(time.Hour).UnixNano()),
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+
+	s := openTestSQLite(t, path)
+	defer s.Close()
+	c, err := s.Client(ctx, "svc")
+	if err != nil || c.SecretHash != "hash" || !c.NotBefore.IsZero() {
+		t.Errorf("client after migration: %+v, %v", c, err)
+	}
+	evs, err := s.RevocationsSince(ctx, 0)
+	if err != nil || len(evs) != 2 || evs[0].Subject != "alice" || evs[0].ClientID != "" || evs[1].JTI != "j" || evs[1].Seq != 2 {
+		t.Errorf("feed after migration: %+v, %v", evs, err)
+	}
+	if err := s.CreateRefresh(ctx, confFamily("a", base)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := confRotate(s, confDigest("a"), RefreshToken{Digest: confDigest("a2")}, base); err != nil {
+		t.Errorf("rotation after migration: %v", err)
 	}
 }

@@ -157,6 +157,34 @@ func (t *Tokens) JWKSHandler() http.Handler {
 // Issue signs a new access token for subject, issued to clientID (may be
 // empty) with scopes (each an RFC 6749 scope-token).
 func (t *Tokens) Issue(subject, clientID string, scopes []string) (token string, claims AccessClaims, err error) {
+	return t.issue(subject, clientID, scopes, t.newAccessID())
+}
+
+// accessID is what identifies an access token apart from its subject and
+// scopes: jti, iat and exp. The refresh grant chooses it before the token
+// is signed, so that the rotation records the jti in its transaction, and
+// a retry within the grace period re-signs the very same token.
+type accessID struct {
+	jti      string
+	iat, exp time.Time
+}
+
+// newAccessID returns the identity of a token issued now.
+func (t *Tokens) newAccessID() accessID {
+	// iat keeps milliseconds so that a session started right after a
+	// password change is not mistaken for one from before it.
+	iat := t.cfg.Now().Truncate(time.Millisecond)
+	return accessID{
+		jti: rand.Text(), // 26 base32 characters: 130 random bits
+		iat: iat,
+		exp: iat.Add(t.cfg.AccessTTL).Truncate(time.Second),
+	}
+}
+
+// issue signs the access token with identity id. The same arguments give
+// the same claims, and with a deterministic algorithm (HS256, EdDSA, RS256)
+// the same token.
+func (t *Tokens) issue(subject, clientID string, scopes []string, id accessID) (token string, claims AccessClaims, err error) {
 	if t.cfgErr != nil {
 		return "", AccessClaims{}, t.cfgErr
 	}
@@ -171,11 +199,7 @@ func (t *Tokens) Issue(subject, clientID string, scopes []string) (token string,
 	if err != nil {
 		return "", AccessClaims{}, fmt.Errorf("auth: issuing access token: %w", err)
 	}
-	now := t.cfg.Now()
-	// iat keeps milliseconds so that a session started right after a
-	// password change is not mistaken for one from before it.
-	iat := now.Truncate(time.Millisecond)
-	exp := iat.Add(t.cfg.AccessTTL).Truncate(time.Second)
+	iat, exp := id.iat, id.exp
 	claims = AccessClaims{
 		Issuer:    t.cfg.Issuer,
 		Subject:   subject,
@@ -185,7 +209,7 @@ func (t *Tokens) Issue(subject, clientID string, scopes []string) (token string,
 		Scopes:    scopes,
 		IssuedAt:  iat,
 		ExpiresAt: exp,
-		ID:        rand.Text(), // 26 base32 characters: 130 random bits
+		ID:        id.jti,
 	}
 
 	header, err := json.Marshal(struct {
@@ -229,38 +253,48 @@ func numericDateMillis(t time.Time) json.Number {
 }
 
 // Verify checks an access token and returns its claims. Every failure
-// returns an error wrapping ErrInvalidCredentials; the reason is for logs
-// only and never names the token's content.
+// returns an error wrapping ErrInvalidCredentials, except one: when the
+// revocation state is too stale to tell whether a genuine token was
+// revoked (see Revocations), the error wraps ErrRevocationsStale. The
+// reason is for logs only and never names the token's content.
 func (t *Tokens) Verify(ctx context.Context, token string) (AccessClaims, error) {
+	e, err := t.authentic(token)
+	if err != nil {
+		return AccessClaims{}, err
+	}
+	if reason := t.rev.check(&e.claims); reason != "" {
+		return AccessClaims{}, &tokenError{reason: reason, jti: e.claims.ID, subject: e.claims.Subject}
+	}
+	return e.claims, nil
+}
+
+// authentic checks everything about a token but revocation: signature,
+// header and claims. It remembers the tokens that pass, so a token seen
+// again costs a map lookup.
+func (t *Tokens) authentic(token string) (*cacheEntry, error) {
 	if t.cfgErr != nil {
-		return AccessClaims{}, &tokenError{reason: rejectMisconfigured}
+		return nil, &tokenError{reason: rejectMisconfigured}
 	}
 	if len(token) == 0 || len(token) > MaxTokenLength {
-		return AccessClaims{}, &tokenError{reason: rejectLength}
+		return nil, &tokenError{reason: rejectLength}
 	}
 	st := t.state.Load()
 	if st.keys == nil {
-		return AccessClaims{}, &tokenError{reason: rejectMisconfigured}
+		return nil, &tokenError{reason: rejectMisconfigured}
 	}
 	now := t.cfg.Now()
 	if e := st.cache.get(token); e != nil && now.Before(e.deadline) {
-		if reason := t.rev.check(e.claims.ID, e.claims.Subject, e.claims.IssuedAt); reason != "" {
-			return AccessClaims{}, &tokenError{reason: reason, jti: e.claims.ID, subject: e.claims.Subject}
-		}
-		return e.claims, nil
+		return e, nil
 	}
-
 	var wc wireClaims
 	if _, err := st.parser.ParseWithClaims(token, &wc, st.keyfunc); err != nil {
 		// The claims of a token that failed are never looked at.
-		return AccessClaims{}, &tokenError{reason: reasonFor(err)}
+		return nil, &tokenError{reason: reasonFor(err)}
 	}
-	claims := wc.accessClaims()
-	if reason := t.rev.check(claims.ID, claims.Subject, claims.IssuedAt); reason != "" {
-		return AccessClaims{}, &tokenError{reason: reason, jti: claims.ID, subject: claims.Subject}
-	}
-	st.cache.put(token, &cacheEntry{claims: claims, deadline: claims.ExpiresAt.Add(t.cfg.Leeway)}, now)
-	return claims, nil
+	e := &cacheEntry{claims: wc.accessClaims()}
+	e.deadline = e.claims.ExpiresAt.Add(t.cfg.Leeway)
+	st.cache.put(token, e, now)
+	return e, nil
 }
 
 // key is the jwt.Keyfunc: it checks the JOSE header and selects the key by
@@ -325,6 +359,8 @@ const (
 	rejectScopeClaim    rejection = "scope claim is malformed"
 	rejectDenied        rejection = "token was revoked"
 	rejectNotBefore     rejection = "session ended by a password change or disabled account"
+	rejectClient        rejection = "the client it was issued to was removed or its tokens revoked"
+	rejectStale         rejection = "revocation state is stale: cannot tell whether the token was revoked"
 	rejectOther         rejection = "token is invalid"
 )
 
@@ -337,7 +373,12 @@ type tokenError struct {
 
 func (e *tokenError) Error() string { return "auth: access token rejected: " + string(e.reason) }
 
-func (e *tokenError) Unwrap() error { return ErrInvalidCredentials }
+func (e *tokenError) Unwrap() error {
+	if e.reason == rejectStale {
+		return ErrRevocationsStale
+	}
+	return ErrInvalidCredentials
+}
 
 // reasonFor maps a golang-jwt error to a fixed reason, so that library text
 // (which can quote parts of the token) never reaches a log.
