@@ -18,7 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"html/template"
+	"html"
 	"io"
 	"net/http"
 	"strconv"
@@ -76,7 +76,7 @@ func Mount(mux *http.ServeMux, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("docs: %w", err)
 	}
-	mux.HandleFunc("GET "+Path, h.page)
+	mux.HandleFunc("GET "+Path, h.servePage)
 	mux.Handle("GET "+Path+"/{$}", http.RedirectHandler(Path, http.StatusMovedPermanently))
 	mux.HandleFunc("GET "+Path+"/{file}", h.file)
 	return nil
@@ -118,11 +118,7 @@ func newHandler(spec *viewSpec) (*handler, error) {
 	h.files["docs.js"] = newFile("text/javascript; charset=utf-8", []byte(initScript), nil)
 	h.files["docs.css"] = newFile("text/css; charset=utf-8", []byte(pageStyle), nil)
 	h.files["openapi.json"] = newFile("application/json", spec.json, nil)
-	var page bytes.Buffer
-	if err := pageTemplate.Execute(&page, spec); err != nil {
-		return nil, err
-	}
-	h.index = page.Bytes()
+	h.index = page(spec.Title)
 	return h, nil
 }
 
@@ -131,7 +127,7 @@ func newFile(contentType string, data, gzipped []byte) file {
 	return file{contentType: contentType, data: data, gzipped: gzipped, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 }
 
-func (h *handler) page(w http.ResponseWriter, r *http.Request) {
+func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Content-Security-Policy", CSP)
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
@@ -197,14 +193,17 @@ func acceptsGzip(values []string) bool {
 	return false
 }
 
-// pageTemplate is the page. Its configuration reaches the script through
-// data attributes, so no inline script is needed.
-var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+// page returns the page for a spec titled title. Its configuration reaches
+// the script through data attributes, so no inline script is needed. (No
+// html/template: it would keep every exported method of the program in the
+// binary.)
+func page(title string) []byte {
+	return []byte(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}} · API reference</title>
+<title>` + html.EscapeString(title) + ` · API reference</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="` + Path + `/swagger-ui.css">
 <link rel="stylesheet" href="` + Path + `/docs.css">
@@ -215,7 +214,8 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <script src="` + Path + `/docs.js"></script>
 </body>
 </html>
-`))
+`)
+}
 
 // initScript starts Swagger UI. Authorizations stay in the page's memory
 // (persistAuthorization is off: no token in localStorage), and the spec is
