@@ -123,7 +123,10 @@ func newHandler(spec *viewSpec) (*handler, error) {
 }
 
 func newFile(contentType string, data, gzipped []byte) file {
-	sum := sha256.Sum256(append(data, gzipped...))
+	sum := sha256.Sum256(data)
+	if gzipped != nil {
+		sum = sha256.Sum256(gzipped)
+	}
 	return file{contentType: contentType, data: data, gzipped: gzipped, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 }
 
