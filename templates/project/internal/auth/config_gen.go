@@ -110,6 +110,8 @@ func ConfigVars() []ConfigVar {
 			"debug, info, warn or error."},
 		{"LOG_FORMAT", "json",
 			"json or text."},
+		{"DOCS_ENABLED", "",
+			"true serves the interactive API reference at /docs, false does not; empty means on in development mode and off in production."},
 	}
 }
 
@@ -166,6 +168,10 @@ type Config struct {
 	MaxBodyBytes int64
 	LogLevel     slog.Level
 	LogFormat    string // "json" or "text"
+
+	// DocsEnabled is DOCS_ENABLED: whether the API reference is served at
+	// /docs. It defaults to Development.
+	DocsEnabled bool
 
 	// Warnings are conditions worth logging at start-up that do not stop
 	// the server (development mode, a memory store).
@@ -422,6 +428,15 @@ func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error
 	c.LogFormat = get("LOG_FORMAT")
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		fail("LOG_FORMAT", "must be json or text, not %q", c.LogFormat)
+	}
+
+	c.DocsEnabled = c.Development
+	if v := get("DOCS_ENABLED"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			fail("DOCS_ENABLED", "must be true or false, not %q", v)
+		}
+		c.DocsEnabled = b
 	}
 
 	if len(errs) > 0 {

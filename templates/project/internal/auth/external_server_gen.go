@@ -34,7 +34,7 @@ func ResourceServerConfigVars() []ConfigVar {
 		"the hex SHA-256 digest of the key (never the key itself) and space-separated scopes. " +
 		"`server apikeys create --name NAME --scopes \"a b\"` prints a new key and its entry."})
 	return append(vars, pickConfigVars("LISTEN_ADDR", "TLS_CERT_FILE", "TLS_KEY_FILE", "CORS_ALLOWED_ORIGINS",
-		"CORS_ALLOW_CREDENTIALS", "TRUSTED_PROXIES", "MAX_BODY_BYTES", "LOG_LEVEL", "LOG_FORMAT")...)
+		"CORS_ALLOW_CREDENTIALS", "TRUSTED_PROXIES", "MAX_BODY_BYTES", "LOG_LEVEL", "LOG_FORMAT", "DOCS_ENABLED")...)
 }
 
 // LoadResourceServerConfigFromEnv loads the configuration of the
