@@ -57,7 +57,7 @@ func ConfigVars() []ConfigVar {
 		{"GATEHOUSE_ENV", "production",
 			"production or development. Development mode generates a throwaway JWT_SECRET when none is set (tokens then do not survive a restart); never use it in production."},
 		{"JWT_SECRET", "",
-			"HMAC secret for HS256 access tokens: at least 32 bytes, used as given (prefix with base64: to give binary bytes in standard base64). Generate one with `openssl rand -base64 48`. Required outside development mode when JWT_ALGORITHM is HS256."},
+			"HMAC secret for HS256 access tokens: at least 32 bytes, used as given (prefix with base64: to give binary bytes in standard base64), and random: a secret whose estimated entropy is under 128 bits (a typed password, a repeated or counting pattern) is refused. Generate one with `openssl rand -base64 48`. Required outside development mode when JWT_ALGORITHM is HS256."},
 		{"JWT_PREVIOUS_SECRETS", "",
 			"Comma-separated earlier JWT_SECRET values, accepted for verification only, so tokens signed before a rotation stay valid until they expire."},
 		{"JWT_ALGORITHM", AlgHS256,
@@ -443,39 +443,12 @@ func parseSecret(s string) ([]byte, error) {
 		return nil, fmt.Errorf("too short: %d bytes, at least %d random bytes are required (e.g. `openssl rand -base64 48`)",
 			len(key), MinHMACSecretLen)
 	}
-	if weakSecret(key) {
-		return nil, errors.New("too weak: it repeats a short pattern or uses too few distinct characters; " +
-			"use random bytes (e.g. `openssl rand -base64 48`)")
+	if bits := secretBits(key); bits < minSecretBits {
+		return nil, fmt.Errorf("too weak: about %d bits of entropy by a rough estimate (it repeats itself, runs in sequence "+
+			"or uses few kinds of characters), at least %d are required; generate one with `openssl rand -base64 48`",
+			int(bits), minSecretBits)
 	}
 	return key, nil
-}
-
-// weakSecret catches secrets that are long enough but plainly not random:
-// a short pattern repeated ("aaaa…", "abcabc…", "1234567812345678…") or very
-// few distinct bytes. It cannot prove a secret random; it only refuses the
-// placeholders people type.
-func weakSecret(key []byte) bool {
-	for period := 1; period <= 16 && period < len(key); period++ {
-		repeated := true
-		for i := period; i < len(key); i++ {
-			if key[i] != key[i-period] {
-				repeated = false
-				break
-			}
-		}
-		if repeated {
-			return true
-		}
-	}
-	var seen [256]bool
-	distinct := 0
-	for _, b := range key {
-		if !seen[b] {
-			seen[b] = true
-			distinct++
-		}
-	}
-	return distinct < 8
 }
 
 // parseDatabaseURL returns the store kind and, for SQLite, the file path.
