@@ -63,7 +63,7 @@ func ConfigVars() []ConfigVar {
 		{"JWT_ALGORITHM", AlgHS256,
 			"Signing algorithm of access tokens: HS256, EdDSA, ES256 or RS256."},
 		{"JWT_KEY_DIR", "data/keys",
-			"Directory of the signing keys for EdDSA, ES256 and RS256. The first key is created when the directory has none; `server keys rotate` adds a new one."},
+			"Directory of the signing keys for EdDSA, ES256 and RS256. The first key is created when the directory has none; `server keys rotate` adds a new one. A key file other users may access is refused (chmod 600); one its group may read is accepted with a warning."},
 		{"JWT_ISSUER", "gatehouse",
 			"The iss claim of access tokens, checked on every token."},
 		{"JWT_AUDIENCE", "api",
@@ -85,13 +85,13 @@ func ConfigVars() []ConfigVar {
 		{"TLS_CERT_FILE", "",
 			"PEM certificate chain; set together with TLS_KEY_FILE to serve HTTPS (and send HSTS)."},
 		{"TLS_KEY_FILE", "",
-			"PEM private key of TLS_CERT_FILE."},
+			"PEM private key of TLS_CERT_FILE; refused if other users may access it (chmod 600)."},
 		{"CORS_ALLOWED_ORIGINS", "",
 			"Comma-separated origins (scheme://host[:port]) that browsers may call the API from; empty allows none. * allows every origin and cannot be combined with CORS_ALLOW_CREDENTIALS; null is refused."},
 		{"CORS_ALLOW_CREDENTIALS", "false",
 			"Whether cross-origin requests may carry cookies (needed only for cookie API keys)."},
 		{"TRUSTED_PROXIES", "",
-			"Comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed; from anyone else it is ignored."},
+			"Comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed; from anyone else it is ignored. Setting it also says TLS ends at the proxy: without it or TLS_CERT_FILE, a production server warns that it serves plain HTTP."},
 		{"TOKEN_PATH", "",
 			"Path of the token endpoint; empty means the one derived from the spec (its password flow's tokenUrl, else /auth/token)."},
 		{"REVOKE_PATH", "",
@@ -352,6 +352,13 @@ func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error
 	c.TLSCertFile, c.TLSKeyFile = get("TLS_CERT_FILE"), get("TLS_KEY_FILE")
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		fail("TLS_CERT_FILE", "TLS_CERT_FILE and TLS_KEY_FILE must be set together, or neither")
+	}
+
+	// TRUSTED_PROXIES says a proxy stands in front, which is where TLS
+	// ends then.
+	if !c.Development && !c.TLS() && !set("TRUSTED_PROXIES") {
+		c.Warnings = append(c.Warnings, "production mode on plain HTTP: passwords, tokens and API keys cross the network "+
+			"readable by anyone on the way; set TLS_CERT_FILE and TLS_KEY_FILE, or, behind a reverse proxy that ends TLS, list it in TRUSTED_PROXIES")
 	}
 
 	credentials, err := strconv.ParseBool(get("CORS_ALLOW_CREDENTIALS"))

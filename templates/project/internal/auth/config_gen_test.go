@@ -55,6 +55,7 @@ func TestConfigDefaults(t *testing.T) {
 		MaxBodyBytes:    1 << 20,
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       "json",
+		Warnings:        []string{plainHTTPWarning},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -316,5 +317,31 @@ func TestLoadConfigFromEnvReadsDotEnvAndPrefersEnvironment(t *testing.T) {
 	}
 	if _, ok := os.LookupEnv("LISTEN_ADDR"); ok {
 		t.Error(".env changed the process environment")
+	}
+}
+
+// plainHTTPWarning is the warning of a production server without TLS.
+const plainHTTPWarning = "production mode on plain HTTP: passwords, tokens and API keys cross the network " +
+	"readable by anyone on the way; set TLS_CERT_FILE and TLS_KEY_FILE, or, behind a reverse proxy that ends TLS, list it in TRUSTED_PROXIES"
+
+func TestConfigWarnsAboutPlainHTTPInProduction(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		warn bool
+	}{
+		{"production on plain HTTP", map[string]string{}, true},
+		{"TLS", map[string]string{"TLS_CERT_FILE": "c.pem", "TLS_KEY_FILE": "k.pem"}, false},
+		{"behind a proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8"}, false},
+		{"development", map[string]string{"GATEHOUSE_ENV": "development"}, false},
+	} {
+		tc.vars["JWT_SECRET"] = cfSecret
+		c, err := cfLoad(t, tc.vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if warned := slices.Contains(c.Warnings, plainHTTPWarning); warned != tc.warn {
+			t.Errorf("%s: warnings %q", tc.name, c.Warnings)
+		}
 	}
 }
