@@ -154,7 +154,7 @@ func NewResourceServer(ctx context.Context, cfg Config, ext ExternalConfig, opts
 }
 
 // NewTestResourceServer returns a resource server for tests, verifying the
-// tokens of ext (typically a TestIssuer's Config), with the test
+// tokens of ext (typically the Config of an authtest.Issuer), with the test
 // configuration of NewTestService. The keys are fetched on first use.
 func NewTestResourceServer(opts Options, ext ExternalConfig) (*ResourceServer, error) {
 	cfg := Config{
