@@ -42,9 +42,23 @@ func TestUpdateProjectModule(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Start from gatehouse's own requirements so shared modules keep the
-	// versions gatehouse is tested with; tidy drops the rest.
-	req := regexp.MustCompile(`(?s)require \(.*?\)`).FindAllString(string(own), -1)
-	mod := "module example.com/bank\n\ngo 1.26\n\n" + strings.ReplaceAll(strings.Join(req, "\n\n"), " // indirect", "") + "\n"
+	// versions gatehouse is tested with, then from the projects' current
+	// ones, so an update moves only what it must; tidy drops the rest.
+	current, err := os.ReadFile("../templates/project/go.mod.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := "module example.com/bank\n\ngo 1.26\n\nrequire (\n"
+	seen := map[string]bool{}
+	for _, file := range [][]byte{own, current} {
+		for _, m := range regexp.MustCompile(`(?m)^\t(\S+) (v\S+)`).FindAllStringSubmatch(string(file), -1) {
+			if !seen[m[1]] {
+				seen[m[1]] = true
+				mod += "\t" + m[1] + " " + m[2] + "\n"
+			}
+		}
+	}
+	mod += ")\n"
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,12 @@ import (
 	"github.com/gatehouse-go/gatehouse/templates"
 )
 
+// runtimeImportPrefix starts the import paths by which the runtime's
+// packages (internal/auth/authtest imports internal/auth) import one
+// another in gatehouse's own module, where they are compiled and tested.
+// In a project they import them from the project's module.
+const runtimeImportPrefix = `"github.com/gatehouse-go/gatehouse/templates/project/`
+
 // renderer renders the project tree of templates.FS, with overrides.
 type renderer struct {
 	files     map[string][]byte // project-relative path → content, after overrides
@@ -141,6 +147,9 @@ func (r *renderer) render(data *projectData) ([]File, error) {
 		}
 		if name == target && strings.HasSuffix(name, "_test.go") && !strings.HasSuffix(name, "_gen_test.go") {
 			continue // tests of gatehouse's own (not _gen_test.go) stay in gatehouse
+		}
+		if name == target && strings.HasSuffix(name, ".go") {
+			content = bytes.ReplaceAll(content, []byte(runtimeImportPrefix), []byte(`"`+data.Module+"/"))
 		}
 		if len(bytes.TrimSpace(content)) == 0 {
 			continue // a template may render nothing when it does not apply

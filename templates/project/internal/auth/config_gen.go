@@ -61,13 +61,13 @@ func ConfigVars() []ConfigVar {
 		{"GATEHOUSE_ENV", "production",
 			"production or development. Development mode generates a throwaway JWT_SECRET when none is set (tokens then do not survive a restart); never use it in production."},
 		{"JWT_SECRET", "",
-			"HMAC secret for HS256 access tokens: at least 32 bytes, used as given (prefix with base64: to give binary bytes in standard base64). Generate one with `openssl rand -base64 48`. Required outside development mode when JWT_ALGORITHM is HS256."},
+			"HMAC secret for HS256 access tokens: at least 32 bytes, used as given (prefix with base64: to give binary bytes in standard base64), and random: a secret whose estimated entropy is under 128 bits (a typed password, a repeated or counting pattern) is refused. Generate one with `openssl rand -base64 48`. Required outside development mode when JWT_ALGORITHM is HS256."},
 		{"JWT_PREVIOUS_SECRETS", "",
 			"Comma-separated earlier JWT_SECRET values, accepted for verification only, so tokens signed before a rotation stay valid until they expire."},
 		{"JWT_ALGORITHM", AlgHS256,
 			"Signing algorithm of access tokens: HS256, EdDSA, ES256 or RS256."},
 		{"JWT_KEY_DIR", "data/keys",
-			"Directory of the signing keys for EdDSA, ES256 and RS256. The first key is created when the directory has none; `server keys rotate` adds a new one."},
+			"Directory of the signing keys for EdDSA, ES256 and RS256. The first key is created when the directory has none; `server keys rotate` adds a new one. A key file other users may access is refused (chmod 600); one its group may read is accepted with a warning."},
 		{"JWT_ISSUER", "gatehouse",
 			"The iss claim of access tokens, checked on every token."},
 		{"JWT_AUDIENCE", "api",
@@ -93,13 +93,13 @@ func ConfigVars() []ConfigVar {
 		{"TLS_CERT_FILE", "",
 			"PEM certificate chain; set together with TLS_KEY_FILE to serve HTTPS (and send HSTS)."},
 		{"TLS_KEY_FILE", "",
-			"PEM private key of TLS_CERT_FILE."},
+			"PEM private key of TLS_CERT_FILE; refused if other users may access it (chmod 600)."},
 		{"CORS_ALLOWED_ORIGINS", "",
 			"Comma-separated origins (scheme://host[:port]) that browsers may call the API from; empty allows none. * allows every origin and cannot be combined with CORS_ALLOW_CREDENTIALS; null is refused."},
 		{"CORS_ALLOW_CREDENTIALS", "false",
 			"Whether cross-origin requests may carry cookies (needed only for cookie API keys)."},
 		{"TRUSTED_PROXIES", "",
-			"Comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed; from anyone else it is ignored."},
+			"Comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed; from anyone else it is ignored. Setting it also says TLS ends at the proxy: without it or TLS_CERT_FILE, a production server warns that it serves plain HTTP."},
 		{"TOKEN_PATH", "",
 			"Path of the token endpoint; empty means the one derived from the spec (its password flow's tokenUrl, else /auth/token)."},
 		{"REVOKE_PATH", "",
@@ -376,6 +376,13 @@ func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error
 		fail("TLS_CERT_FILE", "TLS_CERT_FILE and TLS_KEY_FILE must be set together, or neither")
 	}
 
+	// TRUSTED_PROXIES says a proxy stands in front, which is where TLS
+	// ends then.
+	if !c.Development && !c.TLS() && !set("TRUSTED_PROXIES") {
+		c.Warnings = append(c.Warnings, "production mode on plain HTTP: passwords, tokens and API keys cross the network "+
+			"readable by anyone on the way; set TLS_CERT_FILE and TLS_KEY_FILE, or, behind a reverse proxy that ends TLS, list it in TRUSTED_PROXIES")
+	}
+
 	credentials, err := strconv.ParseBool(get("CORS_ALLOW_CREDENTIALS"))
 	if err != nil {
 		fail("CORS_ALLOW_CREDENTIALS", "must be true or false")
@@ -474,39 +481,12 @@ func parseSecret(s string) ([]byte, error) {
 		return nil, fmt.Errorf("too short: %d bytes, at least %d random bytes are required (e.g. `openssl rand -base64 48`)",
 			len(key), MinHMACSecretLen)
 	}
-	if weakSecret(key) {
-		return nil, errors.New("too weak: it repeats a short pattern or uses too few distinct characters; " +
-			"use random bytes (e.g. `openssl rand -base64 48`)")
+	if bits := secretBits(key); bits < minSecretBits {
+		return nil, fmt.Errorf("too weak: about %d bits of entropy by a rough estimate (it repeats itself, runs in sequence "+
+			"or uses few kinds of characters), at least %d are required; generate one with `openssl rand -base64 48`",
+			int(bits), minSecretBits)
 	}
 	return key, nil
-}
-
-// weakSecret catches secrets that are long enough but plainly not random:
-// a short pattern repeated ("aaaa…", "abcabc…", "1234567812345678…") or very
-// few distinct bytes. It cannot prove a secret random; it only refuses the
-// placeholders people type.
-func weakSecret(key []byte) bool {
-	for period := 1; period <= 16 && period < len(key); period++ {
-		repeated := true
-		for i := period; i < len(key); i++ {
-			if key[i] != key[i-period] {
-				repeated = false
-				break
-			}
-		}
-		if repeated {
-			return true
-		}
-	}
-	var seen [256]bool
-	distinct := 0
-	for _, b := range key {
-		if !seen[b] {
-			seen[b] = true
-			distinct++
-		}
-	}
-	return distinct < 8
 }
 
 // parseDatabaseURL returns the store kind and, for SQLite, the file path.

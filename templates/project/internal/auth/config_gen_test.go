@@ -3,7 +3,9 @@
 package auth
 
 import (
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -56,6 +58,7 @@ func TestConfigDefaults(t *testing.T) {
 		MaxBodyBytes:           1 << 20,
 		LogLevel:               slog.LevelInfo,
 		LogFormat:              "json",
+		Warnings:               []string{plainHTTPWarning},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -72,6 +75,10 @@ func TestConfigRefusesMissingOrWeakSecretOutsideDevelopment(t *testing.T) {
 		{"repeated character", strings.Repeat("a", 40), "JWT_SECRET: too weak"},
 		{"repeated pattern", strings.Repeat("secret12", 5), "JWT_SECRET: too weak"},
 		{"few distinct", "abababababababababababababcabcabcabcabcabc", "JWT_SECRET: too weak"},
+		{"words and counting", "passwordpassword1234567812345678", "JWT_SECRET: too weak"},
+		{"pattern with a counter", "Password1Password2Password3Pass!", "JWT_SECRET: too weak"},
+		{"alphabet in order", "abcdefghijklmnopqrstuvwxyz0123456789", "JWT_SECRET: too weak"},
+		{"typed text in base64", "base64:" + base64.StdEncoding.EncodeToString([]byte("passwordpassword1234567812345678")), "JWT_SECRET: too weak"},
 		{"short base64", "base64:" + base64.StdEncoding.EncodeToString([]byte("0123456789")), "JWT_SECRET: too short: 10 bytes"},
 		{"bad base64", "base64:!!!", "JWT_SECRET: the value after base64: is not valid"},
 	} {
@@ -114,8 +121,36 @@ func TestConfigDevelopmentModeGeneratesSecret(t *testing.T) {
 	}
 }
 
+// Secrets made the ways the README, .env.example and `keys rotate` suggest
+// always pass the entropy estimate.
+func TestConfigAcceptsGeneratedSecrets(t *testing.T) {
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		rand.Read(b)
+		return b
+	}
+	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	for range 200 {
+		typed := make([]byte, 32)
+		for i, b := range random(len(typed)) {
+			typed[i] = alnum[int(b)%len(alnum)]
+		}
+		for _, secret := range []string{
+			base64.StdEncoding.EncodeToString(random(48)),             // openssl rand -base64 48, keys rotate
+			hex.EncodeToString(random(32)),                            // openssl rand -hex 32
+			"base64:" + base64.StdEncoding.EncodeToString(random(32)), // binary bytes
+			string(typed), // 32 random letters and digits
+		} {
+			if _, err := parseSecret(secret); err != nil {
+				t.Fatalf("a generated secret was refused: %v", err)
+			}
+		}
+	}
+}
+
 func TestConfigSecretFormats(t *testing.T) {
-	raw := []byte("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f")
+	raw := make([]byte, 32)
+	rand.Read(raw)
 	c, err := cfLoad(t, map[string]string{
 		"JWT_SECRET":           "base64:" + base64.StdEncoding.EncodeToString(raw),
 		"JWT_PREVIOUS_SECRETS": cfSecret + ", base64:" + base64.RawStdEncoding.EncodeToString(raw),
@@ -294,5 +329,31 @@ func TestLoadConfigFromEnvReadsDotEnvAndPrefersEnvironment(t *testing.T) {
 	}
 	if _, ok := os.LookupEnv("LISTEN_ADDR"); ok {
 		t.Error(".env changed the process environment")
+	}
+}
+
+// plainHTTPWarning is the warning of a production server without TLS.
+const plainHTTPWarning = "production mode on plain HTTP: passwords, tokens and API keys cross the network " +
+	"readable by anyone on the way; set TLS_CERT_FILE and TLS_KEY_FILE, or, behind a reverse proxy that ends TLS, list it in TRUSTED_PROXIES"
+
+func TestConfigWarnsAboutPlainHTTPInProduction(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		warn bool
+	}{
+		{"production on plain HTTP", map[string]string{}, true},
+		{"TLS", map[string]string{"TLS_CERT_FILE": "c.pem", "TLS_KEY_FILE": "k.pem"}, false},
+		{"behind a proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8"}, false},
+		{"development", map[string]string{"GATEHOUSE_ENV": "development"}, false},
+	} {
+		tc.vars["JWT_SECRET"] = cfSecret
+		c, err := cfLoad(t, tc.vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if warned := slices.Contains(c.Warnings, plainHTTPWarning); warned != tc.warn {
+			t.Errorf("%s: warnings %q", tc.name, c.Warnings)
+		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sync/singleflight"
 )
 
 // This file is the runtime of the "resource-server" template: access tokens
@@ -31,11 +32,19 @@ import (
 // public keys of its JWKS document, which the server fetches from the
 // configured URL only, never from anything a token names.
 
-// Defaults of ExternalConfig.
+// Defaults and limits of ExternalConfig.
 const (
-	DefaultJWKSCacheTTL       = time.Hour
-	DefaultJWKSMinRefresh     = time.Minute
+	DefaultJWKSCacheTTL   = time.Hour
+	DefaultJWKSMinRefresh = time.Minute
+	// MinJWKSMinRefresh is the smallest MinRefresh accepted: below it,
+	// tokens with forged kids could make every instance fetch the issuer's
+	// keys many times a second.
+	MinJWKSMinRefresh = 10 * time.Second
+	// DefaultJWKSFetchWait bounds how long a verification waits for a
+	// fetch of keys it does not have.
+	DefaultJWKSFetchWait      = 5 * time.Second
 	externalFetchTimeout      = 10 * time.Second
+	jwksFetchKey              = "jwks" // the single key of ExternalTokens.fetches
 	maxExternalDocumentBytes  = 1 << 20
 	maxJWKSKeys               = 100
 	discoveryPath             = "/.well-known/openid-configuration"
@@ -75,13 +84,22 @@ type ExternalConfig struct {
 	RequireATJWT bool
 	// Leeway tolerates clock skew for exp, nbf and iat, at most MaxLeeway.
 	Leeway time.Duration
-	// CacheTTL is how long fetched keys are used before they are fetched
-	// again (DefaultJWKSCacheTTL if zero). Keys are kept when a fetch fails.
+	// CacheTTL is how long fetched keys are fresh (DefaultJWKSCacheTTL if
+	// zero). After it, a token signed with a known key still verifies at
+	// once with the key in hand while one fetch in the background renews
+	// them. Keys are kept when a fetch fails.
 	CacheTTL time.Duration
-	// MinRefresh is the least time between two fetches (DefaultJWKSMinRefresh
-	// if zero): a token with an unknown kid triggers a fetch at most that
-	// often, so forged kids cannot make the server hammer the issuer.
+	// MinRefresh is the least time between the end of a fetch and the start
+	// of the next (DefaultJWKSMinRefresh if zero, at least
+	// MinJWKSMinRefresh): a token with an unknown kid triggers a fetch at
+	// most that often, so forged kids cannot make the server hammer the
+	// issuer.
 	MinRefresh time.Duration
+	// FetchWait is how long a verification that needs keys the server does
+	// not have (an unknown kid, or none fetched yet) waits for the fetch
+	// that may bring them (DefaultJWKSFetchWait if zero); the token is
+	// refused if the fetch has not ended by then.
+	FetchWait time.Duration
 	// AllowHTTP accepts http:// URLs, for development against a local
 	// issuer; otherwise only https:// is used, redirects included.
 	AllowHTTP bool
@@ -93,16 +111,23 @@ type ExternalConfig struct {
 
 // ExternalTokens verifies access tokens of an external issuer. It is safe
 // for concurrent use.
+//
+// The issuer's keys are fetched by one fetch at a time, whose result every
+// request waiting for it shares (singleflight): however many requests find
+// the keys stale or a kid unknown, the issuer sees one request.
 type ExternalTokens struct {
 	cfg    ExternalConfig
 	parser *jwt.Parser
 	client *http.Client
 
-	keys atomic.Pointer[externalKeySet]
+	keys    atomic.Pointer[externalKeySet]
+	fetches singleflight.Group
 
-	mu          sync.Mutex // serialises fetches; guards the fields below
-	jwksURL     string     // known once configured or discovered
-	lastAttempt time.Time
+	mu        sync.Mutex // guards fetching and lastFetch
+	fetching  bool       // a fetch is in flight in fetches
+	lastFetch time.Time  // when the last fetch ended, successful or not
+
+	jwksURL string // known once configured or discovered; used by the fetch in flight only
 }
 
 // externalKeySet is one fetched JWKS document.
@@ -145,6 +170,13 @@ func NewExternalTokens(cfg ExternalConfig) (*ExternalTokens, error) {
 	}
 	if cfg.MinRefresh <= 0 {
 		cfg.MinRefresh = DefaultJWKSMinRefresh
+	}
+	if cfg.MinRefresh < MinJWKSMinRefresh {
+		return nil, fmt.Errorf("auth: the least time between two fetches of the issuer's keys is %s, under the floor of %s: "+
+			"forged kids could then make the server fetch them many times a second", fmtDuration(cfg.MinRefresh), fmtDuration(MinJWKSMinRefresh))
+	}
+	if cfg.FetchWait <= 0 {
+		cfg.FetchWait = DefaultJWKSFetchWait
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -196,33 +228,67 @@ func checkFetchURL(s string, allowHTTP bool) error {
 	return nil
 }
 
-// Refresh fetches the issuer's keys now (discovering the JWKS URL first if
-// needed), whatever the rate limit. On failure the keys already known are
-// kept.
+// Refresh fetches the issuer's keys now, whatever MinRefresh says
+// (discovering the JWKS URL first if needed), or waits for the fetch in
+// flight. On failure the keys already known are kept.
 func (x *ExternalTokens) Refresh(ctx context.Context) error {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.fetchLocked(ctx)
+	select {
+	case res := <-x.startFetch(true):
+		return res.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
-// refreshLimited fetches the keys unless a fetch happened less than
-// MinRefresh ago.
-func (x *ExternalTokens) refreshLimited(ctx context.Context) {
+// startFetch returns the channel that delivers the result of the fetch in
+// flight, starting one if none is, unless (and force is false) the last
+// one ended less than MinRefresh ago: then it returns nil.
+func (x *ExternalTokens) startFetch(force bool) <-chan singleflight.Result {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if !x.lastAttempt.IsZero() && x.cfg.Now().Sub(x.lastAttempt) < x.cfg.MinRefresh {
+	if !x.fetching {
+		if !force && !x.lastFetch.IsZero() && x.cfg.Now().Sub(x.lastFetch) < x.cfg.MinRefresh {
+			return nil
+		}
+		x.fetching = true
+	}
+	return x.fetches.DoChan(jwksFetchKey, x.fetch)
+}
+
+// awaitFetch waits for the fetch in flight, or a new one if MinRefresh
+// allows, for at most FetchWait and never after ctx ends. The fetch goes on
+// if the wait ends first; its keys serve the requests after.
+func (x *ExternalTokens) awaitFetch(ctx context.Context) {
+	done := x.startFetch(false)
+	if done == nil {
 		return
 	}
-	// A failure keeps the old keys; the tokens needing new ones are refused.
-	_ = x.fetchLocked(ctx)
+	wait := time.NewTimer(x.cfg.FetchWait)
+	defer wait.Stop()
+	select {
+	case <-done:
+	case <-wait.C:
+	case <-ctx.Done():
+	}
 }
 
-func (x *ExternalTokens) fetchLocked(ctx context.Context) error {
-	x.lastAttempt = x.cfg.Now()
-	// A fetch serves every waiting request: it must not end with the
-	// request that happened to start it.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), externalFetchTimeout)
+// fetch is the one fetch in flight. It runs on its own goroutine, with a
+// deadline of its own: it serves every waiting request, so it must not end
+// with the request that happened to start it.
+func (x *ExternalTokens) fetch() (any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), externalFetchTimeout)
 	defer cancel()
+	err := x.fetchKeys(ctx)
+	x.mu.Lock()
+	// From now on startFetch starts a new fetch instead of joining this
+	// one, which has ended; the requests already waiting get its result.
+	x.fetches.Forget(jwksFetchKey)
+	x.fetching, x.lastFetch = false, x.cfg.Now()
+	x.mu.Unlock()
+	return nil, err
+}
+
+func (x *ExternalTokens) fetchKeys(ctx context.Context) error {
 	if x.jwksURL == "" {
 		u, err := x.discover(ctx)
 		if err != nil {
@@ -405,18 +471,22 @@ func publicKeyOf(j jwkJSON) (crypto.PublicKey, []string) {
 	return nil, nil
 }
 
-// key returns the key of kid, fetching the keys again when they are older
-// than CacheTTL or kid is unknown, at most once per MinRefresh.
+// key returns the key of kid. A known key is returned at once; if the
+// keys are older than CacheTTL, a fetch renews them in the background (at
+// most once per MinRefresh). For an unknown kid, or before any key was
+// fetched, it waits (see awaitFetch) for the fetch that may bring it.
 func (x *ExternalTokens) key(ctx context.Context, kid string) (externalKey, bool) {
-	ks := x.keys.Load()
-	if ks != nil {
-		k, ok := ks.keys[kid]
-		if ok && x.cfg.Now().Sub(ks.fetched) < x.cfg.CacheTTL {
+	if ks := x.keys.Load(); ks != nil {
+		if k, ok := ks.keys[kid]; ok {
+			if x.cfg.Now().Sub(ks.fetched) >= x.cfg.CacheTTL {
+				x.startFetch(false) // nobody waits: the stale key serves meanwhile
+			}
 			return k, true
 		}
 	}
-	x.refreshLimited(ctx)
-	if ks = x.keys.Load(); ks == nil {
+	x.awaitFetch(ctx)
+	ks := x.keys.Load()
+	if ks == nil {
 		return externalKey{}, false
 	}
 	k, ok := ks.keys[kid]

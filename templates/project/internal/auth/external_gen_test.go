@@ -19,17 +19,22 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/sync/singleflight"
 )
 
 // fakeIdP is an identity provider whose keys, discovery document and
 // failures a test controls, and which counts what it serves.
 type fakeIdP struct {
-	srv         *httptest.Server
-	issuer      string // what discovery names; the server URL by default
-	mu          sync.Mutex
-	keys        map[string]ed25519.PrivateKey
-	current     string
-	fail        bool
+	srv     *httptest.Server
+	issuer  string // what discovery names; the server URL by default
+	mu      sync.Mutex
+	keys    map[string]ed25519.PrivateKey
+	current string
+	fail    bool
+	// gate, when set, holds every key fetch until it is closed or the
+	// client gives up: a slow issuer.
+	gate        chan struct{}
+	onFetch     func() // called on each key fetch, before it is answered
 	discoveries atomic.Int32
 	fetches     atomic.Int32
 }
@@ -45,6 +50,19 @@ func newFakeIdP(t *testing.T, tls bool) *fakeIdP {
 	})
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
 		idp.fetches.Add(1)
+		idp.mu.Lock()
+		gate, onFetch := idp.gate, idp.onFetch
+		idp.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if onFetch != nil {
+			onFetch()
+		}
 		idp.mu.Lock()
 		defer idp.mu.Unlock()
 		if idp.fail {
@@ -66,6 +84,46 @@ func newFakeIdP(t *testing.T, tls bool) *fakeIdP {
 	idp.issuer = idp.srv.URL
 	t.Cleanup(idp.srv.Close)
 	return idp
+}
+
+// hold makes key fetches wait until the returned function is called (which
+// the test's cleanup does too).
+func (idp *fakeIdP) hold(t *testing.T) (release func()) {
+	gate := make(chan struct{})
+	idp.mu.Lock()
+	idp.gate = gate
+	idp.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			idp.mu.Lock()
+			idp.gate = nil
+			idp.mu.Unlock()
+			close(gate)
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// fetchInFlight reports whether a key fetch has started and not ended.
+func fetchInFlight(x *ExternalTokens) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.fetching
+}
+
+// waitForFetch waits for the key fetch in flight, if any, to end.
+func waitForFetch(x *ExternalTokens) {
+	var done <-chan singleflight.Result
+	x.mu.Lock()
+	if x.fetching {
+		done = x.fetches.DoChan(jwksFetchKey, x.fetch)
+	}
+	x.mu.Unlock()
+	if done != nil {
+		<-done
+	}
 }
 
 // rotate adds a new current key; the old ones stay published.
@@ -250,7 +308,7 @@ func TestExternalTokensKeepKeysWhenFetchFails(t *testing.T) {
 	idp := newFakeIdP(t, false)
 	now := time.Now()
 	cfg := idp.config()
-	cfg.CacheTTL, cfg.MinRefresh = 10*time.Minute, time.Second
+	cfg.CacheTTL = 10 * time.Minute
 	cfg.Now = func() time.Time { return now }
 	x := mustExternal(t, cfg)
 	ctx := context.Background()
@@ -263,10 +321,152 @@ func TestExternalTokensKeepKeysWhenFetchFails(t *testing.T) {
 	idp.mu.Unlock()
 	now = now.Add(20 * time.Minute) // the cache is stale: a fetch is tried and fails
 	if _, err := x.Verify(ctx, idp.sign(t, idp.claims(), nil)); err != nil {
+		t.Fatalf("known key while the stale keys are fetched again: %v", err)
+	}
+	waitForFetch(x)
+	if _, err := x.Verify(ctx, idp.sign(t, idp.claims(), nil)); err != nil {
 		t.Fatalf("known key after a failed fetch: %v", err)
 	}
 	if n := idp.fetches.Load(); n != 2 {
 		t.Fatalf("%d fetches, want 2 (the stale cache is refreshed)", n)
+	}
+}
+
+// After the cache TTL, requests with a known kid are served with the keys
+// in hand while one fetch renews them: a slow issuer delays nobody, and
+// however many requests arrive, the issuer is asked once.
+func TestExternalTokensServeStaleKeysWhileOneFetchRuns(t *testing.T) {
+	idp := newFakeIdP(t, false)
+	clock := &epClock{t: time.Now()}
+	cfg := idp.config()
+	cfg.CacheTTL, cfg.Now = 10*time.Minute, clock.Now
+	x := mustExternal(t, cfg)
+	ctx := context.Background()
+	if err := x.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(11 * time.Minute)
+	release := idp.hold(t)
+
+	token := idp.sign(t, idp.claims(), nil)
+	errs := make(chan error, 20)
+	for range cap(errs) {
+		go func() {
+			_, err := x.Verify(ctx, token)
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatalf("a token of a known key while the keys are fetched again: %v", err)
+		}
+	}
+	if !fetchInFlight(x) {
+		t.Fatal("the verifications returned after the fetch ended: they waited for the slow issuer")
+	}
+	release()
+	waitForFetch(x)
+	if n := idp.fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2: the first, and one for all the requests after the TTL", n)
+	}
+	if ks := x.keys.Load(); !ks.fetched.Equal(clock.Now()) {
+		t.Fatalf("the keys were fetched at %v, not renewed at %v", ks.fetched, clock.Now())
+	}
+}
+
+// Requests naming a kid the server does not know wait for one shared fetch,
+// even when the issuer is slower than MinRefresh.
+func TestExternalTokensUnknownKIDWaitsForOneSharedFetch(t *testing.T) {
+	idp := newFakeIdP(t, false)
+	clock := &epClock{t: time.Now()}
+	cfg := idp.config()
+	cfg.Now = clock.Now
+	x := mustExternal(t, cfg)
+	ctx := context.Background()
+	if err := x.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(DefaultJWKSMinRefresh) // a fetch is allowed again
+	idp.rotate()
+	token := idp.sign(t, idp.claims(), nil)
+	idp.mu.Lock()
+	idp.onFetch = func() { clock.Advance(3 * DefaultJWKSMinRefresh) } // each fetch outlasts MinRefresh
+	idp.mu.Unlock()
+	release := idp.hold(t)
+
+	var started sync.WaitGroup
+	errs := make(chan error, 20)
+	for range cap(errs) {
+		started.Add(1)
+		go func() {
+			started.Done()
+			_, err := x.Verify(ctx, token)
+			errs <- err
+		}()
+	}
+	started.Wait()
+	release()
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatalf("a token of the issuer's new key: %v", err)
+		}
+	}
+	if n := idp.fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2: the first, and one shared by every request naming the new kid", n)
+	}
+}
+
+// A request does not wait longer than FetchWait for keys it lacks; the
+// fetch goes on and serves the requests after.
+func TestExternalTokensUnknownKIDWaitIsBounded(t *testing.T) {
+	idp := newFakeIdP(t, false)
+	clock := &epClock{t: time.Now()}
+	cfg := idp.config()
+	cfg.Now, cfg.FetchWait = clock.Now, 50*time.Millisecond
+	x := mustExternal(t, cfg)
+	ctx := context.Background()
+	if err := x.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(DefaultJWKSMinRefresh)
+	idp.rotate()
+	token := idp.sign(t, idp.claims(), nil)
+	release := idp.hold(t)
+
+	_, err := x.Verify(ctx, token)
+	var te *tokenError
+	if !errors.As(err, &te) || te.reason != rejectKID {
+		t.Fatalf("a kid the slow issuer has not delivered yet: %v, want the rejection %q", err, rejectKID)
+	}
+	if !fetchInFlight(x) {
+		t.Fatal("the verification returned after the fetch ended: it waited for the slow issuer")
+	}
+	release()
+	waitForFetch(x)
+	if _, err := x.Verify(ctx, token); err != nil {
+		t.Fatalf("after the fetch that was in flight: %v", err)
+	}
+	if n := idp.fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2", n)
+	}
+}
+
+func TestExternalTokensMinRefreshFloor(t *testing.T) {
+	idp := newFakeIdP(t, false)
+	cfg := idp.config()
+	cfg.MinRefresh = time.Second
+	if _, err := NewExternalTokens(cfg); err == nil || !strings.Contains(err.Error(), "under the floor of 10s") {
+		t.Fatalf("MinRefresh of 1s: %v, want a refusal naming the floor", err)
+	}
+	env := map[string]string{"OIDC_ISSUER": "https://id.example.com", "OIDC_AUDIENCE": "api", "OIDC_JWKS_MIN_REFRESH": "1s"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	_, _, err := LoadResourceServerConfig(lookup)
+	if err == nil || !strings.Contains(err.Error(), "OIDC_JWKS_MIN_REFRESH: must be at least 10s, not 1s") {
+		t.Fatalf("OIDC_JWKS_MIN_REFRESH=1s: %v", err)
+	}
+	env["OIDC_JWKS_MIN_REFRESH"] = "10s"
+	if _, _, err := LoadResourceServerConfig(lookup); err != nil {
+		t.Fatalf("OIDC_JWKS_MIN_REFRESH=10s: %v", err)
 	}
 }
 
@@ -406,44 +606,5 @@ func TestParseExternalJWKSSkipsUnusableKeys(t *testing.T) {
 	}
 	if _, err := parseExternalJWKS([]json.RawMessage{raw(`{"kty":"OKP","crv":"Ed25519","kid":"a","x":"` + x + `"}`)}, []string{"RS256"}); err == nil {
 		t.Fatal("a JWKS without a key for the accepted algorithms was accepted")
-	}
-}
-
-func TestResourceServerGuardsWithTestIssuer(t *testing.T) {
-	ti, err := NewTestIssuer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ti.Close()
-	rs, err := NewTestResourceServer(Options{Schemes: []Scheme{{Name: "jwt", Kind: KindBearer}}}, ti.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rs.Close()
-	h := rs.Guard().Protect(Policy{{{Scheme: "jwt", Scopes: []string{"read"}}}},
-		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, _ := PrincipalFrom(r.Context())
-			w.Write([]byte(p.Subject))
-		}))
-	for _, tc := range []struct {
-		scopes []string
-		want   int
-	}{{[]string{"read"}, 200}, {[]string{"write"}, 403}, {nil, 403}} {
-		token, err := ti.Issue("bob", tc.scopes, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := httptest.NewRequest("GET", "/", nil)
-		r.Header.Set("Authorization", "Bearer "+token)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r)
-		if rec.Code != tc.want {
-			t.Errorf("scopes %v: status %d, want %d", tc.scopes, rec.Code, tc.want)
-		}
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	if rec.Code != 401 || !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") {
-		t.Errorf("no token: %d %q", rec.Code, rec.Header().Get("WWW-Authenticate"))
 	}
 }

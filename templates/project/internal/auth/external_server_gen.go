@@ -25,8 +25,8 @@ func ResourceServerConfigVars() []ConfigVar {
 		ConfigVar{"OIDC_AUDIENCE", "", "This API's identifier at the identity provider: one of the tokens' aud values must equal it. Required."},
 		ConfigVar{"OIDC_ALGORITHMS", defaultExternalAlgorithms, "Comma-separated signature algorithms accepted: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA. none and HMAC are never accepted."},
 		ConfigVar{"OIDC_REQUIRE_AT_JWT", "false", "true accepts only tokens whose JOSE typ is at+jwt (RFC 9068). false also accepts typ JWT or none, which many identity providers send; other types are always refused."},
-		ConfigVar{"OIDC_JWKS_CACHE_TTL", "1h", "How long fetched keys are used before they are fetched again; on a failed fetch the known keys are kept."},
-		ConfigVar{"OIDC_JWKS_MIN_REFRESH", "1m", "Least time between two fetches of the keys: a token with an unknown kid triggers a fetch at most this often."},
+		ConfigVar{"OIDC_JWKS_CACHE_TTL", "1h", "How long fetched keys are fresh. After it, tokens of known keys still verify at once while one fetch in the background renews the keys; on a failed fetch the known keys are kept."},
+		ConfigVar{"OIDC_JWKS_MIN_REFRESH", "1m", "Least time between two fetches of the keys, at least 10s: a token with an unknown kid triggers a fetch at most this often, and waits at most 5s for it."},
 		ConfigVar{"OIDC_ALLOW_HTTP", "false", "true allows http:// issuer and JWKS URLs, for a local identity provider; only with GATEHOUSE_ENV=development."},
 	)
 	vars = append(vars, pickConfigVars("JWT_LEEWAY")...)
@@ -96,6 +96,10 @@ func LoadResourceServerConfig(lookup func(string) (string, bool)) (Config, Exter
 			ext.Algorithms = append(ext.Algorithms, a)
 		}
 	}
+	if ext.MinRefresh > 0 && ext.MinRefresh < MinJWKSMinRefresh {
+		fail("OIDC_JWKS_MIN_REFRESH", "must be at least %s, not %s: tokens with forged kids could otherwise make the server fetch the issuer's keys many times a second",
+			fmtDuration(MinJWKSMinRefresh), fmtDuration(ext.MinRefresh))
+	}
 	if ext.AllowHTTP && cfgErr == nil && !cfg.Development {
 		fail("OIDC_ALLOW_HTTP", "true is only allowed with GATEHOUSE_ENV=development: keys fetched over http can be replaced on the way")
 	}
@@ -150,7 +154,7 @@ func NewResourceServer(ctx context.Context, cfg Config, ext ExternalConfig, opts
 }
 
 // NewTestResourceServer returns a resource server for tests, verifying the
-// tokens of ext (typically a TestIssuer's Config), with the test
+// tokens of ext (typically the Config of an authtest.Issuer), with the test
 // configuration of NewTestService. The keys are fetched on first use.
 func NewTestResourceServer(opts Options, ext ExternalConfig) (*ResourceServer, error) {
 	cfg := Config{

@@ -48,9 +48,10 @@ type GuardConfig struct {
 	Realm    string                    // the realm of challenges; "api" if empty
 	Logger   *slog.Logger              // authentication events; nil discards them
 	// TrustedOrigins are origins ("https://app.example.com") allowed to send
-	// cookie credentials with cross-origin unsafe requests. Other browser
-	// cross-origin POST, PUT, PATCH and DELETE requests authenticated by a
-	// cookie are refused (CSRF).
+	// cookie or Basic credentials with cross-origin unsafe requests. Other
+	// browser cross-origin POST, PUT, PATCH and DELETE requests
+	// authenticated by a cookie or by Basic, which browsers also send on
+	// their own once a user has logged in, are refused (CSRF).
 	TrustedOrigins []string
 	// External verifies the access tokens of an external issuer instead of
 	// Tokens (the resource-server template).
@@ -371,7 +372,7 @@ const (
 	credInvalid                      // sent and refused: 401
 	credThrottled                    // 429
 	credInternal                     // the verifier failed: 503
-	credCrossOrigin                  // cookie credential on a cross-origin unsafe request: 403
+	credCrossOrigin                  // cookie or Basic credential on a cross-origin unsafe request: 403
 	credDuplicate                    // sent more than once or in two places: 400
 )
 
@@ -676,6 +677,11 @@ func (g *Guard) verifyBasic(r *http.Request) outcome {
 	if !ok {
 		return outcome{state: credInvalid, reason: "malformed basic credential"}
 	}
+	// Browsers resend Basic credentials a user once typed with every
+	// request to the site, cross-site ones included, as they do cookies.
+	if g.csrf.Check(r) != nil {
+		return outcome{state: credCrossOrigin, reason: "basic credential on a cross-origin request"}
+	}
 	return fromPrincipal(g.accounts.VerifyBasic(r, user, pass))
 }
 
@@ -792,7 +798,7 @@ func (h *protected) refuse(w http.ResponseWriter, r *http.Request, outs []outcom
 		WriteError(w, http.StatusBadRequest, "invalid_request", "a credential was sent more than once")
 	case credCrossOrigin:
 		h.g.logFailure(r, slog.LevelWarn, http.StatusForbidden, failed.reason, failed)
-		WriteError(w, http.StatusForbidden, "cross_origin_request", "cross-origin requests may not use cookie credentials")
+		WriteError(w, http.StatusForbidden, "cross_origin_request", "cross-origin requests may not use the credentials browsers send on their own (cookies, Basic)")
 	case credInternal:
 		level := slog.LevelError
 		if errors.Is(failed.err, ErrRevocationsStale) {

@@ -420,6 +420,37 @@ func TestGuardCookieCredentialsAndCrossOriginRequests(t *testing.T) {
 	}
 }
 
+// Browsers resend Basic credentials as they do cookies, cross-site requests
+// included: an unsafe cross-origin request authenticated by Basic is
+// refused before the password is checked.
+func TestGuardBasicCredentialsAndCrossOriginRequests(t *testing.T) {
+	f := gdSetup(t)
+	h := f.guard.Protect(Policy{gdReq("basic")}, gdEcho)
+	for _, tc := range []struct {
+		method string
+		header []string
+		status int
+	}{
+		{"POST", []string{"Sec-Fetch-Site", "cross-site"}, 403},
+		{"PUT", []string{"Sec-Fetch-Site", "same-site"}, 403},
+		{"DELETE", []string{"Origin", "https://evil.example"}, 403}, // a browser without Sec-Fetch-Site
+		{"POST", []string{"Sec-Fetch-Site", "same-origin"}, 200},
+		{"POST", []string{"Origin", "http://example.com"}, 200}, // the request's own host
+		{"POST", nil, 200}, // not a browser
+		{"GET", []string{"Sec-Fetch-Site", "cross-site"}, 200},
+	} {
+		r := gdRequest(tc.method, "http://example.com/", append([]string{"Authorization", basicAuth("alice", "pw:alice")}, tc.header...)...)
+		before, _ := f.acc.calls()
+		res := gdServe(t, h, r)
+		if res.status != tc.status {
+			t.Errorf("%s with %q: %d, want %d", tc.method, tc.header, res.status, tc.status)
+		}
+		if after, _ := f.acc.calls(); tc.status == 403 && after != before {
+			t.Errorf("%s with %q: the password was checked", tc.method, tc.header)
+		}
+	}
+}
+
 // Over a real connection, header names arrive in any case and repeated
 // header lines stay separate.
 func TestGuardOnTheWire(t *testing.T) {

@@ -66,6 +66,9 @@ type KeySet struct {
 	verify  map[string]any // kid → []byte, ed25519.PublicKey, *ecdsa.PublicKey or *rsa.PublicKey
 	kids    []string       // newest first
 	jwks    []byte         // the published JWKS document
+	// warnings are worth logging at start-up: key files readable by their
+	// group.
+	warnings []string
 }
 
 // NewHMACKeySet returns an HS256 key set signing with current and still
@@ -112,7 +115,8 @@ func hmacKID(secret []byte) string {
 // named by GenerateKey) is the signing key; all of them verify, so an old
 // key keeps verifying the tokens it signed until its file is removed.
 // Hidden files and other names are ignored. Every key must be of the type
-// alg names; a directory mixing key types is refused.
+// alg names; a directory mixing key types is refused, and so is a key file
+// other users may access (see checkKeyFileMode).
 func LoadKeyDir(dir, alg string) (*KeySet, error) {
 	method, err := asymmetricMethod(alg)
 	if err != nil {
@@ -130,9 +134,12 @@ func LoadKeyDir(dir, alg string) (*KeySet, error) {
 	// Newest first: the signing key, then older verification keys.
 	for _, name := range slices.Backward(names) {
 		path := filepath.Join(dir, name)
-		priv, err := readPrivateKey(path)
+		priv, warning, err := readPrivateKey(path)
 		if err != nil {
 			return nil, err
+		}
+		if warning != "" {
+			ks.warnings = append(ks.warnings, "JWT_KEY_DIR: "+warning)
 		}
 		signer, pub, err := checkKeyType(alg, priv)
 		if err != nil {
@@ -310,24 +317,32 @@ func keyFileNames(dir string) ([]string, error) {
 	return names, nil
 }
 
-func readPrivateKey(path string) (any, error) {
+// readPrivateKey reads the private key in the PEM file at path, after
+// checking that no other user may access the file.
+func readPrivateKey(path string) (key any, warning string, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("auth: reading key: %w", err)
+		return nil, "", fmt.Errorf("auth: reading key: %w", err)
 	}
 	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, "", fmt.Errorf("auth: reading key: %w", err)
+	}
+	if warning, err = checkKeyFileMode(path, info); err != nil {
+		return nil, "", fmt.Errorf("auth: %w", err)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("auth: reading key: %w", err)
+		return nil, "", fmt.Errorf("auth: reading key: %w", err)
 	}
 	if len(data) > maxKeyFileSize {
-		return nil, fmt.Errorf("auth: %s: larger than %d bytes, not a key file", path, maxKeyFileSize)
+		return nil, "", fmt.Errorf("auth: %s: larger than %d bytes, not a key file", path, maxKeyFileSize)
 	}
 	block, _ := pem.Decode(data)
 	if block == nil {
-		return nil, fmt.Errorf("auth: %s: no PEM block", path)
+		return nil, "", fmt.Errorf("auth: %s: no PEM block", path)
 	}
-	var key any
 	switch block.Type {
 	case "PRIVATE KEY":
 		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
@@ -336,12 +351,12 @@ func readPrivateKey(path string) (any, error) {
 	case "RSA PRIVATE KEY":
 		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
 	default:
-		return nil, fmt.Errorf("auth: %s: PEM block %q is not an unencrypted private key", path, block.Type)
+		return nil, "", fmt.Errorf("auth: %s: PEM block %q is not an unencrypted private key", path, block.Type)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("auth: %s: %w", path, err)
+		return nil, "", fmt.Errorf("auth: %s: %w", path, err)
 	}
-	return key, nil
+	return key, warning, nil
 }
 
 // checkKeyType returns the signing key and its typed public key if priv is

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -404,6 +405,23 @@ func parseForwardedAddr(s string) (netip.Addr, error) {
 	return ap.Addr().Unmap().WithZone(""), nil
 }
 
+// checkTLSKeyFile refuses a TLS key file other users may access, and logs
+// a warning when its group may read it (see checkKeyFileMode).
+func checkTLSKeyFile(ctx context.Context, path string, log *slog.Logger) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil // loading the key pair reports it
+	}
+	warning, err := checkKeyFileMode(path, info)
+	if err != nil {
+		return fmt.Errorf("TLS_KEY_FILE: %w", err)
+	}
+	if warning != "" {
+		log.LogAttrs(ctx, slog.LevelWarn, "WARNING: TLS_KEY_FILE: "+warning)
+	}
+	return nil
+}
+
 // NewHTTPServer returns an http.Server for h listening on cfg.ListenAddr,
 // with timeouts and a header size limit so that slow or oversized requests
 // cannot tie it up, and TLS 1.2 as the oldest protocol version.
@@ -431,6 +449,9 @@ func Serve(ctx context.Context, srv *http.Server, cfg Config, log *slog.Logger) 
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
 	if cfg.TLS() {
+		if err := checkTLSKeyFile(ctx, cfg.TLSKeyFile, log); err != nil {
+			return err
+		}
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
 		if err != nil {
 			return fmt.Errorf("TLS_CERT_FILE, TLS_KEY_FILE: %w", err)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 )
@@ -89,6 +90,11 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.StoreKind == StoreSQLite {
+		if w := databaseFileWarning(cfg.StorePath); w != "" {
+			cfg.Warnings = append(slices.Clip(cfg.Warnings), w)
+		}
+	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -155,6 +161,8 @@ func newTestService(opts Options, now func() time.Time, store Store, configure f
 
 func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger, store Store, keys *KeySet,
 	hasher PasswordHasher, now func() time.Time) (*Service, error) {
+	// Serve logs them with the configuration's (admin commands do not).
+	cfg.Warnings = append(slices.Clip(cfg.Warnings), keys.warnings...)
 	rev := NewRevocations(store)
 	rev.now = now // prune by the same clock the tokens are checked with
 	rev.SetLogger(log)
