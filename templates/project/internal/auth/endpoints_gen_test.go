@@ -67,6 +67,12 @@ const epPassword = "correct horse battery staple"
 
 func epSetup(t *testing.T, configure ...func(*Options)) *epFixture {
 	t.Helper()
+	return epSetupStore(t, NewMemoryStore(), configure...)
+}
+
+// epSetupStore is epSetup on the given store, closed with the service.
+func epSetupStore(t *testing.T, store Store, configure ...func(*Options)) *epFixture {
+	t.Helper()
 	f := &epFixture{t: t, clock: &epClock{t: time.Now().Truncate(time.Second)}, log: &epLog{}}
 	opts := Options{
 		Schemes: []Scheme{
@@ -80,7 +86,7 @@ func epSetup(t *testing.T, configure ...func(*Options)) *epFixture {
 	for _, c := range configure {
 		c(&opts)
 	}
-	svc, err := NewTestService(opts, f.clock.Now)
+	svc, err := newTestService(opts, f.clock.Now, store)
 	if err != nil {
 		t.Fatalf("NewTestService: %v", err)
 	}
