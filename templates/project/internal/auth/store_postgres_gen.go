@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -51,9 +50,7 @@ type PostgresStore struct {
 	feedLock    int64
 	migrateLock int64
 	opened      int // schema version found when the store was opened
-
-	pruneMu   sync.Mutex
-	lastPrune time.Time
+	pruning     pruneSchedule
 }
 
 var _ Store = (*PostgresStore)(nil)
@@ -459,10 +456,10 @@ func (s *PostgresStore) ListUsers(ctx context.Context) ([]User, error) {
 
 // pgList runs a query and scans every row; an empty result is an empty
 // slice, not nil. (A method cannot have type parameters.)
-func pgList[T any](ctx context.Context, s *PostgresStore, what, query string, scan func(pgx.Row) (T, error)) ([]T, error) {
+func pgList[T any](ctx context.Context, s *PostgresStore, what, query string, scan func(pgx.Row) (T, error), args ...any) ([]T, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, query)
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, pgErr(what, err)
 	}
@@ -842,30 +839,20 @@ func (s *PostgresStore) Deny(ctx context.Context, tokens ...DeniedToken) error {
 
 // RevocationsSince implements Store.
 func (s *PostgresStore) RevocationsSince(ctx context.Context, seq int64) ([]Revocation, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT seq, coalesce(jti, ''), coalesce(subject, ''), expires_at, not_before
-		FROM revocations WHERE seq > $1 ORDER BY seq`, seq)
-	if err != nil {
-		return nil, pgErr("read revocations", err)
+	return pgList(ctx, s, "read revocations", `SELECT seq, coalesce(jti, ''), coalesce(subject, ''), expires_at, not_before
+		FROM revocations WHERE seq > $1 ORDER BY seq`, pgScanRevocation, seq)
+}
+
+func pgScanRevocation(r pgx.Row) (Revocation, error) {
+	var (
+		ev                   Revocation
+		expiresAt, notBefore int64
+	)
+	if err := r.Scan(&ev.Seq, &ev.JTI, &ev.Subject, &expiresAt, &notBefore); err != nil {
+		return Revocation{}, err
 	}
-	defer rows.Close()
-	var out []Revocation
-	for rows.Next() {
-		var (
-			r                    Revocation
-			expiresAt, notBefore int64
-		)
-		if err := rows.Scan(&r.Seq, &r.JTI, &r.Subject, &expiresAt, &notBefore); err != nil {
-			return nil, pgErr("read revocations", err)
-		}
-		r.ExpiresAt, r.NotBefore = nanosToTime(expiresAt), nanosToTime(notBefore)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, pgErr("read revocations", err)
-	}
-	return out, nil
+	ev.ExpiresAt, ev.NotBefore = nanosToTime(expiresAt), nanosToTime(notBefore)
+	return ev, nil
 }
 
 // prune deletes expired refresh families (their tokens and access token
@@ -874,10 +861,7 @@ func (s *PostgresStore) RevocationsSince(ctx context.Context, seq int64) ([]Revo
 // own transaction, outside the caller's, so that the caller's locks are
 // not held while it runs.
 func (s *PostgresStore) prune(ctx context.Context, now time.Time) error {
-	s.pruneMu.Lock()
-	due := !now.IsZero() && now.Sub(s.lastPrune).Abs() >= pruneInterval
-	s.pruneMu.Unlock()
-	if !due {
+	if !s.pruning.due(now) {
 		return nil
 	}
 	n := timeToNanos(now)
@@ -887,9 +871,7 @@ func (s *PostgresStore) prune(ctx context.Context, now time.Time) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM revocations WHERE jti IS NOT NULL AND expires_at <= $1`, n); err != nil {
 		return pgErr("prune revocations", err)
 	}
-	s.pruneMu.Lock()
-	s.lastPrune = now
-	s.pruneMu.Unlock()
+	s.pruning.done(now)
 	return nil
 }
 

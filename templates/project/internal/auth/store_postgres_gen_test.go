@@ -8,9 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -98,6 +96,17 @@ func openTestPostgresConfig(tb testing.TB, cfg *pgxpool.Config) *PostgresStore {
 	return s
 }
 
+// twoInstances opens two stores on one new schema, as two server
+// instances sharing a database would.
+func twoInstances(t *testing.T, cfg *pgxpool.Config) (a, b *PostgresStore) {
+	t.Helper()
+	a = openTestPostgresConfig(t, cfg.Copy())
+	t.Cleanup(func() { a.Close() })
+	b = openTestPostgresConfig(t, cfg.Copy())
+	t.Cleanup(func() { b.Close() })
+	return a, b
+}
+
 func TestPostgresStoreConformance(t *testing.T) {
 	t.Parallel()
 	testStoreConformance(t, func(t *testing.T) Store { return openTestPostgres(t) })
@@ -108,11 +117,7 @@ func TestPostgresStoreConformance(t *testing.T) {
 func TestPostgresConcurrentRotationAcrossInstances(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg := pgTestConfig(t)
-	a := openTestPostgresConfig(t, cfg.Copy())
-	defer a.Close()
-	b := openTestPostgresConfig(t, cfg.Copy())
-	defer b.Close()
+	a, b := twoInstances(t, pgTestConfig(t))
 	base := time.Now()
 	if err := a.CreateRefresh(ctx, confFamily("x", base)); err != nil {
 		t.Fatal(err)
@@ -156,11 +161,7 @@ func TestPostgresConcurrentRotationAcrossInstances(t *testing.T) {
 func TestPostgresReuseRacingRotationLeavesNothingLive(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg := pgTestConfig(t)
-	a := openTestPostgresConfig(t, cfg.Copy())
-	defer a.Close()
-	b := openTestPostgresConfig(t, cfg.Copy())
-	defer b.Close()
+	a, b := twoInstances(t, pgTestConfig(t))
 	base := time.Now()
 	for round := range 40 {
 		name := fmt.Sprint("r", round)
@@ -212,10 +213,7 @@ func TestPostgresRevocationFeedSkipsNothing(t *testing.T) {
 	ctx := context.Background()
 	cfg := pgTestConfig(t)
 	cfg.MaxConns = 16
-	a := openTestPostgresConfig(t, cfg.Copy())
-	defer a.Close()
-	b := openTestPostgresConfig(t, cfg.Copy())
-	defer b.Close()
+	a, b := twoInstances(t, cfg)
 	exp := time.Now().Add(time.Hour)
 	const writers, perWriter = 8, 40
 	var (
@@ -746,18 +744,9 @@ func TestNewOnPostgresLogsTheURLWithoutPassword(t *testing.T) {
 	dsn := fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable&search_path=%s&pool_max_conns=3",
 		pc.ConnConfig.User, password, net.JoinHostPort(pc.ConnConfig.Host, strconv.Itoa(int(pc.ConnConfig.Port))),
 		pc.ConnConfig.Database, pc.ConnConfig.RuntimeParams["search_path"])
-	cfg, err := LoadConfig(cfLookup(map[string]string{
+	svc, logs := svNewLogged(t, map[string]string{
 		"JWT_SECRET": cfSecret, "DATABASE_URL": dsn, "LISTEN_ADDR": "127.0.0.1:0",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &epLog{}
-	svc, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
+	})
 	st, ok := svc.Store().(*PostgresStore)
 	if !ok {
 		t.Fatalf("DATABASE_URL=postgres:// opened a %T", svc.Store())
@@ -768,16 +757,7 @@ func TestNewOnPostgresLogsTheURLWithoutPassword(t *testing.T) {
 	if logs.String() != "" {
 		t.Errorf("New logged (admin commands would print it):\n%s", logs)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Serve(ctx, http.NewServeMux()) }()
-	for !strings.Contains(logs.String(), "listening") {
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Serve: %v", err)
-	}
+	svServeBriefly(t, svc, logs)
 	if !strings.Contains(logs.String(), `msg=store kind=postgres url="postgres://postgres:xxxxx@`) ||
 		!strings.Contains(logs.String(), "schema_version=1 migrated_from=0") {
 		t.Errorf("the start-up log does not describe the store:\n%s", logs)

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -36,10 +35,8 @@ type SQLiteStore struct {
 	write *sql.DB
 	read  *sql.DB
 
-	opened int // schema version found when the store was opened
-
-	pruneMu   sync.Mutex
-	lastPrune time.Time
+	opened  int // schema version found when the store was opened
+	pruning pruneSchedule
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -736,10 +733,7 @@ func (s *SQLiteStore) RevocationsSince(ctx context.Context, seq int64) ([]Revoca
 // with them) and expired denylist events, at most once per pruneInterval of
 // the caller's clock.
 func (s *SQLiteStore) prune(ctx context.Context, tx *sql.Tx, now time.Time) error {
-	s.pruneMu.Lock()
-	due := !now.IsZero() && now.Sub(s.lastPrune).Abs() >= pruneInterval
-	s.pruneMu.Unlock()
-	if !due {
+	if !s.pruning.due(now) {
 		return nil
 	}
 	n := timeToNanos(now)
@@ -751,9 +745,7 @@ func (s *SQLiteStore) prune(ctx context.Context, tx *sql.Tx, now time.Time) erro
 	}
 	// Recorded even if the transaction later rolls back: pruning is only
 	// housekeeping and will happen on a later call.
-	s.pruneMu.Lock()
-	s.lastPrune = now
-	s.pruneMu.Unlock()
+	s.pruning.done(now)
 	return nil
 }
 
