@@ -5,6 +5,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -302,6 +303,59 @@ func TestAdminUsage(t *testing.T) {
 	} {
 		r := adRun(f, "", nil, tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderrPart) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", tc.args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// runAdminOn runs an admin command against store alone, as `server
+// migrate` does in a one-off job.
+func runAdminOn(store Store, args ...string) adResult {
+	var out, errOut bytes.Buffer
+	code := RunAdmin(context.Background(), args, strings.NewReader(""), &out, &errOut, AdminDeps{Store: store})
+	return adResult{code, out.String(), errOut.String()}
+}
+
+func TestAdminMigrate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "auth.db")
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := len(sqliteMigrations())
+	r := runAdminOn(s, "migrate").want(t, ExitOK)
+	if want := fmt.Sprintf("schema migrated from version 0 to %d\n", latest); r.stdout != want {
+		t.Errorf("migrate of a new database printed %q, want %q", r.stdout, want)
+	}
+	s.Close()
+	s, err = OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r = runAdminOn(s, "migrate").want(t, ExitOK)
+	if want := fmt.Sprintf("schema at version %d, up to date\n", latest); r.stdout != want {
+		t.Errorf("migrate of a current database printed %q, want %q", r.stdout, want)
+	}
+
+	r = runAdminOn(NewMemoryStore(), "migrate").want(t, ExitOK)
+	if !strings.Contains(r.stdout, "nothing to migrate") {
+		t.Errorf("migrate on the memory store printed %q", r.stdout)
+	}
+	for _, tc := range []struct {
+		args       []string
+		code       int
+		stdout     string
+		stderrPart string
+	}{
+		{[]string{"help"}, ExitOK, "  migrate ", ""},
+		{[]string{"migrate", "--help"}, ExitOK, "usage: server migrate\n", ""},
+		{[]string{"help", "migrate"}, ExitOK, "a schema newer than this binary is refused", ""},
+		{[]string{"migrate", "now"}, ExitUsage, "", `unexpected argument "now"`},
+	} {
+		r := runAdminOn(s, tc.args...)
+		if r.code != tc.code || !strings.Contains(strings.ToLower(r.stdout), strings.ToLower(tc.stdout)) || !strings.Contains(r.stderr, tc.stderrPart) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", tc.args, r.code, r.stdout, r.stderr)
 		}
 	}

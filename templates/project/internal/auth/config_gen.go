@@ -30,8 +30,9 @@ const (
 
 // Store kinds, from the scheme of DATABASE_URL.
 const (
-	StoreSQLite = "sqlite"
-	StoreMemory = "memory"
+	StoreSQLite   = "sqlite"
+	StoreMemory   = "memory"
+	StorePostgres = "postgres"
 )
 
 // Limits of the configurable values.
@@ -85,7 +86,11 @@ func ConfigVars() []ConfigVar {
 		{"PASSWORD_HASH", HashArgon2id,
 			"Password hashing algorithm for new passwords: argon2id or bcrypt. Existing hashes of either kind keep working."},
 		{"DATABASE_URL", "sqlite:data/gatehouse.db",
-			"Where users, keys and sessions are stored: sqlite:PATH (a file, created if missing) or memory: (lost on exit). postgres:// URLs are recognised but not supported by this build."},
+			"Where users, keys and sessions are stored: sqlite:PATH (a file, created if missing), memory: (lost on exit), " +
+				"or postgres://USER:PASSWORD@HOST:5432/DB?sslmode=verify-full for several instances sharing one database. " +
+				"A postgres URL takes libpq's parameters (sslmode, sslrootcert, connect_timeout, search_path for the schema) " +
+				"and the pool's (pool_max_conns, default the larger of 4 and the number of CPUs; pool_max_conn_lifetime; pool_max_conn_idle_time). " +
+				"The schema is migrated at start-up and by `server migrate`. Logs show the URL without its password."},
 		{"REDIS_URL", "",
 			"Shared session state for several instances (redis://...). Recognised but not supported by this build: leave it empty."},
 		{"LISTEN_ADDR", ":8080",
@@ -144,8 +149,9 @@ type Config struct {
 
 	PasswordHash string // HashArgon2id or HashBcrypt
 
-	// StoreKind is StoreSQLite or StoreMemory; StorePath is the SQLite
-	// file. DatabaseURL is the variable as given.
+	// StoreKind is StoreSQLite, StorePostgres or StoreMemory; StorePath is
+	// the SQLite file. DatabaseURL is the variable as given: it may hold a
+	// password, so log it only through redactDatabaseURL.
 	StoreKind   string
 	StorePath   string
 	DatabaseURL string
@@ -349,8 +355,15 @@ func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error
 		fail("DATABASE_URL", "%v", err)
 	}
 	c.StoreKind, c.StorePath = kind, path
-	if kind == StoreMemory {
+	switch kind {
+	case StoreMemory:
 		c.Warnings = append(c.Warnings, "DATABASE_URL=memory: users and sessions are lost when the server stops")
+	case StorePostgres:
+		warnings, err := checkPostgresURL(c.DatabaseURL)
+		if err != nil {
+			fail("DATABASE_URL", "%v", err)
+		}
+		c.Warnings = append(c.Warnings, warnings...)
 	}
 	if v := get("REDIS_URL"); v != "" {
 		if err := checkRedisURL(v); err != nil {
@@ -495,10 +508,11 @@ func weakSecret(key []byte) bool {
 }
 
 // parseDatabaseURL returns the store kind and, for SQLite, the file path.
+// The message of an error never repeats the URL, which may hold a password.
 func parseDatabaseURL(s string) (kind, path string, err error) {
 	scheme, rest, ok := strings.Cut(s, ":")
 	if !ok {
-		return "", "", fmt.Errorf("%q has no scheme; use sqlite:PATH or memory", s)
+		return "", "", fmt.Errorf("%q has no scheme; use sqlite:PATH, memory: or a postgres:// URL", s)
 	}
 	switch strings.ToLower(scheme) {
 	case "sqlite", "sqlite3":
@@ -517,13 +531,10 @@ func parseDatabaseURL(s string) (kind, path string, err error) {
 		}
 		return StoreMemory, "", nil
 	case "postgres", "postgresql":
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" {
-			return "", "", errors.New("not a valid postgres:// URL")
-		}
-		return "", "", errors.New("PostgreSQL is not yet supported by this build; use sqlite:PATH")
+		// Checked by checkPostgresURL.
+		return StorePostgres, "", nil
 	}
-	return "", "", fmt.Errorf("unknown scheme %q; use sqlite:PATH or memory", scheme)
+	return "", "", fmt.Errorf("unknown scheme %q; use sqlite:PATH, memory: or a postgres:// URL", scheme)
 }
 
 // checkRedisURL validates REDIS_URL, which this build recognises but

@@ -72,6 +72,8 @@ type Service struct {
 	tokenPath  string
 	revokePath string
 
+	storeAttrs []slog.Attr // logged when serving starts
+
 	stop      context.CancelFunc // ends the revocation poll
 	polling   sync.WaitGroup
 	closeOnce sync.Once
@@ -89,7 +91,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(ctx, cfg)
+	store, storeAttrs, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +106,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		store.Close()
 		return nil, err
 	}
+	s.storeAttrs = storeAttrs
 	return s, nil
 }
 
@@ -224,19 +227,40 @@ func firstNonEmpty(values ...string) string {
 	return ""
 }
 
-// openStore opens the store DATABASE_URL names.
-func openStore(ctx context.Context, cfg Config) (Store, error) {
+// openStore opens the store DATABASE_URL names, migrating its schema, and
+// returns what the server logs about it when it starts serving (the URL
+// without its password, the schema version).
+func openStore(ctx context.Context, cfg Config) (Store, []slog.Attr, error) {
+	var (
+		st  Store
+		err error
+	)
 	switch cfg.StoreKind {
 	case StoreMemory:
-		return NewMemoryStore(), nil
+		st = NewMemoryStore()
 	case StoreSQLite:
-		st, err := OpenSQLite(ctx, cfg.StorePath)
-		if err != nil {
-			return nil, fmt.Errorf("DATABASE_URL: %w", err)
-		}
-		return st, nil
+		st, err = OpenSQLite(ctx, cfg.StorePath)
+	case StorePostgres:
+		st, err = OpenPostgres(ctx, cfg.DatabaseURL)
+	default:
+		return nil, nil, fmt.Errorf("DATABASE_URL: unsupported store %q", cfg.StoreKind)
 	}
-	return nil, fmt.Errorf("DATABASE_URL: unsupported store %q", cfg.StoreKind)
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	attrs := []slog.Attr{slog.String("kind", cfg.StoreKind), slog.String("url", redactDatabaseURL(cfg.DatabaseURL))}
+	if m, ok := st.(SchemaMigrator); ok {
+		v, err := m.Migrate(ctx) // done on opening: this only reports it
+		if err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+		}
+		attrs = append(attrs, slog.Int("schema_version", v.Current))
+		if v.Opened != v.Current {
+			attrs = append(attrs, slog.Int("migrated_from", v.Opened))
+		}
+	}
+	return st, attrs, nil
 }
 
 // loadKeys returns the signing keys: the HMAC secrets, or the key directory
@@ -311,10 +335,13 @@ func (s *Service) Handler(h http.Handler) http.Handler {
 
 // Serve serves h, hardened and with HealthPath answered as Handler does, on
 // the configured address until ctx ends, then shuts down gracefully (see
-// Serve). It first logs the configuration's warnings (development mode, a
-// generated secret, a memory store), which matter to a running server
-// rather than to an admin command.
+// Serve). It first logs the store (its URL without the password) and the
+// configuration's warnings (development mode, a generated secret, a memory
+// store), which matter to a running server rather than to an admin command.
 func (s *Service) Serve(ctx context.Context, h http.Handler) error {
+	if s.storeAttrs != nil {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "store", s.storeAttrs...)
+	}
 	return serve(ctx, s.cfg, s.opts, s.log, s.withHealth(h))
 }
 

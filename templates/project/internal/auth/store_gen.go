@@ -16,6 +16,11 @@ var (
 	// ErrRefreshReused means a refresh token that was already rotated or
 	// revoked was presented again. The store has revoked the whole family.
 	ErrRefreshReused = errors.New("auth: refresh token reused")
+	// ErrUnavailable means the store could not be reached or did not answer
+	// in time (a database server down, restarting, overloaded or
+	// unreachable). Nothing is known to have changed; the call may succeed
+	// later. The server answers 503 with a generic body.
+	ErrUnavailable = errors.New("auth: store unavailable")
 )
 
 // User is an account that can log in with a password or HTTP Basic.
@@ -186,4 +191,20 @@ type Store interface {
 	RevocationsSince(ctx context.Context, seq int64) ([]Revocation, error)
 
 	Close() error
+}
+
+// SchemaMigrator is implemented by the stores with a versioned schema
+// (SQLite and PostgreSQL). Opening such a store migrates it; `server
+// migrate` reports what was done.
+type SchemaMigrator interface {
+	// Migrate brings the schema to the newest version this code knows. It is
+	// safe to run from several processes at once, and refuses a schema newer
+	// than this code.
+	Migrate(ctx context.Context) (SchemaVersions, error)
+}
+
+// SchemaVersions is the result of a migration.
+type SchemaVersions struct {
+	Opened  int // the version this process found when it opened the store (0: empty)
+	Current int // the version now, the newest this code knows
 }

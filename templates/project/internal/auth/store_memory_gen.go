@@ -50,6 +50,27 @@ const (
 // pruneInterval is how often, at most, a store deletes expired rows.
 const pruneInterval = time.Minute
 
+// pruneSchedule tells a store when to prune: at most once per
+// pruneInterval of the caller's clock.
+type pruneSchedule struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+// due reports whether a prune at now is due.
+func (p *pruneSchedule) due(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !now.IsZero() && now.Sub(p.last).Abs() >= pruneInterval
+}
+
+// done records a prune at now.
+func (p *pruneSchedule) done(now time.Time) {
+	p.mu.Lock()
+	p.last = now
+	p.mu.Unlock()
+}
+
 // timeToNanos encodes t for storage: 0 for the zero time, otherwise Unix
 // nanoseconds. That covers the years 1678 to 2262; times outside are clamped.
 // (The instant 1970-01-01T00:00:00Z itself reads back as the zero time.)
