@@ -26,14 +26,18 @@ import (
 // transactions, so each operation that reads before it writes holds a lock
 // on what it read:
 //
-//   - Every change to the tokens of a refresh family (rotation, reuse
-//     detection, revocation, recording an access token) first locks the
-//     family's row in refresh_families, so changes to one family are
-//     serialised across instances, and each statement after the lock sees
-//     what the previous holder committed (READ COMMITTED takes a new
-//     snapshot per statement). A lock on the presented token alone would
-//     not do: revoking a family while a sibling token rotates could miss
-//     the successor being inserted.
+//   - Every change to the tokens of a refresh family (rotation with its
+//     access token, a retry within the grace period, reuse detection,
+//     revocation, the removal of its client) first locks the family's row
+//     in refresh_families, so changes to one family are serialised across
+//     instances, and each statement after the lock sees what the previous
+//     holder committed (READ COMMITTED takes a new snapshot per
+//     statement). A lock on the presented token alone would not do:
+//     revoking a family while a sibling token rotates could miss the
+//     successor being inserted.
+//   - Updates of a user or a client lock its row, so that concurrent
+//     updates from several processes each see the previous one's
+//     not-before time.
 //   - Every insert into the revocation feed holds a transaction-level
 //     advisory lock (see lockFeed), so sequence numbers are committed in
 //     order and a reader of the feed never skips an event.
@@ -208,6 +212,21 @@ CREATE TABLE revocations (
 	CHECK ((jti IS NULL) <> (subject IS NULL))
 );
 CREATE INDEX revocations_expiry ON revocations (expires_at) WHERE jti IS NOT NULL;
+`,
+		// 2: client revocation and refresh retries (as SQLite's version 2).
+		`
+-- A client's not-before time: tokens issued to it earlier are over.
+ALTER TABLE clients ADD COLUMN not_before bigint NOT NULL DEFAULT 0;
+
+-- Subject events name a user (0) or an OAuth client (1).
+ALTER TABLE revocations ADD COLUMN subject_kind smallint NOT NULL DEFAULT 0 CHECK (subject_kind IN (0, 1));
+
+-- Set when a token is rotated: when, its successor's digest, and the
+-- sealed successor a retry within the grace period is answered with.
+ALTER TABLE refresh_tokens ADD COLUMN rotated_at bigint NOT NULL DEFAULT 0;
+ALTER TABLE refresh_tokens ADD COLUMN successor bytea;
+ALTER TABLE refresh_tokens ADD COLUMN sealed bytea;
+CREATE INDEX refresh_families_client ON refresh_families (client_id) WHERE client_id <> '';
 `,
 	}
 }
@@ -544,18 +563,18 @@ func (s *PostgresStore) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 	return pgList(ctx, s, "list API keys", `SELECT `+pgAPIKeyColumns+` FROM api_keys ORDER BY id`, pgScanAPIKey)
 }
 
-const pgClientColumns = `id, secret_hash, scopes, created_at`
+const pgClientColumns = `id, secret_hash, scopes, not_before, created_at`
 
 func pgScanClient(r pgx.Row) (Client, error) {
 	var (
-		c         Client
-		createdAt int64
+		c                    Client
+		notBefore, createdAt int64
 	)
-	if err := r.Scan(&c.ID, &c.SecretHash, &c.Scopes, &createdAt); err != nil {
+	if err := r.Scan(&c.ID, &c.SecretHash, &c.Scopes, &notBefore, &createdAt); err != nil {
 		return Client{}, err
 	}
 	c.Scopes = storedScopes(c.Scopes)
-	c.CreatedAt = nanosToTime(createdAt)
+	c.NotBefore, c.CreatedAt = nanosToTime(notBefore), nanosToTime(createdAt)
 	return c, nil
 }
 
@@ -567,9 +586,91 @@ func (s *PostgresStore) CreateClient(ctx context.Context, c Client) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	tag, err := s.pool.Exec(ctx,
-		`INSERT INTO clients (`+pgClientColumns+`) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-		c.ID, c.SecretHash, pgScopes(c.Scopes), timeToNanos(c.CreatedAt))
+		`INSERT INTO clients (`+pgClientColumns+`) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+		c.ID, c.SecretHash, pgScopes(c.Scopes), timeToNanos(c.NotBefore), timeToNanos(c.CreatedAt))
 	return pgInserted(fmt.Sprintf("client %q", c.ID), tag, err)
+}
+
+// UpdateClient implements Store. The row is locked first, so that of two
+// concurrent updates the second sees the first's NotBefore: it never moves
+// back, and the feed records every move.
+func (s *PostgresStore) UpdateClient(ctx context.Context, c Client) error {
+	what := fmt.Sprintf("client %q", c.ID)
+	if !pgText(c.ID) {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.inTx(ctx, "update "+what, func(tx pgx.Tx) error {
+		var oldNotBefore int64
+		err := tx.QueryRow(ctx, `SELECT not_before FROM clients WHERE id = $1 FOR UPDATE`, c.ID).Scan(&oldNotBefore)
+		if err != nil {
+			return pgErr(what, err)
+		}
+		notBefore := max(timeToNanos(c.NotBefore), oldNotBefore)
+		_, err = tx.Exec(ctx, `UPDATE clients SET secret_hash = $2, scopes = $3, not_before = $4 WHERE id = $1`,
+			c.ID, c.SecretHash, pgScopes(c.Scopes), notBefore)
+		if err != nil {
+			return pgErr("update "+what, err)
+		}
+		if notBefore == oldNotBefore {
+			return nil
+		}
+		return s.recordClientRevocation(ctx, tx, c.ID, notBefore)
+	})
+}
+
+// DeleteClient implements Store. The client's families are locked, in
+// order, before the feed: a rotation in one of them either committed
+// before (and its successor is revoked with the rest) or waits and then
+// finds its token revoked.
+func (s *PostgresStore) DeleteClient(ctx context.Context, id string, at time.Time) error {
+	what := fmt.Sprintf("client %q", id)
+	if !pgText(id) {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.inTx(ctx, "delete "+what, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
+		if err != nil {
+			return pgErr("delete "+what, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: %s", ErrNotFound, what)
+		}
+		rows, err := tx.Query(ctx, `SELECT id FROM refresh_families WHERE client_id = $1 ORDER BY id FOR UPDATE`, id)
+		if err != nil {
+			return pgErr("lock refresh families of "+what, err)
+		}
+		families, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return pgErr("lock refresh families of "+what, err)
+		}
+		if err := s.recordClientRevocation(ctx, tx, id, timeToNanos(at)); err != nil {
+			return err
+		}
+		for _, f := range families {
+			if err := s.revokeFamily(ctx, tx, f, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// recordClientRevocation appends a client's not-before time to the feed.
+// The caller has taken its row locks.
+func (s *PostgresStore) recordClientRevocation(ctx context.Context, tx pgx.Tx, clientID string, notBefore int64) error {
+	if err := s.lockFeed(ctx, tx); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx,
+		`INSERT INTO revocations (subject, subject_kind, not_before, expires_at) VALUES ($1, 1, $2, 0)`, clientID, notBefore)
+	if err != nil {
+		return pgErr(fmt.Sprintf("record revocation of client %q", clientID), err)
+	}
+	return nil
 }
 
 // Client implements Store.
@@ -605,24 +706,14 @@ func pgInsertRefresh(ctx context.Context, tx pgx.Tx, t RefreshToken) error {
 		return err
 	}
 	for _, a := range t.AccessJTIs {
-		if _, err := pgAddAccessJTI(ctx, tx, t.Digest, a); err != nil {
-			return err
+		_, err := tx.Exec(ctx, `INSERT INTO refresh_access_tokens (refresh_digest, jti, expires_at) VALUES ($1, $2, $3)
+			ON CONFLICT (refresh_digest, jti) DO UPDATE SET expires_at = excluded.expires_at`,
+			t.Digest, a.JTI, timeToNanos(a.ExpiresAt))
+		if err != nil {
+			return pgErr("record access token", err)
 		}
 	}
 	return nil
-}
-
-// pgAddAccessJTI records an access token on the refresh token of this
-// digest if that token is live, and reports whether it was.
-func pgAddAccessJTI(ctx context.Context, tx pgx.Tx, digest []byte, a DeniedToken) (bool, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO refresh_access_tokens (refresh_digest, jti, expires_at)
-		SELECT digest, $2, $3 FROM refresh_tokens WHERE digest = $1 AND state = 0
-		ON CONFLICT (refresh_digest, jti) DO UPDATE SET expires_at = excluded.expires_at`,
-		digest, a.JTI, timeToNanos(a.ExpiresAt))
-	if err != nil {
-		return false, pgErr("record access token", err)
-	}
-	return tag.RowsAffected() > 0, nil
 }
 
 // CreateRefresh implements Store. A duplicate digest, or a family that
@@ -648,18 +739,18 @@ func (s *PostgresStore) CreateRefresh(ctx context.Context, t RefreshToken) error
 	})
 }
 
-// lockFamily locks the family of the token with this digest, FOR UPDATE or
-// FOR SHARE, and returns what the family's tokens share. ErrNotFound if the
-// token is unknown. Statements after it see every change committed by
-// earlier holders of the lock.
-func lockFamily(ctx context.Context, tx pgx.Tx, digest []byte, mode string) (RefreshToken, error) {
+// lockFamily locks the family of the token with this digest and returns
+// what the family's tokens share. ErrNotFound if the token is unknown.
+// Statements after it see every change committed by earlier holders of
+// the lock.
+func lockFamily(ctx context.Context, tx pgx.Tx, digest []byte) (RefreshToken, error) {
 	var (
 		f                   RefreshToken
 		authTime, expiresAt int64
 	)
 	err := tx.QueryRow(ctx, `SELECT f.id, f.subject, f.client_id, f.auth_time, f.expires_at
 		FROM refresh_families f JOIN refresh_tokens t ON t.family_id = f.id
-		WHERE t.digest = $1 FOR `+mode+` OF f`, digest).
+		WHERE t.digest = $1 FOR UPDATE OF f`, digest).
 		Scan(&f.FamilyID, &f.Subject, &f.ClientID, &authTime, &expiresAt)
 	if err != nil {
 		return RefreshToken{}, pgErr("refresh token", err)
@@ -668,65 +759,127 @@ func lockFamily(ctx context.Context, tx pgx.Tx, digest []byte, mode string) (Ref
 	return f, nil
 }
 
+// pgFamilyToken reads the token of family f (locked by the caller) with
+// this digest, and its rotation state; the access tokens recorded on it
+// only if withJTIs. ErrNotFound if the family has no such token.
+func pgFamilyToken(ctx context.Context, tx pgx.Tx, f RefreshToken, digest []byte, withJTIs bool) (refreshRow, error) {
+	var (
+		r                   refreshRow
+		state               int16
+		issuedAt, rotatedAt int64
+	)
+	r.tok = f
+	err := tx.QueryRow(ctx, `SELECT scopes, issued_at, state, rotated_at, successor, sealed
+		FROM refresh_tokens WHERE digest = $1 AND family_id = $2`, digest, f.FamilyID).
+		Scan(&r.tok.Scopes, &issuedAt, &state, &rotatedAt, &r.successor, &r.sealed)
+	if err != nil {
+		return refreshRow{}, pgErr("refresh token", err)
+	}
+	r.tok.Digest = digest
+	r.tok.Scopes, r.tok.IssuedAt = storedScopes(r.tok.Scopes), nanosToTime(issuedAt)
+	r.state, r.rotatedAt = refreshState(state), nanosToTime(rotatedAt)
+	if withJTIs {
+		rows, err := tx.Query(ctx, `SELECT jti, expires_at FROM refresh_access_tokens
+			WHERE refresh_digest = $1 ORDER BY expires_at, jti`, digest)
+		if err != nil {
+			return refreshRow{}, pgErr("read access tokens of refresh token", err)
+		}
+		r.tok.AccessJTIs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (DeniedToken, error) {
+			var (
+				d   DeniedToken
+				exp int64
+			)
+			err := row.Scan(&d.JTI, &exp)
+			d.ExpiresAt = nanosToTime(exp)
+			return d, err
+		})
+		if err != nil {
+			return refreshRow{}, pgErr("read access tokens of refresh token", err)
+		}
+	}
+	return r, nil
+}
+
 // RotateRefresh implements Store. An expired family is ErrNotFound; next
 // scopes wider than old's are ErrScopeExceeded. One transaction: the
-// family is locked, then old is marked rotated by a conditional update that
-// only a live token passes (concurrent rotations of old queue on the lock
-// and find it rotated: reuse), then next is inserted. A refusal after the
-// update rolls it back, so old stays live.
-func (s *PostgresStore) RotateRefresh(ctx context.Context, old []byte, next RefreshToken, now time.Time) (RefreshToken, error) {
+// family is locked, so that rotations, retries and revocations of its
+// tokens, from any instance, take turns and each sees what the previous
+// one committed; then old is read and, if live, marked rotated (with what
+// a retry needs) and next inserted with its access token. Concurrent
+// rotations of old queue on the lock and find it rotated: a retry within
+// the grace period, reuse otherwise. A refusal after the update rolls it
+// back, so old stays live.
+func (s *PostgresStore) RotateRefresh(ctx context.Context, r RefreshRotation) (RefreshRotated, error) {
+	now := r.Now
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if err := s.prune(ctx, now); err != nil {
-		return RefreshToken{}, err
+		return RefreshRotated{}, err
 	}
 	var (
-		stored RefreshToken
+		out    RefreshRotated
 		reused bool
 	)
 	err := s.inTx(ctx, "rotate refresh token", func(tx pgx.Tx) error {
-		cur, err := lockFamily(ctx, tx, old, "UPDATE")
+		f, err := lockFamily(ctx, tx, r.Old)
 		if err != nil {
 			return err
 		}
-		if !now.Before(cur.ExpiresAt) {
+		if !now.Before(f.ExpiresAt) {
 			return fmt.Errorf("%w: refresh token", ErrNotFound)
 		}
-		var issuedAt int64
-		err = tx.QueryRow(ctx, `UPDATE refresh_tokens SET state = 1 WHERE digest = $1 AND state = 0 RETURNING scopes, issued_at`, old).
-			Scan(&cur.Scopes, &issuedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// Rotated or revoked before: commit the revocation, then
-			// report the reuse.
-			reused = true
-			return s.revokeFamily(ctx, tx, cur.FamilyID, now)
+		cur, err := pgFamilyToken(ctx, tx, f, r.Old, false)
+		if err != nil {
+			return err
 		}
+		if cur.state == refreshRotated && withinGrace(cur.rotatedAt, r.Grace, now) && len(cur.sealed) > 0 {
+			next, err := pgFamilyToken(ctx, tx, f, cur.successor, true)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if err == nil && next.state == refreshLive {
+				out = RefreshRotated{Token: next.tok, Retry: true, Sealed: cur.sealed}
+				return nil
+			}
+		}
+		if cur.state != refreshLive {
+			// Commit the revocation, then report the reuse.
+			reused = true
+			return s.revokeFamily(ctx, tx, f.FamilyID, now)
+		}
+		nt, err := successor(cur.tok, r.Next, now)
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET state = 1, rotated_at = $2, successor = $3, sealed = $4
+			WHERE digest = $1 AND state = 0`, r.Old, timeToNanos(now), nt.Digest, nilIfEmpty(r.Sealed))
 		if err != nil {
 			return pgErr("rotate refresh token", err)
 		}
-		cur.Digest, cur.Scopes, cur.IssuedAt = old, storedScopes(cur.Scopes), nanosToTime(issuedAt)
-		nt, err := successor(cur, next, now)
-		if err != nil {
-			return err
+		if tag.RowsAffected() != 1 {
+			// Cannot happen under the family lock; refuse rather than
+			// create a second live successor.
+			return errors.New("auth: postgres: rotate refresh token: token changed during rotation")
 		}
 		if err := pgInsertRefresh(ctx, tx, nt); err != nil {
 			return err
 		}
-		stored = nt
+		out = RefreshRotated{Token: nt}
 		return nil
 	})
 	if err != nil {
-		return RefreshToken{}, err
+		return RefreshRotated{}, err
 	}
 	if reused {
-		return RefreshToken{}, ErrRefreshReused
+		return RefreshRotated{}, ErrRefreshReused
 	}
-	return stored, nil
+	return out, nil
 }
 
-// revokeFamily revokes every token of the family and denies the unexpired
-// access tokens recorded on tokens not revoked before. The caller holds the
-// family lock.
+// revokeFamily revokes every token of the family and denies the access
+// tokens recorded on tokens not revoked before that a verifier may still
+// accept at now (their exp plus MaxLeeway is after now). The caller holds
+// the family lock.
 func (s *PostgresStore) revokeFamily(ctx context.Context, tx pgx.Tx, family string, now time.Time) error {
 	rows, err := tx.Query(ctx, `UPDATE refresh_tokens SET state = 2 WHERE family_id = $1 AND state <> 2 RETURNING digest`, family)
 	if err != nil {
@@ -745,7 +898,7 @@ func (s *PostgresStore) revokeFamily(ctx context.Context, tx pgx.Tx, family stri
 	_, err = tx.Exec(ctx, `INSERT INTO revocations (jti, expires_at, not_before)
 		SELECT jti, expires_at, 0 FROM refresh_access_tokens
 		WHERE refresh_digest = ANY($1) AND expires_at > $2
-		ORDER BY expires_at, jti`, digests, timeToNanos(now))
+		ORDER BY expires_at, jti`, digests, timeToNanos(now.Add(-MaxLeeway)))
 	if err != nil {
 		return pgErr("deny access tokens of refresh family", err)
 	}
@@ -757,32 +910,11 @@ func (s *PostgresStore) RevokeRefresh(ctx context.Context, digest []byte, now ti
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return s.inTx(ctx, "revoke refresh token", func(tx pgx.Tx) error {
-		f, err := lockFamily(ctx, tx, digest, "UPDATE")
+		f, err := lockFamily(ctx, tx, digest)
 		if err != nil {
 			return err
 		}
 		return s.revokeFamily(ctx, tx, f.FamilyID, now)
-	})
-}
-
-// AddAccessJTI implements Store. The refresh token must be live. A shared
-// lock on the family suffices: it excludes a revocation, whose denials
-// then include this access token, or which has made the token not live.
-func (s *PostgresStore) AddAccessJTI(ctx context.Context, refreshDigest []byte, t DeniedToken) error {
-	if err := checkDenied([]DeniedToken{t}); err != nil {
-		return err
-	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	return s.inTx(ctx, "record access token", func(tx pgx.Tx) error {
-		if _, err := lockFamily(ctx, tx, refreshDigest, "SHARE"); err != nil {
-			return err
-		}
-		live, err := pgAddAccessJTI(ctx, tx, refreshDigest, t)
-		if err == nil && !live {
-			err = fmt.Errorf("%w: refresh token", ErrNotFound)
-		}
-		return err
 	})
 }
 
@@ -799,8 +931,10 @@ func (s *PostgresStore) AddAccessJTI(ctx context.Context, refreshDigest []byte, 
 // event numbered below it. The cost is that revocations (logouts, reuse,
 // password changes) are written one at a time across all instances; they
 // are rare next to reads. Pruning only deletes expired events and needs no
-// lock. The lock is taken after any row lock, so it cannot deadlock with
-// them.
+// lock. The lock is taken after the row locks that order a transaction's
+// writes (of the user, the client, the refresh families), and whatever a
+// transaction writes after taking it is covered by those, so it cannot
+// deadlock with them.
 func (s *PostgresStore) lockFeed(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.feedLock); err != nil {
 		return pgErr("lock the revocation feed", err)
@@ -839,27 +973,31 @@ func (s *PostgresStore) Deny(ctx context.Context, tokens ...DeniedToken) error {
 
 // RevocationsSince implements Store.
 func (s *PostgresStore) RevocationsSince(ctx context.Context, seq int64) ([]Revocation, error) {
-	return pgList(ctx, s, "read revocations", `SELECT seq, coalesce(jti, ''), coalesce(subject, ''), expires_at, not_before
+	return pgList(ctx, s, "read revocations", `SELECT seq, coalesce(jti, ''), coalesce(subject, ''), subject_kind, expires_at, not_before
 		FROM revocations WHERE seq > $1 ORDER BY seq`, pgScanRevocation, seq)
 }
 
 func pgScanRevocation(r pgx.Row) (Revocation, error) {
 	var (
 		ev                   Revocation
+		subjectKind          int16
 		expiresAt, notBefore int64
 	)
-	if err := r.Scan(&ev.Seq, &ev.JTI, &ev.Subject, &expiresAt, &notBefore); err != nil {
+	if err := r.Scan(&ev.Seq, &ev.JTI, &ev.Subject, &subjectKind, &expiresAt, &notBefore); err != nil {
 		return Revocation{}, err
+	}
+	if subjectKind == 1 {
+		ev.ClientID, ev.Subject = ev.Subject, ""
 	}
 	ev.ExpiresAt, ev.NotBefore = nanosToTime(expiresAt), nanosToTime(notBefore)
 	return ev, nil
 }
 
 // prune deletes expired refresh families (their tokens and access token
-// records go with them) and expired denylist events, at most once per
-// pruneInterval of the caller's clock and per process. Each DELETE is its
-// own transaction, outside the caller's, so that the caller's locks are
-// not held while it runs.
+// records go with them) and denylist events MaxLeeway past their token's
+// expiry, at most once per pruneInterval of the caller's clock and per
+// process. Each DELETE is its own transaction, outside the caller's, so
+// that the caller's locks are not held while it runs.
 func (s *PostgresStore) prune(ctx context.Context, now time.Time) error {
 	if !s.pruning.due(now) {
 		return nil
@@ -868,7 +1006,8 @@ func (s *PostgresStore) prune(ctx context.Context, now time.Time) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM refresh_families WHERE expires_at <= $1`, n); err != nil {
 		return pgErr("prune refresh tokens", err)
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM revocations WHERE jti IS NOT NULL AND expires_at <= $1`, n); err != nil {
+	expired := timeToNanos(now.Add(-MaxLeeway))
+	if _, err := s.pool.Exec(ctx, `DELETE FROM revocations WHERE jti IS NOT NULL AND expires_at <= $1`, expired); err != nil {
 		return pgErr("prune revocations", err)
 	}
 	s.pruning.done(now)

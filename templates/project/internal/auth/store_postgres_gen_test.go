@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,7 +133,7 @@ func TestPostgresConcurrentRotationAcrossInstances(t *testing.T) {
 		s := []*PostgresStore{a, b}[i%2]
 		wg.Go(func() {
 			next := RefreshToken{Digest: confDigest(fmt.Sprint("x", i))}
-			_, err := s.RotateRefresh(ctx, confDigest("x"), next, base)
+			_, err := confRotate(s, confDigest("x"), next, base)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -150,7 +151,7 @@ func TestPostgresConcurrentRotationAcrossInstances(t *testing.T) {
 	if wins != 1 || reuse != 19 {
 		t.Fatalf("%d wins and %d reuses across two instances, want 1 and 19", wins, reuse)
 	}
-	_, err := b.RotateRefresh(ctx, winner, RefreshToken{Digest: confDigest("after")}, base)
+	_, err := confRotate(b, winner, RefreshToken{Digest: confDigest("after")}, base)
 	confWantErr(t, "RotateRefresh of the winner's token", err, ErrRefreshReused)
 }
 
@@ -168,7 +169,7 @@ func TestPostgresReuseRacingRotationLeavesNothingLive(t *testing.T) {
 		if err := a.CreateRefresh(ctx, confFamily(name, base)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.RotateRefresh(ctx, confDigest(name), RefreshToken{Digest: confDigest(name + "-1")}, base); err != nil {
+		if _, err := confRotate(a, confDigest(name), RefreshToken{Digest: confDigest(name + "-1")}, base); err != nil {
 			t.Fatal(err)
 		}
 		// Access tokens recorded with the successor make its rotation a
@@ -181,26 +182,134 @@ func TestPostgresReuseRacingRotationLeavesNothingLive(t *testing.T) {
 		start := make(chan struct{})
 		wg.Go(func() {
 			<-start
-			_, err := a.RotateRefresh(ctx, confDigest(name+"-1"), next, base)
+			_, err := confRotate(a, confDigest(name+"-1"), next, base)
 			if err != nil && !errors.Is(err, ErrRefreshReused) {
 				t.Errorf("rotate live token: %v", err)
 			}
 		})
 		wg.Go(func() {
 			<-start
-			_, err := b.RotateRefresh(ctx, confDigest(name), RefreshToken{Digest: confDigest(name + "-x")}, base)
+			_, err := confRotate(b, confDigest(name), RefreshToken{Digest: confDigest(name + "-x")}, base)
 			confWantErr(t, "present the rotated token", err, ErrRefreshReused)
 		})
 		close(start)
 		wg.Wait()
 		// The successor, if the rotation won, must be dead. (Presenting
 		// the other token first would revoke the family itself.)
-		_, err := a.RotateRefresh(ctx, confDigest(name+"-2"), RefreshToken{Digest: confDigest(name + "-3")}, base)
+		_, err := confRotate(a, confDigest(name+"-2"), RefreshToken{Digest: confDigest(name + "-3")}, base)
 		if err == nil {
 			t.Fatalf("round %d: the successor stayed live after the family was revoked", round)
 		}
 		if !errors.Is(err, ErrRefreshReused) && !errors.Is(err, ErrNotFound) {
 			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+}
+
+// Retries within the grace period sent to two instances at once: one
+// call rotates, every other is answered with the same successor and the
+// winner's sealed value, and nothing is revoked.
+func TestPostgresRetriesAcrossInstancesShareOneSuccessor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, b := twoInstances(t, pgTestConfig(t))
+	base := time.Now()
+	if err := a.CreateRefresh(ctx, confFamily("x", base)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	results := make([]RefreshRotated, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		s := []*PostgresStore{a, b}[i%2]
+		wg.Go(func() {
+			<-start
+			results[i], errs[i] = s.RotateRefresh(ctx, confRetryRotation("x", fmt.Sprint("x-", i), base, time.Minute))
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		confNoErr(t, fmt.Sprintf("call %d", i), err)
+		if !results[i].Retry {
+			if winner >= 0 {
+				t.Fatalf("calls %d and %d both rotated", winner, i)
+			}
+			winner = i
+		}
+	}
+	if winner < 0 {
+		t.Fatal("every call was answered as a retry; none rotated")
+	}
+	for i, r := range results {
+		if !slices.Equal(r.Token.Digest, confDigest(fmt.Sprint("x-", winner))) {
+			t.Errorf("call %d got another successor than the winner %d", i, winner)
+		}
+		if i != winner && string(r.Sealed) != fmt.Sprint("sealed x-", winner) {
+			t.Errorf("retry %d got sealed %q, want the winner's", i, r.Sealed)
+		}
+	}
+	if jtis := confDeniedJTIs(t, a); len(jtis) != 0 {
+		t.Errorf("retries within the grace period denied %q", jtis)
+	}
+}
+
+// A retry of a rotated token on one instance while its successor is being
+// rotated on another: the retry is answered with the successor only while
+// the successor is live. Whichever transaction goes first, either the
+// retry succeeds and the successor's own rotation too, or the retry is
+// reuse and the family, the newest token included, is revoked.
+func TestPostgresRetryRacingRotationOfTheSuccessor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a, b := twoInstances(t, pgTestConfig(t))
+	base := time.Now()
+	const grace = time.Minute
+	for round := range 40 {
+		name := fmt.Sprint("r", round)
+		if err := a.CreateRefresh(ctx, confFamily(name, base)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.RotateRefresh(ctx, confRetryRotation(name, name+"-1", base, grace)); err != nil {
+			t.Fatal(err)
+		}
+		var (
+			wg       sync.WaitGroup
+			retry    RefreshRotated
+			retryErr error
+		)
+		start := make(chan struct{})
+		wg.Go(func() {
+			<-start
+			_, err := a.RotateRefresh(ctx, confRetryRotation(name+"-1", name+"-2", base, grace))
+			if err != nil && !errors.Is(err, ErrRefreshReused) {
+				t.Errorf("round %d: rotate the successor: %v", round, err)
+			}
+		})
+		wg.Go(func() {
+			<-start
+			retry, retryErr = b.RotateRefresh(ctx, confRetryRotation(name, name+"-x", base, grace))
+		})
+		close(start)
+		wg.Wait()
+		_, newest := confRotate(a, confDigest(name+"-2"), RefreshToken{Digest: confDigest(name + "-3")}, base)
+		switch {
+		case retryErr == nil:
+			if !retry.Retry || !slices.Equal(retry.Token.Digest, confDigest(name+"-1")) {
+				t.Fatalf("round %d: the retry was answered with %+v, want the successor %s-1", round, retry, name)
+			}
+			if newest != nil {
+				t.Fatalf("round %d: the retry succeeded, but the newest token is dead: %v", round, newest)
+			}
+		case errors.Is(retryErr, ErrRefreshReused):
+			if !errors.Is(newest, ErrRefreshReused) {
+				t.Fatalf("round %d: the retry was reuse, but the newest token is not revoked: %v", round, newest)
+			}
+		default:
+			t.Fatalf("round %d: retry: %v", round, retryErr)
 		}
 	}
 }
@@ -339,6 +448,71 @@ func TestPostgresMigrateConcurrently(t *testing.T) {
 	v, err := s.Migrate(ctx)
 	if err != nil || v != (SchemaVersions{Opened: latest, Current: latest}) {
 		t.Errorf("Migrate of a current schema = %+v, %v", v, err)
+	}
+}
+
+// A schema created by the first version is brought up to date with its
+// data intact: clients gain a zero not-before time, the feed keeps its
+// events and sequence, a live session rotates, and a token rotated before
+// the upgrade (no sealed successor) is reuse even within a grace period.
+func TestPostgresMigratesVersion1Data(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := pgTestConfig(t)
+	old, err := newPostgresStore(ctx, cfg.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now()
+	week := base.Add(7 * 24 * time.Hour).UnixNano()
+	for _, stmt := range []string{
+		`CREATE TABLE schema_migrations (version integer NOT NULL PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+		postgresMigrations()[0],
+		`INSERT INTO schema_migrations (version) VALUES (1)`,
+		`INSERT INTO clients VALUES ('web', 'hash', '{a}', 1)`,
+		`INSERT INTO revocations (subject, expires_at, not_before) VALUES ('alice', 0, 5)`,
+		fmt.Sprintf(`INSERT INTO revocations (jti, expires_at, not_before) VALUES ('j', %d, 0)`, base.Add(time.Hour).UnixNano()),
+		fmt.Sprintf(`INSERT INTO refresh_families VALUES ('fam-a', 'alice', 'web', %d, %d)`, base.UnixNano(), week),
+		fmt.Sprintf(`INSERT INTO refresh_tokens VALUES ('\x%x', 'fam-a', '{read}', %d, 1), ('\x%x', 'fam-a', '{read}', %d, 0)`,
+			confDigest("a"), base.UnixNano(), confDigest("a2"), base.UnixNano()),
+		fmt.Sprintf(`INSERT INTO refresh_access_tokens VALUES ('\x%x', 'jti-a2', %d)`, confDigest("a2"), base.Add(time.Hour).UnixNano()),
+		fmt.Sprintf(`INSERT INTO refresh_families VALUES ('fam-c', 'alice', 'web', %d, %d)`, base.UnixNano(), week),
+		fmt.Sprintf(`INSERT INTO refresh_tokens VALUES ('\x%x', 'fam-c', '{read}', %d, 0)`, confDigest("c"), base.UnixNano()),
+	} {
+		if _, err := old.pool.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	old.Close()
+
+	s := openTestPostgresConfig(t, cfg.Copy())
+	defer s.Close()
+	if s.opened != 1 {
+		t.Errorf("opened at version %d, want 1", s.opened)
+	}
+	c, err := s.Client(ctx, "web")
+	if err != nil || c.SecretHash != "hash" || !c.NotBefore.IsZero() {
+		t.Errorf("client after migration: %+v, %v", c, err)
+	}
+	evs, err := s.RevocationsSince(ctx, 0)
+	if err != nil || len(evs) != 2 || evs[0].Subject != "alice" || evs[0].ClientID != "" || evs[1].JTI != "j" || evs[1].Seq != 2 {
+		t.Errorf("feed after migration: %+v, %v", evs, err)
+	}
+	_, err = s.RotateRefresh(ctx, confRetryRotation("a", "x", base, time.Minute))
+	confWantErr(t, "retry of a token rotated before the upgrade", err, ErrRefreshReused)
+	jtis := confDeniedJTIs(t, s)
+	confSameStrings(t, "denied", jtis, []string{"j", "jti-a2"})
+	next, err := s.RotateRefresh(ctx, confRetryRotation("c", "c2", base, time.Minute))
+	if err != nil || next.Retry || next.Token.Subject != "alice" || next.Token.ClientID != "web" {
+		t.Errorf("rotation of a session started before the upgrade: %+v, %v", next, err)
+	}
+	retry, err := s.RotateRefresh(ctx, confRetryRotation("c", "c3", base, time.Minute))
+	if err != nil || !retry.Retry || !slices.Equal(retry.Token.Digest, confDigest("c2")) {
+		t.Errorf("retry after the upgrade: %+v, %v", retry, err)
+	}
+	evs, err = s.RevocationsSince(ctx, 2)
+	if err != nil || len(evs) != 1 || evs[0].Seq != 3 {
+		t.Errorf("events after migration: %+v, %v", evs, err)
 	}
 }
 
@@ -500,7 +674,7 @@ func TestPostgresUnavailableAndRecovers(t *testing.T) {
 		"Client":         func() error { _, err := s.Client(ctx, "c"); return err },
 		"ListUsers":      func() error { _, err := s.ListUsers(ctx); return err },
 		"RotateRefresh": func() error {
-			_, err := s.RotateRefresh(ctx, confDigest("a"), RefreshToken{Digest: confDigest("a2")}, base)
+			_, err := confRotate(s, confDigest("a"), RefreshToken{Digest: confDigest("a2")}, base)
 			return err
 		},
 		"RevokeRefresh":    func() error { return s.RevokeRefresh(ctx, confDigest("a"), base) },
@@ -522,7 +696,7 @@ func TestPostgresUnavailableAndRecovers(t *testing.T) {
 		}
 	}
 	confNoErr(t, "User after the server came back", err)
-	_, err = s.RotateRefresh(ctx, confDigest("a"), RefreshToken{Digest: confDigest("a2")}, base)
+	_, err = confRotate(s, confDigest("a"), RefreshToken{Digest: confDigest("a2")}, base)
 	confNoErr(t, "RotateRefresh after the server came back (the token was not consumed)", err)
 }
 
@@ -627,7 +801,7 @@ func BenchmarkStores(b *testing.B) {
 				return func() {
 					i++
 					next := confDigest(fmt.Sprint(name, "-", i))
-					_, err := s.RotateRefresh(ctx, cur, RefreshToken{Digest: next,
+					_, err := confRotate(s, cur, RefreshToken{Digest: next,
 						AccessJTIs: []DeniedToken{{JTI: fmt.Sprint(name, "-", i), ExpiresAt: now.Add(time.Hour)}}}, now)
 					if err != nil {
 						b.Error(err)
@@ -759,7 +933,7 @@ func TestNewOnPostgresLogsTheURLWithoutPassword(t *testing.T) {
 	}
 	svServeBriefly(t, svc, logs)
 	if !strings.Contains(logs.String(), `msg=store kind=postgres url="postgres://postgres:xxxxx@`) ||
-		!strings.Contains(logs.String(), "schema_version=1 migrated_from=0") {
+		!strings.Contains(logs.String(), fmt.Sprintf("schema_version=%d migrated_from=0", len(postgresMigrations()))) {
 		t.Errorf("the start-up log does not describe the store:\n%s", logs)
 	}
 	if strings.Contains(logs.String(), password) {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // downStore is a memory store that can be switched to failing as a
@@ -30,11 +29,11 @@ func (s *downStore) User(ctx context.Context, username string) (User, error) {
 	return s.MemoryStore.User(ctx, username)
 }
 
-func (s *downStore) RotateRefresh(ctx context.Context, old []byte, next RefreshToken, now time.Time) (RefreshToken, error) {
+func (s *downStore) RotateRefresh(ctx context.Context, r RefreshRotation) (RefreshRotated, error) {
 	if s.down.Load() {
-		return RefreshToken{}, s.unavailable("rotate refresh token")
+		return RefreshRotated{}, s.unavailable("rotate refresh token")
 	}
-	return s.MemoryStore.RotateRefresh(ctx, old, next, now)
+	return s.MemoryStore.RotateRefresh(ctx, r)
 }
 
 // testStoreOutage checks what clients get while the store is down (between
