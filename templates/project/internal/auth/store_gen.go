@@ -35,6 +35,19 @@ type User struct {
 	CreatedAt time.Time
 }
 
+// UserChange is what UpdateUser changes: the fields it sets, and nothing
+// else, so that updates of different fields made at the same time (a
+// password change racing a disable, from two processes) all take effect.
+type UserChange struct {
+	PasswordHash string   // the new hash, if not empty
+	Scopes       []string // the new scopes, if not nil (an empty slice removes them all)
+	Disabled     *bool    // the new state, if not nil
+	// NotBefore, if later than the stored one, replaces it and is appended
+	// to the revocation feed (a Subject event) in the same transaction. It
+	// never moves back.
+	NotBefore time.Time
+}
+
 // APIKey is a key bound to scopes. Only its digest is stored.
 type APIKey struct {
 	ID        string // public identifier, shown in lists and logs
@@ -132,8 +145,11 @@ type RefreshRotated struct {
 type Store interface {
 	CreateUser(ctx context.Context, u User) error            // ErrExists
 	User(ctx context.Context, username string) (User, error) // ErrNotFound
-	UpdateUser(ctx context.Context, u User) error            // ErrNotFound
 	ListUsers(ctx context.Context) ([]User, error)           // sorted by username
+	// UpdateUser applies c to the user (ErrNotFound if unknown) in one
+	// transaction: fields c does not set keep their stored value, whatever
+	// another process changed since the caller read the user.
+	UpdateUser(ctx context.Context, username string, c UserChange) error
 
 	CreateAPIKey(ctx context.Context, k APIKey) error
 	// APIKeyByDigest finds a live (not revoked) key by the digest of its secret.

@@ -429,27 +429,30 @@ func (s *PostgresStore) User(ctx context.Context, username string) (User, error)
 	return u, nil
 }
 
-// UpdateUser implements Store. Every field but CreatedAt is replaced; a
-// change of NotBefore is appended to the revocation feed in the same
-// transaction. The row is locked first, so that of two concurrent updates
-// each sees the other's NotBefore and the feed records every change.
-func (s *PostgresStore) UpdateUser(ctx context.Context, u User) error {
-	what := fmt.Sprintf("user %q", u.Username)
-	if !pgText(u.Username) {
+// UpdateUser implements Store. The fields c does not set are kept by the
+// statement itself (coalesce), not read and written back; a later
+// NotBefore is appended to the revocation feed in the same transaction.
+// The row is locked first, so that of two concurrent updates the second
+// sees the first's NotBefore: it never moves back, and the feed records
+// every move.
+func (s *PostgresStore) UpdateUser(ctx context.Context, username string, c UserChange) error {
+	what := fmt.Sprintf("user %q", username)
+	if !pgText(username) {
 		return fmt.Errorf("%w: %s", ErrNotFound, what)
 	}
+	hash, scopes, disabled := userChangeArgs(c, func(sc []string) any { return pgScopes(sc) })
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return s.inTx(ctx, "update "+what, func(tx pgx.Tx) error {
 		var oldNotBefore int64
-		err := tx.QueryRow(ctx, `SELECT not_before FROM users WHERE username = $1 FOR UPDATE`, u.Username).Scan(&oldNotBefore)
+		err := tx.QueryRow(ctx, `SELECT not_before FROM users WHERE username = $1 FOR UPDATE`, username).Scan(&oldNotBefore)
 		if err != nil {
 			return pgErr(what, err)
 		}
-		notBefore := timeToNanos(u.NotBefore)
-		_, err = tx.Exec(ctx,
-			`UPDATE users SET password_hash = $2, scopes = $3, disabled = $4, not_before = $5 WHERE username = $1`,
-			u.Username, u.PasswordHash, pgScopes(u.Scopes), u.Disabled, notBefore)
+		notBefore := max(timeToNanos(c.NotBefore), oldNotBefore)
+		_, err = tx.Exec(ctx, `UPDATE users SET password_hash = coalesce($2, password_hash), scopes = coalesce($3, scopes),
+			disabled = coalesce($4, disabled), not_before = $5 WHERE username = $1`,
+			username, hash, scopes, disabled, notBefore)
 		if err != nil {
 			return pgErr("update "+what, err)
 		}
@@ -460,7 +463,7 @@ func (s *PostgresStore) UpdateUser(ctx context.Context, u User) error {
 			return err
 		}
 		_, err = tx.Exec(ctx,
-			`INSERT INTO revocations (subject, not_before, expires_at) VALUES ($1, $2, 0)`, u.Username, notBefore)
+			`INSERT INTO revocations (subject, not_before, expires_at) VALUES ($1, $2, 0)`, username, notBefore)
 		if err != nil {
 			return pgErr("record revocation of "+what, err)
 		}

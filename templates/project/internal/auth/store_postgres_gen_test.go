@@ -669,7 +669,7 @@ func TestPostgresUnavailableAndRecovers(t *testing.T) {
 	proxy.set(proxyRefuse)
 	checks := map[string]func() error{
 		"User":           func() error { _, err := s.User(ctx, "alice"); return err },
-		"UpdateUser":     func() error { return s.UpdateUser(ctx, User{Username: "alice", PasswordHash: "h2"}) },
+		"UpdateUser":     func() error { return s.UpdateUser(ctx, "alice", UserChange{PasswordHash: "h2"}) },
 		"APIKeyByDigest": func() error { _, err := s.APIKeyByDigest(ctx, confDigest("k")); return err },
 		"Client":         func() error { _, err := s.Client(ctx, "c"); return err },
 		"ListUsers":      func() error { _, err := s.ListUsers(ctx); return err },
@@ -735,7 +735,7 @@ func TestPostgresLookupOfUnstorableTextIsNotFound(t *testing.T) {
 		_, err = s.Client(ctx, name)
 		confWantErr(t, fmt.Sprintf("Client(%q)", name), err, ErrNotFound)
 		confWantErr(t, fmt.Sprintf("RevokeAPIKey(%q)", name), s.RevokeAPIKey(ctx, name, time.Now()), ErrNotFound)
-		confWantErr(t, fmt.Sprintf("UpdateUser(%q)", name), s.UpdateUser(ctx, User{Username: name}), ErrNotFound)
+		confWantErr(t, fmt.Sprintf("UpdateUser(%q)", name), s.UpdateUser(ctx, name, UserChange{Disabled: new(true)}), ErrNotFound)
 	}
 }
 

@@ -348,27 +348,28 @@ func (s *SQLiteStore) User(ctx context.Context, username string) (User, error) {
 	return u, nil
 }
 
-// UpdateUser implements Store. Every field but CreatedAt is replaced; a
-// change of NotBefore is appended to the revocation feed in the same
-// transaction.
-func (s *SQLiteStore) UpdateUser(ctx context.Context, u User) error {
-	what := fmt.Sprintf("user %q", u.Username)
+// UpdateUser implements Store. The fields c does not set are kept by the
+// statement itself (coalesce), not read and written back; a later
+// NotBefore is appended to the revocation feed in the same transaction.
+func (s *SQLiteStore) UpdateUser(ctx context.Context, username string, c UserChange) error {
+	what := fmt.Sprintf("user %q", username)
+	hash, scopes, disabled := userChangeArgs(c, func(sc []string) any { return encodeScopes(sc) })
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var oldNotBefore int64
-		err := tx.QueryRowContext(ctx, `SELECT not_before FROM users WHERE username = ?`, u.Username).Scan(&oldNotBefore)
+		err := tx.QueryRowContext(ctx, `SELECT not_before FROM users WHERE username = ?`, username).Scan(&oldNotBefore)
 		if err != nil {
 			return sqliteErr(what, err)
 		}
-		notBefore := timeToNanos(u.NotBefore)
-		_, err = tx.ExecContext(ctx,
-			`UPDATE users SET password_hash = ?, scopes = ?, disabled = ?, not_before = ? WHERE username = ?`,
-			u.PasswordHash, encodeScopes(u.Scopes), u.Disabled, notBefore, u.Username)
+		notBefore := max(timeToNanos(c.NotBefore), oldNotBefore)
+		_, err = tx.ExecContext(ctx, `UPDATE users SET password_hash = coalesce(?, password_hash), scopes = coalesce(?, scopes),
+			disabled = coalesce(?, disabled), not_before = ? WHERE username = ?`,
+			hash, scopes, disabled, notBefore, username)
 		if err != nil {
 			return sqliteErr("update "+what, err)
 		}
 		if notBefore != oldNotBefore {
 			_, err = tx.ExecContext(ctx,
-				`INSERT INTO revocations (subject, not_before, expires_at) VALUES (?, ?, 0)`, u.Username, notBefore)
+				`INSERT INTO revocations (subject, not_before, expires_at) VALUES (?, ?, 0)`, username, notBefore)
 			if err != nil {
 				return sqliteErr("record revocation of "+what, err)
 			}
