@@ -360,3 +360,43 @@ func TestAdminMigrate(t *testing.T) {
 		}
 	}
 }
+
+// The admin commands need only the store's settings: in production mode,
+// without the JWT_SECRET the server requires, a migration and a user added
+// work, as a one-off job beside the servers would run them; `keys rotate`
+// finds the key directory; the store's own settings are still checked.
+func TestAdminNeedsNoSigningSecret(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	vars := map[string]string{
+		"DATABASE_URL":  "sqlite:" + filepath.Join(dir, "auth.db"),
+		"PASSWORD_HASH": HashBcrypt,
+	}
+	if _, err := LoadConfig(cfLookup(vars)); err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
+		t.Fatalf("the server's configuration without JWT_SECRET: %v, want an error naming it", err)
+	}
+	run := func(stdin string, args ...string) adResult {
+		var out, errOut bytes.Buffer
+		code := runAdminWith(ctx, cfLookup(vars), args, strings.NewReader(stdin), &out, &errOut)
+		return adResult{code, out.String(), errOut.String()}
+	}
+	r := run("", "migrate").want(t, ExitOK)
+	if want := fmt.Sprintf("schema migrated from version 0 to %d\n", len(sqliteMigrations())); r.stdout != want {
+		t.Errorf("migrate printed %q, want %q", r.stdout, want)
+	}
+	run("correct horse battery\n", "users", "add", "--username", "alice", "--password-stdin").want(t, ExitOK)
+	if r := run("", "users", "list").want(t, ExitOK); !strings.HasPrefix(r.stdout, "alice\tactive\t") {
+		t.Errorf("users list printed %q", r.stdout)
+	}
+
+	vars["JWT_ALGORITHM"], vars["JWT_KEY_DIR"] = AlgEdDSA, filepath.Join(dir, "keys")
+	run("", "keys", "rotate").want(t, ExitOK)
+	if names, err := keyFileNames(vars["JWT_KEY_DIR"]); err != nil || len(names) != 1 {
+		t.Errorf("after keys rotate the key directory has %q (%v), want one key", names, err)
+	}
+
+	vars["DATABASE_URL"] = "mysql://db/app"
+	if r := run("", "migrate"); r.code != ExitError || !strings.Contains(r.stderr, "DATABASE_URL") {
+		t.Errorf("migrate with a bad DATABASE_URL: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

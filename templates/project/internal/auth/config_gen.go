@@ -186,17 +186,28 @@ func (c Config) TLS() bool { return c.TLSCertFile != "" }
 // environment wins over the same variable in .env. The .env file is read,
 // not applied: the process environment is left unchanged.
 func LoadConfigFromEnv() (Config, error) {
-	dotenv, err := readDotEnv(".env")
+	lookup, err := envLookup()
 	if err != nil {
 		return Config{}, err
 	}
-	return LoadConfig(func(name string) (string, bool) {
+	return LoadConfig(lookup)
+}
+
+// envLookup returns a lookup of the process environment and, if the
+// working directory has one, the .env file, which it reads now. A variable
+// set in the environment wins over the same variable in .env.
+func envLookup() (func(string) (string, bool), error) {
+	dotenv, err := readDotEnv(".env")
+	if err != nil {
+		return nil, err
+	}
+	return func(name string) (string, bool) {
 		if v, ok := os.LookupEnv(name); ok {
 			return v, true
 		}
 		v, ok := dotenv[name]
 		return v, ok
-	})
+	}, nil
 }
 
 // readDotEnv reads a .env file, or returns nothing when there is none.
@@ -221,8 +232,22 @@ func readDotEnv(path string) (map[string]string, error) {
 // take their defaults. Every problem is reported, each on its own line
 // naming the variable, in one error (errors.Join).
 func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
-	return loadConfig(lookup, true)
+	return loadConfig(lookup, signingKeys)
 }
+
+// keyVars says which of the signing keys' variables loadConfig reads.
+type keyVars int
+
+const (
+	// noKeys: none, for a server that verifies only someone else's tokens.
+	noKeys keyVars = iota
+	// keyLocations: JWT_ALGORITHM and JWT_KEY_DIR but not the secrets
+	// (JWT_SECRET, JWT_PREVIOUS_SECRETS), for the admin commands, which
+	// sign nothing (`keys rotate` creates a key in JWT_KEY_DIR).
+	keyLocations
+	// signingKeys: all of them, for a server that issues tokens.
+	signingKeys
+)
 
 // getter returns a function that reads a variable through lookup, trimmed,
 // falling back to its default in vars when unset or blank.
@@ -241,10 +266,10 @@ func getter(lookup func(string) (string, bool), vars []ConfigVar) func(string) s
 	}
 }
 
-// loadConfig is LoadConfig; without signing, the variables of the signing
-// keys (JWT_ALGORITHM, JWT_SECRET, JWT_PREVIOUS_SECRETS, JWT_KEY_DIR) are
-// not read, for a server that verifies only someone else's tokens.
-func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error) {
+// loadConfig is LoadConfig, reading of the signing keys' variables
+// (JWT_ALGORITHM, JWT_SECRET, JWT_PREVIOUS_SECRETS, JWT_KEY_DIR) those keys
+// says.
+func loadConfig(lookup func(string) (string, bool), keys keyVars) (Config, error) {
 	get := getter(lookup, ConfigVars())
 	set := func(name string) bool {
 		v, ok := lookup(name)
@@ -266,7 +291,7 @@ func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error
 		fail("GATEHOUSE_ENV", "must be production or development, not %q", env)
 	}
 
-	if signing {
+	if keys != noKeys {
 		c.JWTAlgorithm = get("JWT_ALGORITHM")
 		switch c.JWTAlgorithm {
 		case AlgHS256, AlgEdDSA, AlgES256, AlgRS256:
@@ -274,7 +299,8 @@ func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error
 			fail("JWT_ALGORITHM", "must be HS256, EdDSA, ES256 or RS256, not %q", c.JWTAlgorithm)
 		}
 		c.JWTKeyDir = get("JWT_KEY_DIR")
-
+	}
+	if keys == signingKeys {
 		if c.JWTAlgorithm == AlgHS256 {
 			switch secret := get("JWT_SECRET"); {
 			case secret == "" && c.Development:

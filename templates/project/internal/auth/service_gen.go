@@ -95,19 +95,21 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	var hasher PasswordHasher
-	if cfg.PasswordHash == HashBcrypt {
-		hasher = NewBcrypt(0)
-	} else {
-		hasher = NewArgon2id(DefaultArgon2Params)
-	}
-	s, err := newService(ctx, cfg, opts, log, store, keys, hasher, time.Now)
+	s, err := newService(ctx, cfg, opts, log, store, keys, newHasher(cfg), time.Now)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	s.storeAttrs = storeAttrs
 	return s, nil
+}
+
+// newHasher returns the password hasher PASSWORD_HASH names.
+func newHasher(cfg Config) PasswordHasher {
+	if cfg.PasswordHash == HashBcrypt {
+		return NewBcrypt(0)
+	}
+	return NewArgon2id(DefaultArgon2Params)
 }
 
 // NewTestService returns a service for tests: a memory store, a random
@@ -362,12 +364,55 @@ func serve(ctx context.Context, cfg Config, opts Options, log *slog.Logger, h ht
 
 // Admin runs an administration command (users, apikeys, clients, keys;
 // see RunAdmin) against the service's store and returns the exit code.
+// RunAdminFromEnv does the same without a service, and so without the
+// signing secret a service needs.
 func (s *Service) Admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return RunAdmin(ctx, args, stdin, stdout, stderr, AdminDeps{
 		Accounts:  s.accounts,
 		Store:     s.store,
 		Algorithm: s.cfg.JWTAlgorithm,
 		KeyDir:    s.cfg.JWTKeyDir,
+		Getenv:    os.Getenv,
+	})
+}
+
+// RunAdminFromEnv runs an administration command (see RunAdmin) with the
+// configuration from the environment and .env (as LoadConfigFromEnv), and
+// returns the exit code. It needs only the store's settings (DATABASE_URL,
+// PASSWORD_HASH) and, for `keys rotate`, JWT_ALGORITHM and JWT_KEY_DIR:
+// not the signing secret, so that it can run as a one-off job (a
+// migration, a user disabled) beside the running instances.
+func RunAdminFromEnv(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || isHelp(args[0]) {
+		return RunAdmin(ctx, args, stdin, stdout, stderr, AdminDeps{}) // help needs no configuration
+	}
+	lookup, err := envLookup()
+	if err != nil {
+		fmt.Fprintf(stderr, "server: configuration:\n%v\n", err)
+		return ExitError
+	}
+	return runAdminWith(ctx, lookup, args, stdin, stdout, stderr)
+}
+
+// runAdminWith is RunAdminFromEnv with the variables from lookup.
+func runAdminWith(ctx context.Context, lookup func(string) (string, bool), args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig(lookup, keyLocations)
+	if err != nil {
+		fmt.Fprintf(stderr, "server: configuration:\n%v\n", err)
+		return ExitError
+	}
+	store, _, err := openStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "server: %v\n", err)
+		return ExitError
+	}
+	defer store.Close()
+	accounts := NewAccounts(store, newHasher(cfg), NewThrottle(ThrottleConfig{}), AccountsOptions{})
+	return RunAdmin(ctx, args, stdin, stdout, stderr, AdminDeps{
+		Accounts:  accounts,
+		Store:     store,
+		Algorithm: cfg.JWTAlgorithm,
+		KeyDir:    cfg.JWTKeyDir,
 		Getenv:    os.Getenv,
 	})
 }
