@@ -2,14 +2,20 @@ package gatehouse_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/gatehouse-go/gatehouse/generator"
@@ -64,6 +70,8 @@ func TestScripts(t *testing.T) {
 			switch cond {
 			case "corpus":
 				return corpusErr == nil, nil
+			case "postgres":
+				return postgresCondition()
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -74,6 +82,7 @@ func TestScripts(t *testing.T) {
 			"mkfifo":      mkfifo,
 			"forgedigest": forgeDigest,
 			"replace":     replace,
+			"pgschema":    pgSchema,
 		},
 	})
 }
@@ -192,6 +201,71 @@ func replace(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s contains %q %d times, want once", args[0], args[1], n)
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.Replace(data, args[1], args[2], 1)), 0o644))
+}
+
+// pgTestURL is the database the scripts that need PostgreSQL use.
+func pgTestURL() string {
+	if dsn := os.Getenv("GATEHOUSE_TEST_DATABASE_URL"); dsn != "" {
+		return dsn
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// postgresCondition is the condition [postgres]: the test database
+// answers. When it does not, under GATEHOUSE_REQUIRE_SERVICES=1 the
+// condition fails the script instead of letting it skip.
+var postgresCondition = sync.OnceValues(func() (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, pgTestURL())
+	if err == nil {
+		conn.Close(ctx)
+		return true, nil
+	}
+	if os.Getenv("GATEHOUSE_REQUIRE_SERVICES") == "1" {
+		return false, fmt.Errorf("PostgreSQL is unreachable (%v); set GATEHOUSE_TEST_DATABASE_URL to one that is, or unset GATEHOUSE_REQUIRE_SERVICES to skip", err)
+	}
+	return false, nil
+})
+
+// pgSchema creates a schema of its own in the test database, sets
+// DATABASE_URL to a URL that uses it (with the password not-the-password
+// if the test database's URL has none), and drops it when the script ends:
+// pgschema. Guard it with [!postgres] skip.
+func pgSchema(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 0 || neg {
+		ts.Fatalf("usage: pgschema")
+	}
+	dsn := pgTestURL()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	ts.Check(err)
+	defer conn.Close(ctx)
+	schema := "gatehouse_script_" + strings.ToLower(rand.Text()[:16])
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize())
+	ts.Check(err)
+	ts.Defer(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err == nil {
+			_, err = conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			conn.Close(ctx)
+		}
+		ts.Check(err)
+	})
+	u, err := url.Parse(dsn)
+	ts.Check(err)
+	if _, ok := u.User.Password(); !ok && u.User != nil {
+		// Unused with trust authentication; there for the scripts to
+		// check that no log shows it.
+		u.User = url.UserPassword(u.User.Username(), "not-the-password")
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	ts.Setenv("DATABASE_URL", u.String())
 }
 
 func goEnv(t *testing.T, names ...string) map[string]string {

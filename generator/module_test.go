@@ -2,6 +2,7 @@ package generator_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,10 @@ import (
 // needs the module proxy; the result is reviewed in the diff like any golden.
 // The testscript runs prove the files complete: they build generated projects
 // with -mod=readonly.
+// requireLine matches a requirement of a go.mod file, in a require block
+// or on a require line: the module path and version.
+var requireLine = regexp.MustCompile(`(?m)^(?:require )?\t?([a-z0-9][^\s()]*\.[^\s()]+) (v[^\s]+)`)
+
 func TestUpdateProjectModule(t *testing.T) {
 	if os.Getenv("GATEHOUSE_UPDATE") == "" {
 		t.Skip("set GATEHOUSE_UPDATE=1 to rewrite the generated projects' go.mod and go.sum")
@@ -41,24 +46,26 @@ func TestUpdateProjectModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Start from gatehouse's own requirements so shared modules keep the
-	// versions gatehouse is tested with, then from the projects' current
-	// ones, so an update moves only what it must; tidy drops the rest.
 	current, err := os.ReadFile("../templates/project/go.mod.tmpl")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mod := "module example.com/bank\n\ngo 1.26\n\nrequire (\n"
+	// Start from gatehouse's own requirements so shared modules keep the
+	// versions gatehouse is tested with, then from the current template's
+	// for the modules only projects use, so that adding a dependency does
+	// not move them to their newest version; tidy adds what is missing and
+	// drops the rest.
+	var req strings.Builder
 	seen := map[string]bool{}
-	for _, file := range [][]byte{own, current} {
-		for _, m := range regexp.MustCompile(`(?m)^\t(\S+) (v\S+)`).FindAllStringSubmatch(string(file), -1) {
+	for _, src := range [][]byte{own, current} {
+		for _, m := range requireLine.FindAllStringSubmatch(string(src), -1) {
 			if !seen[m[1]] {
 				seen[m[1]] = true
-				mod += "\t" + m[1] + " " + m[2] + "\n"
+				fmt.Fprintf(&req, "\t%s %s\n", m[1], m[2])
 			}
 		}
 	}
-	mod += ")\n"
+	mod := "module example.com/bank\n\ngo 1.26\n\nrequire (\n" + req.String() + ")\n"
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644); err != nil {
 		t.Fatal(err)
 	}

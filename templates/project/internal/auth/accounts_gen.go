@@ -321,7 +321,8 @@ func (a *Accounts) CreateUser(ctx context.Context, username, password string, sc
 }
 
 // SetPassword sets a user's password and ends the user's earlier sessions
-// by moving NotBefore to now.
+// by moving NotBefore to now. It changes nothing else: a disable made at
+// the same time by another process stays.
 func (a *Accounts) SetPassword(ctx context.Context, username, password string) error {
 	name, err := NormalizeUsername(username)
 	if err != nil {
@@ -330,6 +331,7 @@ func (a *Accounts) SetPassword(ctx context.Context, username, password string) e
 	if err := CheckPassword(password); err != nil {
 		return err
 	}
+	// An unknown user is reported before the slow hash.
 	if _, err := a.store.User(ctx, name); err != nil {
 		return err
 	}
@@ -337,42 +339,27 @@ func (a *Accounts) SetPassword(ctx context.Context, username, password string) e
 	if err != nil {
 		return err
 	}
-	// Read again after the slow hash, to overwrite as little as possible.
-	u, err := a.store.User(ctx, name)
-	if err != nil {
-		return err
-	}
-	u.PasswordHash = h
-	u.NotBefore = a.notBefore(u.NotBefore)
-	return a.store.UpdateUser(ctx, u)
+	return a.store.UpdateUser(ctx, name, UserChange{PasswordHash: h, NotBefore: a.notBefore()})
 }
 
 // DisableUser disables a user, which also ends the user's sessions and
-// stops the API keys the user owns.
+// stops the API keys the user owns. It changes nothing else: a password
+// change made at the same time by another process stays.
 func (a *Accounts) DisableUser(ctx context.Context, username string) error {
 	name, err := NormalizeUsername(username)
 	if err != nil {
 		return err
 	}
-	u, err := a.store.User(ctx, name)
-	if err != nil {
-		return err
-	}
-	u.Disabled = true
-	u.NotBefore = a.notBefore(u.NotBefore)
-	return a.store.UpdateUser(ctx, u)
+	return a.store.UpdateUser(ctx, name, UserChange{Disabled: new(true), NotBefore: a.notBefore()})
 }
 
 // notBefore is the NotBefore that ends every session issued until now. It
 // is truncated to the millisecond, the precision of the access tokens' iat:
-// a login right after a password change must produce a usable token. It
-// never moves back.
-func (a *Accounts) notBefore(prev time.Time) time.Time {
-	nb := a.now().Truncate(time.Millisecond)
-	if prev.After(nb) {
-		return prev
-	}
-	return nb
+// a login right after a password change must produce a usable token. The
+// stores never move a not-before time back, so a later one set by another
+// process stays.
+func (a *Accounts) notBefore() time.Time {
+	return a.now().Truncate(time.Millisecond)
 }
 
 // CreateAPIKey creates an API key for owner (a user name, normalised like
@@ -462,7 +449,7 @@ func (a *Accounts) RotateClientSecret(ctx context.Context, id string, revoke boo
 	}
 	c.SecretHash = h
 	if revoke {
-		c.NotBefore = a.notBefore(c.NotBefore)
+		c.NotBefore = a.notBefore()
 	}
 	if err := a.store.UpdateClient(ctx, c); err != nil {
 		return "", err
@@ -474,7 +461,7 @@ func (a *Accounts) RotateClientSecret(ctx context.Context, id string, revoke boo
 // refresh sessions at once, its access tokens as the revocation feed
 // reaches each process.
 func (a *Accounts) RemoveClient(ctx context.Context, id string) error {
-	return a.store.DeleteClient(ctx, id, a.notBefore(time.Time{}))
+	return a.store.DeleteClient(ctx, id, a.notBefore())
 }
 
 func validClientID(id string) error {

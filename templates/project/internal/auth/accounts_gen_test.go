@@ -141,11 +141,10 @@ func TestAuthenticateFailuresAreIndistinguishable(t *testing.T) {
 		t.Fatal(err)
 	}
 	// fred's sessions are ended until a time still ahead.
-	fred, _ := a.store.User(ctx, "fred")
-	fred.NotBefore = a.clock.Now().Add(time.Hour)
-	if err := a.store.UpdateUser(ctx, fred); err != nil {
+	if err := a.store.UpdateUser(ctx, "fred", UserChange{NotBefore: a.clock.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
+	fred, _ := a.store.User(ctx, "fred")
 	alice, _ := a.store.User(ctx, "alice")
 	dora, _ := a.store.User(ctx, "dora")
 
@@ -357,6 +356,71 @@ func TestDisableUserStopsLoginBasicAndKeys(t *testing.T) {
 	if err := a.DisableUser(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("DisableUser unknown = %v", err)
 	}
+}
+
+// interleavedStore lets another process's write land just before the next
+// UpdateUser, after the caller read what it read: the moment at which
+// writing back the whole user would undo that write.
+type interleavedStore struct {
+	Store
+	before func()
+}
+
+func (s *interleavedStore) UpdateUser(ctx context.Context, username string, c UserChange) error {
+	if f := s.before; f != nil {
+		s.before = nil
+		f()
+	}
+	return s.Store.UpdateUser(ctx, username, c)
+}
+
+// Admin commands run by two processes at once keep each other's changes:
+// a password change racing a disable must not enable the user again, and
+// a disable racing a password change must not restore the old password.
+func TestPasswordChangeAndDisableRacingKeepBoth(t *testing.T) {
+	ctx := context.Background()
+	other := newTestAccounts(t, AccountsOptions{})
+	store := &interleavedStore{Store: other.store}
+	a := NewAccounts(store, other.hasher, NewThrottle(ThrottleConfig{Now: other.clock.Now}), AccountsOptions{Now: other.clock.Now})
+	for _, name := range []string{"alice", "bob"} {
+		if _, err := a.CreateUser(ctx, name, testPassword, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const newPassword = "a new passphrase"
+	check := func(name string) {
+		t.Helper()
+		u, err := other.store.User(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !u.Disabled {
+			t.Errorf("%s is enabled again", name)
+		}
+		if ok, err := other.hasher.Verify(u.PasswordHash, newPassword); !ok || err != nil {
+			t.Errorf("%s's new password was lost (%v)", name, err)
+		}
+	}
+
+	store.before = func() {
+		if err := other.DisableUser(ctx, "alice"); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := a.SetPassword(ctx, "alice", newPassword); err != nil {
+		t.Fatal(err)
+	}
+	check("alice")
+
+	store.before = func() {
+		if err := other.SetPassword(ctx, "bob", newPassword); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := a.DisableUser(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	check("bob")
 }
 
 func TestVerifyBasicPrincipal(t *testing.T) {

@@ -81,6 +81,7 @@ func usagef(format string, args ...any) error {
 //	clients remove --id ID
 //	clients list
 //	keys rotate
+//	migrate
 //	help
 //
 // Every command takes --help. Passwords are read from standard input or an
@@ -127,29 +128,35 @@ func (a *adminRun) run(ctx context.Context, cmds []adminCommand, args []string) 
 		a.topUsage(a.stderr, cmds)
 		return ExitUsage
 	}
-	if len(args) < 2 || isHelp(args[1]) {
-		out, code := a.stderr, ExitUsage
-		if len(args) >= 2 {
-			out, code = a.stdout, ExitOK
-		} else {
-			fmt.Fprintf(a.stderr, "%s %s: which command?\n\n", prog, group)
-		}
-		groupUsage(out, prog, inGroup)
-		return code
-	}
 	var cmd *adminCommand
-	for i := range inGroup {
-		if inGroup[i].name == args[1] {
-			cmd = &inGroup[i]
+	var flagArgs []string
+	if len(inGroup) == 1 && inGroup[0].name == "" {
+		// A command of one word (migrate): its flags follow it.
+		cmd, flagArgs = &inGroup[0], args[1:]
+	} else {
+		if len(args) < 2 || isHelp(args[1]) {
+			out, code := a.stderr, ExitUsage
+			if len(args) >= 2 {
+				out, code = a.stdout, ExitOK
+			} else {
+				fmt.Fprintf(a.stderr, "%s %s: which command?\n\n", prog, group)
+			}
+			groupUsage(out, prog, inGroup)
+			return code
 		}
-	}
-	if cmd == nil {
-		fmt.Fprintf(a.stderr, "%s %s: unknown command %q\n\n", prog, group, args[1])
-		groupUsage(a.stderr, prog, inGroup)
-		return ExitUsage
+		for i := range inGroup {
+			if inGroup[i].name == args[1] {
+				cmd, flagArgs = &inGroup[i], args[2:]
+			}
+		}
+		if cmd == nil {
+			fmt.Fprintf(a.stderr, "%s %s: unknown command %q\n\n", prog, group, args[1])
+			groupUsage(a.stderr, prog, inGroup)
+			return ExitUsage
+		}
 	}
 
-	name := prog + " " + cmd.group + " " + cmd.name
+	name := strings.TrimSpace(prog + " " + cmd.group + " " + cmd.name)
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors and usage are printed below
 	action := cmd.setup(fs)
@@ -167,7 +174,7 @@ func (a *adminRun) run(ctx context.Context, cmds []adminCommand, args []string) 
 			fs.SetOutput(io.Discard)
 		}
 	}
-	err := fs.Parse(args[2:])
+	err := fs.Parse(flagArgs)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		usage(a.stdout)
@@ -217,9 +224,9 @@ func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "-
 func (a *adminRun) topUsage(w io.Writer, cmds []adminCommand) {
 	prog := a.deps.Program
 	fmt.Fprintf(w, "usage: %s                 serve the API\n", prog)
-	fmt.Fprintf(w, "       %s COMMAND ...     administer users, API keys, clients and keys\n\ncommands:\n", prog)
+	fmt.Fprintf(w, "       %s COMMAND ...     administer users, API keys, clients, keys and the schema\n\ncommands:\n", prog)
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-21s %s\n", c.group+" "+c.name, c.summary)
+		fmt.Fprintf(w, "  %-21s %s\n", strings.TrimSpace(c.group+" "+c.name), c.summary)
 	}
 	fmt.Fprintf(w, "\nRun `%s COMMAND --help` for a command's flags.\n", prog)
 }
@@ -589,6 +596,32 @@ func adminCommands() []adminCommand {
 					}
 					fmt.Fprintf(a.stdout, "%s\n", kid)
 					fmt.Fprintf(a.stderr, "created %s key %s in %s; restart the server to sign with it\n", a.deps.Algorithm, kid, a.deps.KeyDir)
+					return nil
+				}
+			},
+		},
+		{
+			group:   "migrate",
+			summary: "bring the database schema (DATABASE_URL) up to date",
+			help: "The server also migrates when it starts. Run this as a one-off job before starting a new version, so that\n" +
+				"instances start on a current schema. Several instances or jobs migrating at once is safe: they take turns.\n" +
+				"A schema newer than this binary is refused, by this command and by the server.",
+			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
+				return func(ctx context.Context, a *adminRun) error {
+					m, ok := a.deps.Store.(SchemaMigrator)
+					if !ok {
+						fmt.Fprintf(a.stdout, "this store keeps no schema: nothing to migrate\n")
+						return nil
+					}
+					v, err := m.Migrate(ctx)
+					if err != nil {
+						return failed(err, "migrating the schema")
+					}
+					if v.Opened == v.Current {
+						fmt.Fprintf(a.stdout, "schema at version %d, up to date\n", v.Current)
+					} else {
+						fmt.Fprintf(a.stdout, "schema migrated from version %d to %d\n", v.Opened, v.Current)
+					}
 					return nil
 				}
 			},

@@ -5,6 +5,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -304,5 +305,98 @@ func TestAdminUsage(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderrPart) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", tc.args, r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// runAdminOn runs an admin command against store alone, as `server
+// migrate` does in a one-off job.
+func runAdminOn(store Store, args ...string) adResult {
+	var out, errOut bytes.Buffer
+	code := RunAdmin(context.Background(), args, strings.NewReader(""), &out, &errOut, AdminDeps{Store: store})
+	return adResult{code, out.String(), errOut.String()}
+}
+
+func TestAdminMigrate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "auth.db")
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := len(sqliteMigrations())
+	r := runAdminOn(s, "migrate").want(t, ExitOK)
+	if want := fmt.Sprintf("schema migrated from version 0 to %d\n", latest); r.stdout != want {
+		t.Errorf("migrate of a new database printed %q, want %q", r.stdout, want)
+	}
+	s.Close()
+	s, err = OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r = runAdminOn(s, "migrate").want(t, ExitOK)
+	if want := fmt.Sprintf("schema at version %d, up to date\n", latest); r.stdout != want {
+		t.Errorf("migrate of a current database printed %q, want %q", r.stdout, want)
+	}
+
+	r = runAdminOn(NewMemoryStore(), "migrate").want(t, ExitOK)
+	if !strings.Contains(r.stdout, "nothing to migrate") {
+		t.Errorf("migrate on the memory store printed %q", r.stdout)
+	}
+	for _, tc := range []struct {
+		args       []string
+		code       int
+		stdout     string
+		stderrPart string
+	}{
+		{[]string{"help"}, ExitOK, "  migrate ", ""},
+		{[]string{"migrate", "--help"}, ExitOK, "usage: server migrate\n", ""},
+		{[]string{"help", "migrate"}, ExitOK, "a schema newer than this binary is refused", ""},
+		{[]string{"migrate", "now"}, ExitUsage, "", `unexpected argument "now"`},
+	} {
+		r := runAdminOn(s, tc.args...)
+		if r.code != tc.code || !strings.Contains(strings.ToLower(r.stdout), strings.ToLower(tc.stdout)) || !strings.Contains(r.stderr, tc.stderrPart) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", tc.args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// The admin commands need only the store's settings: in production mode,
+// without the JWT_SECRET the server requires, a migration and a user added
+// work, as a one-off job beside the servers would run them; `keys rotate`
+// finds the key directory; the store's own settings are still checked.
+func TestAdminNeedsNoSigningSecret(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	vars := map[string]string{
+		"DATABASE_URL":  "sqlite:" + filepath.Join(dir, "auth.db"),
+		"PASSWORD_HASH": HashBcrypt,
+	}
+	if _, err := LoadConfig(cfLookup(vars)); err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
+		t.Fatalf("the server's configuration without JWT_SECRET: %v, want an error naming it", err)
+	}
+	run := func(stdin string, args ...string) adResult {
+		var out, errOut bytes.Buffer
+		code := runAdminWith(ctx, cfLookup(vars), args, strings.NewReader(stdin), &out, &errOut)
+		return adResult{code, out.String(), errOut.String()}
+	}
+	r := run("", "migrate").want(t, ExitOK)
+	if want := fmt.Sprintf("schema migrated from version 0 to %d\n", len(sqliteMigrations())); r.stdout != want {
+		t.Errorf("migrate printed %q, want %q", r.stdout, want)
+	}
+	run("correct horse battery\n", "users", "add", "--username", "alice", "--password-stdin").want(t, ExitOK)
+	if r := run("", "users", "list").want(t, ExitOK); !strings.HasPrefix(r.stdout, "alice\tactive\t") {
+		t.Errorf("users list printed %q", r.stdout)
+	}
+
+	vars["JWT_ALGORITHM"], vars["JWT_KEY_DIR"] = AlgEdDSA, filepath.Join(dir, "keys")
+	run("", "keys", "rotate").want(t, ExitOK)
+	if names, err := keyFileNames(vars["JWT_KEY_DIR"]); err != nil || len(names) != 1 {
+		t.Errorf("after keys rotate the key directory has %q (%v), want one key", names, err)
+	}
+
+	vars["DATABASE_URL"] = "mysql://db/app"
+	if r := run("", "migrate"); r.code != ExitError || !strings.Contains(r.stderr, "DATABASE_URL") {
+		t.Errorf("migrate with a bad DATABASE_URL: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

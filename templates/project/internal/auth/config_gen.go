@@ -30,8 +30,9 @@ const (
 
 // Store kinds, from the scheme of DATABASE_URL.
 const (
-	StoreSQLite = "sqlite"
-	StoreMemory = "memory"
+	StoreSQLite   = "sqlite"
+	StoreMemory   = "memory"
+	StorePostgres = "postgres"
 )
 
 // Limits of the configurable values.
@@ -85,7 +86,11 @@ func ConfigVars() []ConfigVar {
 		{"PASSWORD_HASH", HashArgon2id,
 			"Password hashing algorithm for new passwords: argon2id or bcrypt. Existing hashes of either kind keep working."},
 		{"DATABASE_URL", "sqlite:data/gatehouse.db",
-			"Where users, keys and sessions are stored: sqlite:PATH (a file, created if missing) or memory: (lost on exit). postgres:// URLs are recognised but not supported by this build."},
+			"Where users, keys and sessions are stored: sqlite:PATH (a file, created if missing), memory: (lost on exit), " +
+				"or postgres://USER:PASSWORD@HOST:5432/DB?sslmode=verify-full for several instances sharing one database. " +
+				"A postgres URL takes libpq's parameters (sslmode, sslrootcert, connect_timeout, search_path for the schema) " +
+				"and the pool's (pool_max_conns, default the larger of 4 and the number of CPUs; pool_max_conn_lifetime; pool_max_conn_idle_time). " +
+				"The schema is migrated at start-up and by `server migrate`. Logs show the URL without its password."},
 		{"REDIS_URL", "",
 			"Shared session state for several instances (redis://...). Recognised but not supported by this build: leave it empty."},
 		{"LISTEN_ADDR", ":8080",
@@ -146,8 +151,9 @@ type Config struct {
 
 	PasswordHash string // HashArgon2id or HashBcrypt
 
-	// StoreKind is StoreSQLite or StoreMemory; StorePath is the SQLite
-	// file. DatabaseURL is the variable as given.
+	// StoreKind is StoreSQLite, StorePostgres or StoreMemory; StorePath is
+	// the SQLite file. DatabaseURL is the variable as given: it may hold a
+	// password, so log it only through redactDatabaseURL.
 	StoreKind   string
 	StorePath   string
 	DatabaseURL string
@@ -186,17 +192,28 @@ func (c Config) TLS() bool { return c.TLSCertFile != "" }
 // environment wins over the same variable in .env. The .env file is read,
 // not applied: the process environment is left unchanged.
 func LoadConfigFromEnv() (Config, error) {
-	dotenv, err := readDotEnv(".env")
+	lookup, err := envLookup()
 	if err != nil {
 		return Config{}, err
 	}
-	return LoadConfig(func(name string) (string, bool) {
+	return LoadConfig(lookup)
+}
+
+// envLookup returns a lookup of the process environment and, if the
+// working directory has one, the .env file, which it reads now. A variable
+// set in the environment wins over the same variable in .env.
+func envLookup() (func(string) (string, bool), error) {
+	dotenv, err := readDotEnv(".env")
+	if err != nil {
+		return nil, err
+	}
+	return func(name string) (string, bool) {
 		if v, ok := os.LookupEnv(name); ok {
 			return v, true
 		}
 		v, ok := dotenv[name]
 		return v, ok
-	})
+	}, nil
 }
 
 // readDotEnv reads a .env file, or returns nothing when there is none.
@@ -221,8 +238,22 @@ func readDotEnv(path string) (map[string]string, error) {
 // take their defaults. Every problem is reported, each on its own line
 // naming the variable, in one error (errors.Join).
 func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
-	return loadConfig(lookup, true)
+	return loadConfig(lookup, signingKeys)
 }
+
+// keyVars says which of the signing keys' variables loadConfig reads.
+type keyVars int
+
+const (
+	// noKeys: none, for a server that verifies only someone else's tokens.
+	noKeys keyVars = iota
+	// keyLocations: JWT_ALGORITHM and JWT_KEY_DIR but not the secrets
+	// (JWT_SECRET, JWT_PREVIOUS_SECRETS), for the admin commands, which
+	// sign nothing (`keys rotate` creates a key in JWT_KEY_DIR).
+	keyLocations
+	// signingKeys: all of them, for a server that issues tokens.
+	signingKeys
+)
 
 // getter returns a function that reads a variable through lookup, trimmed,
 // falling back to its default in vars when unset or blank.
@@ -241,10 +272,10 @@ func getter(lookup func(string) (string, bool), vars []ConfigVar) func(string) s
 	}
 }
 
-// loadConfig is LoadConfig; without signing, the variables of the signing
-// keys (JWT_ALGORITHM, JWT_SECRET, JWT_PREVIOUS_SECRETS, JWT_KEY_DIR) are
-// not read, for a server that verifies only someone else's tokens.
-func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error) {
+// loadConfig is LoadConfig, reading of the signing keys' variables
+// (JWT_ALGORITHM, JWT_SECRET, JWT_PREVIOUS_SECRETS, JWT_KEY_DIR) those keys
+// says.
+func loadConfig(lookup func(string) (string, bool), keys keyVars) (Config, error) {
 	get := getter(lookup, ConfigVars())
 	set := func(name string) bool {
 		v, ok := lookup(name)
@@ -266,7 +297,7 @@ func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error
 		fail("GATEHOUSE_ENV", "must be production or development, not %q", env)
 	}
 
-	if signing {
+	if keys != noKeys {
 		c.JWTAlgorithm = get("JWT_ALGORITHM")
 		switch c.JWTAlgorithm {
 		case AlgHS256, AlgEdDSA, AlgES256, AlgRS256:
@@ -274,7 +305,8 @@ func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error
 			fail("JWT_ALGORITHM", "must be HS256, EdDSA, ES256 or RS256, not %q", c.JWTAlgorithm)
 		}
 		c.JWTKeyDir = get("JWT_KEY_DIR")
-
+	}
+	if keys == signingKeys {
 		if c.JWTAlgorithm == AlgHS256 {
 			switch secret := get("JWT_SECRET"); {
 			case secret == "" && c.Development:
@@ -355,8 +387,15 @@ func loadConfig(lookup func(string) (string, bool), signing bool) (Config, error
 		fail("DATABASE_URL", "%v", err)
 	}
 	c.StoreKind, c.StorePath = kind, path
-	if kind == StoreMemory {
+	switch kind {
+	case StoreMemory:
 		c.Warnings = append(c.Warnings, "DATABASE_URL=memory: users and sessions are lost when the server stops")
+	case StorePostgres:
+		warnings, err := checkPostgresURL(c.DatabaseURL)
+		if err != nil {
+			fail("DATABASE_URL", "%v", err)
+		}
+		c.Warnings = append(c.Warnings, warnings...)
 	}
 	if v := get("REDIS_URL"); v != "" {
 		if err := checkRedisURL(v); err != nil {
@@ -490,10 +529,11 @@ func parseSecret(s string) ([]byte, error) {
 }
 
 // parseDatabaseURL returns the store kind and, for SQLite, the file path.
+// The message of an error never repeats the URL, which may hold a password.
 func parseDatabaseURL(s string) (kind, path string, err error) {
 	scheme, rest, ok := strings.Cut(s, ":")
 	if !ok {
-		return "", "", fmt.Errorf("%q has no scheme; use sqlite:PATH or memory", s)
+		return "", "", fmt.Errorf("%q has no scheme; use sqlite:PATH, memory: or a postgres:// URL", s)
 	}
 	switch strings.ToLower(scheme) {
 	case "sqlite", "sqlite3":
@@ -512,13 +552,10 @@ func parseDatabaseURL(s string) (kind, path string, err error) {
 		}
 		return StoreMemory, "", nil
 	case "postgres", "postgresql":
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" {
-			return "", "", errors.New("not a valid postgres:// URL")
-		}
-		return "", "", errors.New("PostgreSQL is not yet supported by this build; use sqlite:PATH")
+		// Checked by checkPostgresURL.
+		return StorePostgres, "", nil
 	}
-	return "", "", fmt.Errorf("unknown scheme %q; use sqlite:PATH or memory", scheme)
+	return "", "", fmt.Errorf("unknown scheme %q; use sqlite:PATH, memory: or a postgres:// URL", scheme)
 }
 
 // checkRedisURL validates REDIS_URL, which this build recognises but

@@ -193,7 +193,7 @@ func TestConfigReportsEveryProblemByName(t *testing.T) {
 		{map[string]string{"REVOCATION_MAX_STALENESS": "2h"}, "REVOCATION_MAX_STALENESS: must be between 5s and 1h, not 2h"},
 		{map[string]string{"JWT_LEEWAY": "2m"}, "JWT_LEEWAY: must be between 0s and 1m"},
 		{map[string]string{"PASSWORD_HASH": "md5"}, "PASSWORD_HASH: must be argon2id or bcrypt"},
-		{map[string]string{"DATABASE_URL": "postgres://u@db/app"}, "DATABASE_URL: PostgreSQL is not yet supported by this build"},
+		{map[string]string{"DATABASE_URL": "postgres://u@db/app?pool_max_conns=many"}, "DATABASE_URL: cannot parse"},
 		{map[string]string{"DATABASE_URL": "mysql://db"}, `DATABASE_URL: unknown scheme "mysql"`},
 		{map[string]string{"DATABASE_URL": "sqlite:"}, "DATABASE_URL: sqlite: needs a file path"},
 		{map[string]string{"REDIS_URL": "redis://cache:6379"}, "REDIS_URL: redis is not yet supported by this build"},

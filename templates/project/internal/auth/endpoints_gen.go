@@ -482,7 +482,7 @@ func (e *endpoints) failure(r *http.Request, what string, err error) *requestErr
 			desc: "too many failed attempts; retry later", retryAfter: throttled.RetryAfter}
 	}
 	e.event(r, slog.LevelError, "internal_error", slog.String("during", what), slog.String("error", err.Error()))
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return &requestError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: "the service is temporarily unavailable"}
 	}
 	return &requestError{status: http.StatusInternalServerError, code: "server_error", desc: "internal error"}

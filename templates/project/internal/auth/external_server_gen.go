@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -42,23 +41,17 @@ func ResourceServerConfigVars() []ConfigVar {
 // LoadConfigFromEnv, without the signing keys) and the external issuer's
 // settings (OIDC_*). Every problem is reported in one error.
 func LoadResourceServerConfigFromEnv() (Config, ExternalConfig, error) {
-	dotenv, err := readDotEnv(".env")
+	lookup, err := envLookup()
 	if err != nil {
 		return Config{}, ExternalConfig{}, err
 	}
-	return LoadResourceServerConfig(func(name string) (string, bool) {
-		if v, ok := os.LookupEnv(name); ok {
-			return v, true
-		}
-		v, ok := dotenv[name]
-		return v, ok
-	})
+	return LoadResourceServerConfig(lookup)
 }
 
 // LoadResourceServerConfig is LoadResourceServerConfigFromEnv with the
 // variables from lookup.
 func LoadResourceServerConfig(lookup func(string) (string, bool)) (Config, ExternalConfig, error) {
-	cfg, cfgErr := loadConfig(lookup, false)
+	cfg, cfgErr := loadConfig(lookup, noKeys)
 	get := getter(lookup, ResourceServerConfigVars())
 	var errs []error
 	if cfgErr != nil {

@@ -73,6 +73,8 @@ type Service struct {
 	tokenPath  string
 	revokePath string
 
+	storeAttrs []slog.Attr // logged when serving starts
+
 	stop      context.CancelFunc // ends the revocation poll
 	polling   sync.WaitGroup
 	closeOnce sync.Once
@@ -95,22 +97,25 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 			cfg.Warnings = append(slices.Clip(cfg.Warnings), w)
 		}
 	}
-	store, err := openStore(ctx, cfg)
+	store, storeAttrs, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	var hasher PasswordHasher
-	if cfg.PasswordHash == HashBcrypt {
-		hasher = NewBcrypt(0)
-	} else {
-		hasher = NewArgon2id(DefaultArgon2Params)
-	}
-	s, err := newService(ctx, cfg, opts, log, store, keys, hasher, time.Now)
+	s, err := newService(ctx, cfg, opts, log, store, keys, newHasher(cfg), time.Now)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
+	s.storeAttrs = storeAttrs
 	return s, nil
+}
+
+// newHasher returns the password hasher PASSWORD_HASH names.
+func newHasher(cfg Config) PasswordHasher {
+	if cfg.PasswordHash == HashBcrypt {
+		return NewBcrypt(0)
+	}
+	return NewArgon2id(DefaultArgon2Params)
 }
 
 // NewTestService returns a service for tests: a memory store, a random
@@ -232,19 +237,40 @@ func firstNonEmpty(values ...string) string {
 	return ""
 }
 
-// openStore opens the store DATABASE_URL names.
-func openStore(ctx context.Context, cfg Config) (Store, error) {
+// openStore opens the store DATABASE_URL names, migrating its schema, and
+// returns what the server logs about it when it starts serving (the URL
+// without its password, the schema version).
+func openStore(ctx context.Context, cfg Config) (Store, []slog.Attr, error) {
+	var (
+		st  Store
+		err error
+	)
 	switch cfg.StoreKind {
 	case StoreMemory:
-		return NewMemoryStore(), nil
+		st = NewMemoryStore()
 	case StoreSQLite:
-		st, err := OpenSQLite(ctx, cfg.StorePath)
-		if err != nil {
-			return nil, fmt.Errorf("DATABASE_URL: %w", err)
-		}
-		return st, nil
+		st, err = OpenSQLite(ctx, cfg.StorePath)
+	case StorePostgres:
+		st, err = OpenPostgres(ctx, cfg.DatabaseURL)
+	default:
+		return nil, nil, fmt.Errorf("DATABASE_URL: unsupported store %q", cfg.StoreKind)
 	}
-	return nil, fmt.Errorf("DATABASE_URL: unsupported store %q", cfg.StoreKind)
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	attrs := []slog.Attr{slog.String("kind", cfg.StoreKind), slog.String("url", redactDatabaseURL(cfg.DatabaseURL))}
+	if m, ok := st.(SchemaMigrator); ok {
+		v, err := m.Migrate(ctx) // done on opening: this only reports it
+		if err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+		}
+		attrs = append(attrs, slog.Int("schema_version", v.Current))
+		if v.Opened != v.Current {
+			attrs = append(attrs, slog.Int("migrated_from", v.Opened))
+		}
+	}
+	return st, attrs, nil
 }
 
 // loadKeys returns the signing keys: the HMAC secrets, or the key directory
@@ -319,10 +345,13 @@ func (s *Service) Handler(h http.Handler) http.Handler {
 
 // Serve serves h, hardened and with HealthPath answered as Handler does, on
 // the configured address until ctx ends, then shuts down gracefully (see
-// Serve). It first logs the configuration's warnings (development mode, a
-// generated secret, a memory store), which matter to a running server
-// rather than to an admin command.
+// Serve). It first logs the store (its URL without the password) and the
+// configuration's warnings (development mode, a generated secret, a memory
+// store), which matter to a running server rather than to an admin command.
 func (s *Service) Serve(ctx context.Context, h http.Handler) error {
+	if s.storeAttrs != nil {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "store", s.storeAttrs...)
+	}
 	return serve(ctx, s.cfg, s.opts, s.log, s.withHealth(h))
 }
 
@@ -343,12 +372,55 @@ func serve(ctx context.Context, cfg Config, opts Options, log *slog.Logger, h ht
 
 // Admin runs an administration command (users, apikeys, clients, keys;
 // see RunAdmin) against the service's store and returns the exit code.
+// RunAdminFromEnv does the same without a service, and so without the
+// signing secret a service needs.
 func (s *Service) Admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return RunAdmin(ctx, args, stdin, stdout, stderr, AdminDeps{
 		Accounts:  s.accounts,
 		Store:     s.store,
 		Algorithm: s.cfg.JWTAlgorithm,
 		KeyDir:    s.cfg.JWTKeyDir,
+		Getenv:    os.Getenv,
+	})
+}
+
+// RunAdminFromEnv runs an administration command (see RunAdmin) with the
+// configuration from the environment and .env (as LoadConfigFromEnv), and
+// returns the exit code. It needs only the store's settings (DATABASE_URL,
+// PASSWORD_HASH) and, for `keys rotate`, JWT_ALGORITHM and JWT_KEY_DIR:
+// not the signing secret, so that it can run as a one-off job (a
+// migration, a user disabled) beside the running instances.
+func RunAdminFromEnv(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || isHelp(args[0]) {
+		return RunAdmin(ctx, args, stdin, stdout, stderr, AdminDeps{}) // help needs no configuration
+	}
+	lookup, err := envLookup()
+	if err != nil {
+		fmt.Fprintf(stderr, "server: configuration:\n%v\n", err)
+		return ExitError
+	}
+	return runAdminWith(ctx, lookup, args, stdin, stdout, stderr)
+}
+
+// runAdminWith is RunAdminFromEnv with the variables from lookup.
+func runAdminWith(ctx context.Context, lookup func(string) (string, bool), args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig(lookup, keyLocations)
+	if err != nil {
+		fmt.Fprintf(stderr, "server: configuration:\n%v\n", err)
+		return ExitError
+	}
+	store, _, err := openStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "server: %v\n", err)
+		return ExitError
+	}
+	defer store.Close()
+	accounts := NewAccounts(store, newHasher(cfg), NewThrottle(ThrottleConfig{}), AccountsOptions{})
+	return RunAdmin(ctx, args, stdin, stdout, stderr, AdminDeps{
+		Accounts:  accounts,
+		Store:     store,
+		Algorithm: cfg.JWTAlgorithm,
+		KeyDir:    cfg.JWTKeyDir,
 		Getenv:    os.Getenv,
 	})
 }

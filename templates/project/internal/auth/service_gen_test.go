@@ -186,10 +186,31 @@ func TestNewTestServiceFollowsItsClock(t *testing.T) {
 	}
 }
 
-func TestServiceServeLogsWarningsAndStops(t *testing.T) {
-	cfg, err := LoadConfig(cfLookup(map[string]string{
-		"GATEHOUSE_ENV": "development", "DATABASE_URL": "memory:", "LISTEN_ADDR": "127.0.0.1:0",
-	}))
+// svServeBriefly serves until the service logs that it listens (to logs),
+// then stops it.
+func svServeBriefly(t *testing.T, svc *Service, logs *epLog) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Serve(ctx, http.NewServeMux()) }()
+	for !strings.Contains(logs.String(), "listening") {
+		select {
+		case err := <-done:
+			t.Fatalf("Serve ended before listening: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// svNewLogged builds a service with New from the variables, logging in
+// text to the returned log; the test closes it.
+func svNewLogged(t *testing.T, vars map[string]string) (*Service, *epLog) {
+	t.Helper()
+	cfg, err := LoadConfig(cfLookup(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,18 +219,18 @@ func TestServiceServeLogsWarningsAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer svc.Close()
+	t.Cleanup(func() { svc.Close() })
+	return svc, logs
+}
+
+func TestServiceServeLogsWarningsAndStops(t *testing.T) {
+	svc, logs := svNewLogged(t, map[string]string{
+		"GATEHOUSE_ENV": "development", "DATABASE_URL": "memory:", "LISTEN_ADDR": "127.0.0.1:0",
+	})
 	if strings.Contains(logs.String(), "WARNING") {
 		t.Error("New logs the warnings; admin commands would print them")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Serve(ctx, http.NewServeMux()) }()
-	time.Sleep(50 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Serve: %v", err)
-	}
+	svServeBriefly(t, svc, logs)
 	for _, want := range []string{"WARNING: JWT_SECRET is not set", "WARNING: DATABASE_URL=memory", "listening"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs)

@@ -38,8 +38,9 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		{"UserRoundTrip", confUserRoundTrip},
 		{"UserDuplicateIsErrExists", confUserDuplicate},
 		{"UnknownUserIsErrNotFound", confUserUnknown},
-		{"UpdateUserReplacesFieldsButCreatedAt", confUserUpdate},
-		{"UpdateUserNotBeforeFeedsRevocations", confUserNotBeforeFeed},
+		{"UpdateUserChangesOnlyTheFieldsItSets", confUserUpdate},
+		{"UpdateUserNotBeforeOnlyMovesForwardAndFeedsRevocations", confUserNotBeforeFeed},
+		{"ConcurrentPasswordChangeAndDisableBothTakeEffect", confConcurrentUserUpdates},
 		{"ListUsersSorted", confListUsers},
 		{"ReturnedSlicesAreCopies", confCopies},
 		{"APIKeyLookupByDigest", confAPIKeyLookup},
@@ -165,7 +166,7 @@ func confUserUnknown(t *testing.T, s Store) {
 	ctx := context.Background()
 	_, err := s.User(ctx, "nobody")
 	confWantErr(t, "User", err, ErrNotFound)
-	confWantErr(t, "UpdateUser", s.UpdateUser(ctx, User{Username: "nobody"}), ErrNotFound)
+	confWantErr(t, "UpdateUser", s.UpdateUser(ctx, "nobody", UserChange{PasswordHash: "h"}), ErrNotFound)
 	confNoErr(t, "CreateUser", s.CreateUser(ctx, User{Username: "alice", PasswordHash: "h"}))
 	// Look-ups are exact: normalising names is the caller's job.
 	_, err = s.User(ctx, "Alice")
@@ -175,33 +176,56 @@ func confUserUnknown(t *testing.T, s Store) {
 func confUserUpdate(t *testing.T, s Store) {
 	ctx := context.Background()
 	base := confBase()
-	confNoErr(t, "CreateUser", s.CreateUser(ctx, User{Username: "alice", PasswordHash: "old", Scopes: []string{"a"}, CreatedAt: base}))
-	upd := User{Username: "alice", PasswordHash: "new", Scopes: []string{"c", "b"}, Disabled: true,
-		NotBefore: base.Add(time.Minute), CreatedAt: base.Add(time.Hour)}
-	confNoErr(t, "UpdateUser", s.UpdateUser(ctx, upd))
-	got, err := s.User(ctx, "alice")
-	confNoErr(t, "User", err)
-	if got.PasswordHash != "new" || !got.Disabled {
-		t.Errorf("UpdateUser did not replace fields: %+v", got)
+	created := User{Username: "alice", PasswordHash: "old", Scopes: []string{"a"}, NotBefore: base, CreatedAt: base}
+	confNoErr(t, "CreateUser", s.CreateUser(ctx, created))
+	check := func(step string, want User) {
+		t.Helper()
+		got, err := s.User(ctx, "alice")
+		confNoErr(t, "User", err)
+		if got.PasswordHash != want.PasswordHash || got.Disabled != want.Disabled {
+			t.Errorf("after %s: %+v, want %+v", step, got, want)
+		}
+		confSameStrings(t, step+": Scopes", got.Scopes, want.Scopes)
+		confSameTime(t, step+": NotBefore", got.NotBefore, want.NotBefore)
+		confSameTime(t, step+": CreatedAt (kept)", got.CreatedAt, base)
 	}
-	confSameStrings(t, "Scopes", got.Scopes, []string{"b", "c"})
-	confSameTime(t, "NotBefore", got.NotBefore, upd.NotBefore)
-	confSameTime(t, "CreatedAt (kept)", got.CreatedAt, base)
+	// Each change touches only the fields it sets.
+	want := created
+	confNoErr(t, "UpdateUser nothing", s.UpdateUser(ctx, "alice", UserChange{}))
+	check("an empty change", want)
+	confNoErr(t, "UpdateUser hash", s.UpdateUser(ctx, "alice", UserChange{PasswordHash: "new"}))
+	want.PasswordHash = "new"
+	check("a new hash", want)
+	confNoErr(t, "UpdateUser scopes", s.UpdateUser(ctx, "alice", UserChange{Scopes: []string{"c", "b", "c"}}))
+	want.Scopes = []string{"b", "c"}
+	check("new scopes", want)
+	confNoErr(t, "UpdateUser disabled", s.UpdateUser(ctx, "alice", UserChange{Disabled: new(true)}))
+	want.Disabled = true
+	check("disabling", want)
+	confNoErr(t, "UpdateUser not-before", s.UpdateUser(ctx, "alice", UserChange{NotBefore: base.Add(time.Minute)}))
+	want.NotBefore = base.Add(time.Minute)
+	check("a later not-before", want)
+	confNoErr(t, "UpdateUser earlier not-before", s.UpdateUser(ctx, "alice", UserChange{NotBefore: base}))
+	check("an earlier not-before (never moves back)", want)
+	confNoErr(t, "UpdateUser enabled, no scopes", s.UpdateUser(ctx, "alice", UserChange{Disabled: new(false), Scopes: []string{}}))
+	want.Disabled, want.Scopes = false, nil
+	check("enabling and removing the scopes", want)
 }
 
 func confUserNotBeforeFeed(t *testing.T, s Store) {
 	ctx := context.Background()
 	base := confBase()
 	confNoErr(t, "CreateUser", s.CreateUser(ctx, User{Username: "alice", PasswordHash: "h"}))
-	confNoErr(t, "UpdateUser hash only", s.UpdateUser(ctx, User{Username: "alice", PasswordHash: "h2"}))
+	confNoErr(t, "UpdateUser hash only", s.UpdateUser(ctx, "alice", UserChange{PasswordHash: "h2"}))
 	evs, err := s.RevocationsSince(ctx, 0)
 	confNoErr(t, "RevocationsSince", err)
 	if len(evs) != 0 {
 		t.Fatalf("an update that kept NotBefore produced events: %+v", evs)
 	}
-	confNoErr(t, "UpdateUser", s.UpdateUser(ctx, User{Username: "alice", PasswordHash: "h3", NotBefore: base}))
-	confNoErr(t, "UpdateUser same NotBefore", s.UpdateUser(ctx, User{Username: "alice", PasswordHash: "h4", NotBefore: base}))
-	confNoErr(t, "UpdateUser later", s.UpdateUser(ctx, User{Username: "alice", PasswordHash: "h5", NotBefore: base.Add(time.Second)}))
+	confNoErr(t, "UpdateUser", s.UpdateUser(ctx, "alice", UserChange{PasswordHash: "h3", NotBefore: base}))
+	confNoErr(t, "UpdateUser same NotBefore", s.UpdateUser(ctx, "alice", UserChange{PasswordHash: "h4", NotBefore: base}))
+	confNoErr(t, "UpdateUser earlier", s.UpdateUser(ctx, "alice", UserChange{NotBefore: base.Add(-time.Second)}))
+	confNoErr(t, "UpdateUser later", s.UpdateUser(ctx, "alice", UserChange{PasswordHash: "h5", NotBefore: base.Add(time.Second)}))
 	evs, err = s.RevocationsSince(ctx, 0)
 	confNoErr(t, "RevocationsSince", err)
 	if len(evs) != 2 {
@@ -216,6 +240,56 @@ func confUserNotBeforeFeed(t *testing.T, s Store) {
 	}
 	if evs[1].Seq <= evs[0].Seq {
 		t.Errorf("sequence numbers not increasing: %d then %d", evs[0].Seq, evs[1].Seq)
+	}
+}
+
+// confConcurrentUserUpdates races, for several users, a password change
+// against a disable and a change of scopes, as admin commands run by two
+// processes at once would: every change must take effect, whatever the
+// order, and the not-before time must end at the later of the two.
+func confConcurrentUserUpdates(t *testing.T, s Store) {
+	ctx := context.Background()
+	base := confBase()
+	const users = 10
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range users {
+		name := fmt.Sprint("user", i)
+		confNoErr(t, "CreateUser", s.CreateUser(ctx, User{Username: name, PasswordHash: "old", Scopes: []string{"a"}}))
+		for _, c := range []UserChange{
+			{PasswordHash: "new", NotBefore: base.Add(time.Duration(i) * time.Millisecond)},
+			{Disabled: new(true), NotBefore: base.Add(time.Second)},
+			{Scopes: []string{"b"}},
+		} {
+			wg.Go(func() {
+				<-start
+				if err := s.UpdateUser(ctx, name, c); err != nil {
+					t.Errorf("UpdateUser(%s, %+v): %v", name, c, err)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	for i := range users {
+		name := fmt.Sprint("user", i)
+		u, err := s.User(ctx, name)
+		confNoErr(t, "User", err)
+		if u.PasswordHash != "new" || !u.Disabled || !slices.Equal(u.Scopes, []string{"b"}) {
+			t.Errorf("%s lost a concurrent update: %+v, want the new hash, disabled and scopes [b]", name, u)
+		}
+		confSameTime(t, name+" NotBefore", u.NotBefore, base.Add(time.Second))
+	}
+	// The feed ends, for each user, with the later not-before time.
+	evs, err := s.RevocationsSince(ctx, 0)
+	confNoErr(t, "RevocationsSince", err)
+	last := map[string]time.Time{}
+	for _, ev := range evs {
+		last[ev.Subject] = ev.NotBefore
+	}
+	for i := range users {
+		name := fmt.Sprint("user", i)
+		confSameTime(t, name+" last fed NotBefore", last[name], base.Add(time.Second))
 	}
 }
 
@@ -642,7 +716,7 @@ func confFeedOrder(t *testing.T, s Store) {
 	}
 	confNoErr(t, "Deny", s.Deny(ctx, DeniedToken{JTI: "j1", ExpiresAt: base.Add(time.Hour)}, DeniedToken{JTI: "j2", ExpiresAt: base.Add(time.Minute)}))
 	confNoErr(t, "CreateUser", s.CreateUser(ctx, User{Username: "alice", PasswordHash: "h"}))
-	confNoErr(t, "UpdateUser", s.UpdateUser(ctx, User{Username: "alice", PasswordHash: "h", NotBefore: base}))
+	confNoErr(t, "UpdateUser", s.UpdateUser(ctx, "alice", UserChange{NotBefore: base}))
 	confNoErr(t, "Deny", s.Deny(ctx, DeniedToken{JTI: "j3", ExpiresAt: base.Add(time.Hour)}))
 	confNoErr(t, "Deny nothing", s.Deny(ctx))
 
@@ -686,7 +760,7 @@ func confPrune(t *testing.T, s Store) {
 	base := confBase()
 	confNoErr(t, "Deny", s.Deny(ctx, DeniedToken{JTI: "kept", ExpiresAt: base.Add(time.Hour)}))
 	confNoErr(t, "CreateUser", s.CreateUser(ctx, User{Username: "alice", PasswordHash: "h"}))
-	confNoErr(t, "UpdateUser", s.UpdateUser(ctx, User{Username: "alice", PasswordHash: "h", NotBefore: base.Add(-48 * time.Hour)}))
+	confNoErr(t, "UpdateUser", s.UpdateUser(ctx, "alice", UserChange{NotBefore: base.Add(-48 * time.Hour)}))
 	// The newest event is the one that expires, so that pruning removes the
 	// highest sequence number.
 	confNoErr(t, "Deny", s.Deny(ctx, DeniedToken{JTI: "gone", ExpiresAt: base.Add(-time.Minute)}))
@@ -900,15 +974,24 @@ func confRetryNeedsLiveSealedSuccessor(t *testing.T, s Store) {
 }
 
 func confConcurrentRetries(t *testing.T, s Store) {
+	confRaceRetries(t, s)
+}
+
+// confRaceRetries presents one token 20 times at once with a grace period,
+// spreading the calls over stores (instances sharing one database, or just
+// one store): one call rotates, every other is answered as a retry with
+// the same successor and the winner's sealed value, and nothing is denied.
+func confRaceRetries(t *testing.T, stores ...Store) {
 	ctx := context.Background()
 	base := confBase()
-	confNoErr(t, "CreateRefresh", s.CreateRefresh(ctx, confFamily("a", base)))
+	confNoErr(t, "CreateRefresh", stores[0].CreateRefresh(ctx, confFamily("a", base)))
 	const n = 20
 	results := make([]RefreshRotated, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
+		s := stores[i%len(stores)]
 		wg.Go(func() {
 			<-start
 			results[i], errs[i] = s.RotateRefresh(ctx, confRetryRotation("a", fmt.Sprint("next-", i), base, time.Minute))
@@ -938,7 +1021,7 @@ func confConcurrentRetries(t *testing.T, s Store) {
 			t.Errorf("retry %d got sealed %q, want the winner's", i, r.Sealed)
 		}
 	}
-	if jtis := confDeniedJTIs(t, s); len(jtis) != 0 {
+	if jtis := confDeniedJTIs(t, stores[0]); len(jtis) != 0 {
 		t.Errorf("retries within the grace period denied %q", jtis)
 	}
 }

@@ -16,6 +16,11 @@ var (
 	// ErrRefreshReused means a refresh token that was already rotated or
 	// revoked was presented again. The store has revoked the whole family.
 	ErrRefreshReused = errors.New("auth: refresh token reused")
+	// ErrUnavailable means the store could not be reached or did not answer
+	// in time (a database server down, restarting, overloaded or
+	// unreachable). Nothing is known to have changed; the call may succeed
+	// later. The server answers 503 with a generic body.
+	ErrUnavailable = errors.New("auth: store unavailable")
 )
 
 // User is an account that can log in with a password or HTTP Basic.
@@ -28,6 +33,19 @@ type User struct {
 	// before it are rejected. Set on password change and on disabling.
 	NotBefore time.Time
 	CreatedAt time.Time
+}
+
+// UserChange is what UpdateUser changes: the fields it sets, and nothing
+// else, so that updates of different fields made at the same time (a
+// password change racing a disable, from two processes) all take effect.
+type UserChange struct {
+	PasswordHash string   // the new hash, if not empty
+	Scopes       []string // the new scopes, if not nil (an empty slice removes them all)
+	Disabled     *bool    // the new state, if not nil
+	// NotBefore, if later than the stored one, replaces it and is appended
+	// to the revocation feed (a Subject event) in the same transaction. It
+	// never moves back.
+	NotBefore time.Time
 }
 
 // APIKey is a key bound to scopes. Only its digest is stored.
@@ -127,8 +145,11 @@ type RefreshRotated struct {
 type Store interface {
 	CreateUser(ctx context.Context, u User) error            // ErrExists
 	User(ctx context.Context, username string) (User, error) // ErrNotFound
-	UpdateUser(ctx context.Context, u User) error            // ErrNotFound
 	ListUsers(ctx context.Context) ([]User, error)           // sorted by username
+	// UpdateUser applies c to the user (ErrNotFound if unknown) in one
+	// transaction: fields c does not set keep their stored value, whatever
+	// another process changed since the caller read the user.
+	UpdateUser(ctx context.Context, username string, c UserChange) error
 
 	CreateAPIKey(ctx context.Context, k APIKey) error
 	// APIKeyByDigest finds a live (not revoked) key by the digest of its secret.
@@ -186,4 +207,20 @@ type Store interface {
 	RevocationsSince(ctx context.Context, seq int64) ([]Revocation, error)
 
 	Close() error
+}
+
+// SchemaMigrator is implemented by the stores with a versioned schema
+// (SQLite and PostgreSQL). Opening such a store migrates it; `server
+// migrate` reports what was done.
+type SchemaMigrator interface {
+	// Migrate brings the schema to the newest version this code knows. It is
+	// safe to run from several processes at once, and refuses a schema newer
+	// than this code.
+	Migrate(ctx context.Context) (SchemaVersions, error)
+}
+
+// SchemaVersions is the result of a migration.
+type SchemaVersions struct {
+	Opened  int // the version this process found when it opened the store (0: empty)
+	Current int // the version now, the newest this code knows
 }

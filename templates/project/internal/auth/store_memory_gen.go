@@ -50,6 +50,27 @@ const (
 // pruneInterval is how often, at most, a store deletes expired rows.
 const pruneInterval = time.Minute
 
+// pruneSchedule tells a store when to prune: at most once per
+// pruneInterval of the caller's clock.
+type pruneSchedule struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+// due reports whether a prune at now is due.
+func (p *pruneSchedule) due(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !now.IsZero() && now.Sub(p.last).Abs() >= pruneInterval
+}
+
+// done records a prune at now.
+func (p *pruneSchedule) done(now time.Time) {
+	p.mu.Lock()
+	p.last = now
+	p.mu.Unlock()
+}
+
 // timeToNanos encodes t for storage: 0 for the zero time, otherwise Unix
 // nanoseconds. That covers the years 1678 to 2262; times outside are clamped.
 // (The instant 1970-01-01T00:00:00Z itself reads back as the zero time.)
@@ -141,6 +162,23 @@ func checkUser(u User) error {
 		return errors.New("auth: store: user has no name")
 	}
 	return nil
+}
+
+// userChangeArgs returns the statement arguments of an update of the
+// fields c sets, and nil (NULL: the statement keeps the stored value) for
+// the others: the password hash, the scopes as encode stores them, and the
+// disabled flag.
+func userChangeArgs(c UserChange, encode func([]string) any) (hash, scopes, disabled any) {
+	if c.PasswordHash != "" {
+		hash = c.PasswordHash
+	}
+	if c.Scopes != nil {
+		scopes = encode(c.Scopes)
+	}
+	if c.Disabled != nil {
+		disabled = *c.Disabled
+	}
+	return hash, scopes, disabled
 }
 
 func checkAPIKey(k APIKey) error {
@@ -279,21 +317,29 @@ func (s *MemoryStore) User(_ context.Context, username string) (User, error) {
 	return normUser(u), nil
 }
 
-// UpdateUser implements Store. A change of NotBefore is appended to the
+// UpdateUser implements Store. A later NotBefore is appended to the
 // revocation feed.
-func (s *MemoryStore) UpdateUser(_ context.Context, u User) error {
+func (s *MemoryStore) UpdateUser(_ context.Context, username string, c UserChange) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, ok := s.users[u.Username]
+	u, ok := s.users[username]
 	if !ok {
-		return fmt.Errorf("%w: user %q", ErrNotFound, u.Username)
+		return fmt.Errorf("%w: user %q", ErrNotFound, username)
 	}
-	u = normUser(u)
-	u.CreatedAt = old.CreatedAt
-	s.users[u.Username] = u
-	if !u.NotBefore.Equal(old.NotBefore) {
-		s.appendRevocation(Revocation{Subject: u.Username, NotBefore: u.NotBefore})
+	if c.PasswordHash != "" {
+		u.PasswordHash = c.PasswordHash
 	}
+	if c.Scopes != nil {
+		u.Scopes = storedScopes(c.Scopes)
+	}
+	if c.Disabled != nil {
+		u.Disabled = *c.Disabled
+	}
+	if nb := normTime(c.NotBefore); nb.After(u.NotBefore) {
+		u.NotBefore = nb
+		s.appendRevocation(Revocation{Subject: username, NotBefore: nb})
+	}
+	s.users[username] = u
 	return nil
 }
 

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -37,11 +36,12 @@ type SQLiteStore struct {
 	write *sql.DB
 	read  *sql.DB
 
-	pruneMu   sync.Mutex
-	lastPrune time.Time
+	opened  int // schema version found when the store was opened
+	pruning pruneSchedule
 }
 
 var _ Store = (*SQLiteStore)(nil)
+var _ SchemaMigrator = (*SQLiteStore)(nil)
 
 // sqliteBusyTimeout is how long a statement waits for another process's
 // write lock before failing.
@@ -94,7 +94,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
 	s := &SQLiteStore{write: write}
 	// The writer's first connection switches the file to WAL before any
 	// reader opens it.
-	if err := s.migrate(ctx); err != nil {
+	if s.opened, err = s.migrate(ctx); err != nil {
 		write.Close()
 		return nil, err
 	}
@@ -201,24 +201,33 @@ CREATE INDEX refresh_tokens_client ON refresh_tokens (client_id) WHERE client_id
 	}
 }
 
+// Migrate implements SchemaMigrator.
+func (s *SQLiteStore) Migrate(ctx context.Context) (SchemaVersions, error) {
+	if _, err := s.migrate(ctx); err != nil {
+		return SchemaVersions{}, err
+	}
+	return SchemaVersions{Opened: s.opened, Current: len(sqliteMigrations())}, nil
+}
+
 // migrate applies the migrations not yet recorded in schema_version, each
 // in its own transaction together with its record, so a crash leaves the
 // schema at a known version and concurrent openers do not apply one twice.
-func (s *SQLiteStore) migrate(ctx context.Context) error {
+// It returns the version it found.
+func (s *SQLiteStore) migrate(ctx context.Context) (int, error) {
 	const create = `CREATE TABLE IF NOT EXISTS schema_version (
 	version    INTEGER NOT NULL PRIMARY KEY,
 	applied_at INTEGER NOT NULL
 ) STRICT`
 	if _, err := s.write.ExecContext(ctx, create); err != nil {
-		return fmt.Errorf("auth: sqlite: create schema_version: %w", err)
+		return 0, fmt.Errorf("auth: sqlite: create schema_version: %w", err)
 	}
 	migrations := sqliteMigrations()
 	var current int
 	if err := s.write.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
-		return fmt.Errorf("auth: sqlite: read schema version: %w", err)
+		return 0, fmt.Errorf("auth: sqlite: read schema version: %w", err)
 	}
 	if current > len(migrations) {
-		return fmt.Errorf("auth: sqlite: the database schema is at version %d, newer than this server supports (%d)", current, len(migrations))
+		return 0, fmt.Errorf("auth: sqlite: the database schema is at version %d, newer than this server supports (%d)", current, len(migrations))
 	}
 	for i, m := range migrations {
 		version := i + 1
@@ -238,10 +247,10 @@ func (s *SQLiteStore) migrate(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("auth: sqlite: migrate to version %d: %w", version, err)
+			return 0, fmt.Errorf("auth: sqlite: migrate to version %d: %w", version, err)
 		}
 	}
-	return nil
+	return current, nil
 }
 
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE), committing if fn
@@ -339,27 +348,28 @@ func (s *SQLiteStore) User(ctx context.Context, username string) (User, error) {
 	return u, nil
 }
 
-// UpdateUser implements Store. Every field but CreatedAt is replaced; a
-// change of NotBefore is appended to the revocation feed in the same
-// transaction.
-func (s *SQLiteStore) UpdateUser(ctx context.Context, u User) error {
-	what := fmt.Sprintf("user %q", u.Username)
+// UpdateUser implements Store. The fields c does not set are kept by the
+// statement itself (coalesce), not read and written back; a later
+// NotBefore is appended to the revocation feed in the same transaction.
+func (s *SQLiteStore) UpdateUser(ctx context.Context, username string, c UserChange) error {
+	what := fmt.Sprintf("user %q", username)
+	hash, scopes, disabled := userChangeArgs(c, func(sc []string) any { return encodeScopes(sc) })
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var oldNotBefore int64
-		err := tx.QueryRowContext(ctx, `SELECT not_before FROM users WHERE username = ?`, u.Username).Scan(&oldNotBefore)
+		err := tx.QueryRowContext(ctx, `SELECT not_before FROM users WHERE username = ?`, username).Scan(&oldNotBefore)
 		if err != nil {
 			return sqliteErr(what, err)
 		}
-		notBefore := timeToNanos(u.NotBefore)
-		_, err = tx.ExecContext(ctx,
-			`UPDATE users SET password_hash = ?, scopes = ?, disabled = ?, not_before = ? WHERE username = ?`,
-			u.PasswordHash, encodeScopes(u.Scopes), u.Disabled, notBefore, u.Username)
+		notBefore := max(timeToNanos(c.NotBefore), oldNotBefore)
+		_, err = tx.ExecContext(ctx, `UPDATE users SET password_hash = coalesce(?, password_hash), scopes = coalesce(?, scopes),
+			disabled = coalesce(?, disabled), not_before = ? WHERE username = ?`,
+			hash, scopes, disabled, notBefore, username)
 		if err != nil {
 			return sqliteErr("update "+what, err)
 		}
 		if notBefore != oldNotBefore {
 			_, err = tx.ExecContext(ctx,
-				`INSERT INTO revocations (subject, not_before, expires_at) VALUES (?, ?, 0)`, u.Username, notBefore)
+				`INSERT INTO revocations (subject, not_before, expires_at) VALUES (?, ?, 0)`, username, notBefore)
 			if err != nil {
 				return sqliteErr("record revocation of "+what, err)
 			}
@@ -874,10 +884,7 @@ func (s *SQLiteStore) RevocationsSince(ctx context.Context, seq int64) ([]Revoca
 // with them) and denylist events MaxLeeway past their token's expiry, at
 // most once per pruneInterval of the caller's clock.
 func (s *SQLiteStore) prune(ctx context.Context, tx *sql.Tx, now time.Time) error {
-	s.pruneMu.Lock()
-	due := !now.IsZero() && now.Sub(s.lastPrune).Abs() >= pruneInterval
-	s.pruneMu.Unlock()
-	if !due {
+	if !s.pruning.due(now) {
 		return nil
 	}
 	n := timeToNanos(now)
@@ -890,9 +897,7 @@ func (s *SQLiteStore) prune(ctx context.Context, tx *sql.Tx, now time.Time) erro
 	}
 	// Recorded even if the transaction later rolls back: pruning is only
 	// housekeeping and will happen on a later call.
-	s.pruneMu.Lock()
-	s.lastPrune = now
-	s.pruneMu.Unlock()
+	s.pruning.done(now)
 	return nil
 }
 
