@@ -140,7 +140,7 @@ func (w *Writer) commentOut(root *os.Root, dir, file, name, note string) error {
 	out := append([]byte{}, src[:from]...)
 	out = append(out, "// gatehouse: "+note+".\n// The method is kept below, commented out; delete it when you no longer need it.\n"...)
 	out = append(out, commentLines(src[from:to])...)
-	out = append(out, src[to:]...)
+	out = append(out, separate(src[to:])...)
 	out, err = commentUnusedImports(out)
 	if err != nil {
 		return err
@@ -155,12 +155,18 @@ func lineStart(src []byte, off int) int {
 	return bytes.LastIndexByte(src[:off], '\n') + 1
 }
 
-// commentLines prefixes every line of b with "// ".
+// commentLines prefixes every line of b with "// ", and turns blank lines
+// into "//": gofmt removes trailing spaces, even in comments.
 func commentLines(b []byte) []byte {
 	lines := bytes.SplitAfter(b, []byte("\n"))
 	var out []byte
 	for _, l := range lines {
 		if len(l) == 0 {
+			continue
+		}
+		if len(bytes.TrimSpace(l)) == 0 {
+			out = append(out, "//"...)
+			out = append(out, bytes.TrimLeft(l, " \t\r")...)
 			continue
 		}
 		out = append(out, "// "...)
@@ -169,8 +175,22 @@ func commentLines(b []byte) []byte {
 	return out
 }
 
+// separate returns rest, what follows code that was commented out, with a
+// blank line first when a declaration or comment starts on the next line:
+// joined to the comment block, it would make it a doc comment, which gofmt
+// reformats.
+func separate(rest []byte) []byte {
+	next, ok := bytes.CutPrefix(rest, []byte("\n"))
+	if !ok || len(next) == 0 || next[0] == '\n' {
+		return rest
+	}
+	return append([]byte("\n"), rest...)
+}
+
 // commentUnusedImports comments out the import lines of src whose package
-// name is not used in the file.
+// name is not used in the file; a parenthesised import declaration none of
+// whose imports is used is commented out whole, since gofmt would move
+// comments alone in an import block to the first column.
 func commentUnusedImports(src []byte) ([]byte, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "", src, parser.ParseComments|parser.SkipObjectResolution)
@@ -186,19 +206,42 @@ func commentUnusedImports(src []byte) ([]byte, error) {
 		}
 		return true
 	})
-	// Work backwards so earlier offsets stay valid.
-	for i := len(f.Imports) - 1; i >= 0; i-- {
-		im := f.Imports[i]
+	unused := func(im *ast.ImportSpec) bool {
 		p, _ := strconv.Unquote(im.Path.Value)
 		name, sure := importName(p)
 		if im.Name != nil {
 			name, sure = im.Name.Name, true
 		}
-		if !sure || name == "_" || name == "." || used[name] {
-			continue // when unsure, keep the import: a wrong guess would break it
+		// When unsure, keep the import: a wrong guess would break it.
+		return sure && name != "_" && name != "." && !used[name]
+	}
+	// Work backwards so earlier offsets stay valid.
+	for i := len(f.Decls) - 1; i >= 0; i-- {
+		gd, ok := f.Decls[i].(*ast.GenDecl)
+		if !ok || gd.Tok != token.IMPORT {
+			continue
 		}
-		at := lineStart(src, fset.Position(im.Pos()).Offset)
-		src = splice(src, at, []byte("// "))
+		var drop []*ast.ImportSpec
+		for _, spec := range gd.Specs {
+			if im := spec.(*ast.ImportSpec); unused(im) {
+				drop = append(drop, im)
+			}
+		}
+		if len(drop) == 0 {
+			continue
+		}
+		if gd.Rparen.IsValid() && len(drop) == len(gd.Specs) {
+			from := lineStart(src, fset.Position(gd.Pos()).Offset)
+			to := fset.Position(gd.End()).Offset
+			src = append(append(append([]byte{}, src[:from]...), commentLines(src[from:to])...), separate(src[to:])...)
+			continue
+		}
+		for j := len(drop) - 1; j >= 0; j-- {
+			// After the indentation, where gofmt keeps a comment.
+			at := lineStart(src, fset.Position(drop[j].Pos()).Offset)
+			at += len(src[at:]) - len(bytes.TrimLeft(src[at:], " \t"))
+			src = splice(src, at, []byte("// "))
+		}
 	}
 	return src, nil
 }
