@@ -28,7 +28,7 @@ type handlerMethod struct {
 
 // StubReport says what AddStubs did.
 type StubReport struct {
-	Added   []string // "ListPets (internal/handlers/pets.go)"
+	Added   []string // "ListPets (GET /pets) in internal/handlers/pets.go"
 	Removed []string // explanations for methods whose operation is gone
 }
 
@@ -55,39 +55,22 @@ func (w *Writer) AddStubs(dir string, res *Result, previous *Manifest) (*StubRep
 	if err := w.sweep(root, []string{HandlersDir}); err != nil {
 		return nil, err
 	}
-	have := make(map[string]bool, len(methods))
-	for _, m := range methods {
-		have[m.Name] = true
-	}
 	report := &StubReport{}
-	current := make(map[string]string, len(res.data.Ops)) // "GET /x" → name
-	byFile := map[string][]opData{}
-	var files []string
-	for _, g := range res.data.Groups {
-		for _, op := range g.Ops {
-			current[op.Method+" "+op.Path] = op.GoName
-			if have[op.GoName] {
-				continue
-			}
-			if len(byFile[g.File]) == 0 {
-				files = append(files, g.File)
-			}
-			byFile[g.File] = append(byFile[g.File], op)
-		}
-	}
-	for _, file := range files {
-		ops := byFile[file]
-		rel := HandlersDir + "/" + file
-		if err := w.addToFile(root, dir, rel, ops, res); err != nil {
+	missing := missingStubs(methods, res)
+	for _, file := range missing.files {
+		ops := missing.byFile[file]
+		if err := w.addToFile(root, dir, file, ops, res); err != nil {
 			return nil, err
 		}
 		for _, op := range ops {
-			report.Added = append(report.Added, fmt.Sprintf("%s (%s %s) in %s", op.GoName, op.Method, op.Path, rel))
+			report.Added = append(report.Added, stubLine(op, file))
 		}
 	}
-	wanted := make(map[string]bool, len(current))
-	for _, name := range current {
-		wanted[name] = true
+	current := make(map[string]string, len(res.data.Ops)) // "GET /x" → name
+	wanted := make(map[string]bool, len(res.data.Ops))
+	for _, op := range res.data.Ops {
+		current[op.Method+" "+op.Path] = op.GoName
+		wanted[op.GoName] = true
 	}
 	for _, m := range methods {
 		if wanted[m.Name] || !previous.hadOperation(m.Name) {
@@ -106,6 +89,89 @@ func (w *Writer) AddStubs(dir string, res *Result, previous *Manifest) (*StubRep
 		report.Removed = append(report.Removed, line)
 	}
 	return report, nil
+}
+
+// MissingStubs lists, as AddStubs reports them, the stubs it would add to
+// the project in dir. It changes nothing.
+func MissingStubs(dir string, res *Result) ([]string, error) {
+	methods, err := projectMethods(dir)
+	if err != nil {
+		return nil, err
+	}
+	missing := missingStubs(methods, res)
+	var out []string
+	for _, file := range missing.files {
+		for _, op := range missing.byFile[file] {
+			out = append(out, stubLine(op, file))
+		}
+	}
+	return out, nil
+}
+
+// HandlersComplete reports whether the handler package of the project in
+// dir still declares a method for every operation of the last run. When
+// one is gone (the user deleted it, or a file failed to parse), the run
+// has a stub to add, so it cannot be skipped.
+func HandlersComplete(dir string, m *Manifest) bool {
+	methods, err := projectMethods(dir)
+	if err != nil {
+		return false
+	}
+	have := methodNames(methods)
+	for name := range m.Operations {
+		if !have[name] {
+			return false
+		}
+	}
+	return true
+}
+
+// projectMethods lists the handler methods of the project in dir.
+func projectMethods(dir string) ([]handlerMethod, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return handlerMethods(root, dir)
+}
+
+// stubSet is the operations without a handler method, by the file their
+// stubs go to (project-relative), in the order of first use.
+type stubSet struct {
+	files  []string
+	byFile map[string][]opData
+}
+
+func missingStubs(methods []handlerMethod, res *Result) stubSet {
+	have := methodNames(methods)
+	set := stubSet{byFile: map[string][]opData{}}
+	for _, g := range res.data.Groups {
+		rel := HandlersDir + "/" + g.File
+		for _, op := range g.Ops {
+			if have[op.GoName] {
+				continue
+			}
+			if len(set.byFile[rel]) == 0 {
+				set.files = append(set.files, rel)
+			}
+			set.byFile[rel] = append(set.byFile[rel], op)
+		}
+	}
+	return set
+}
+
+func methodNames(methods []handlerMethod) map[string]bool {
+	names := make(map[string]bool, len(methods))
+	for _, m := range methods {
+		names[m.Name] = true
+	}
+	return names
+}
+
+// stubLine names a stub as AddStubs reports it.
+func stubLine(op opData, file string) string {
+	return fmt.Sprintf("%s (%s %s) in %s", op.GoName, op.Method, op.Path, file)
 }
 
 // commentOut turns the method name of Handlers in file into line comments
