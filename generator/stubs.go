@@ -30,6 +30,15 @@ type handlerMethod struct {
 type StubReport struct {
 	Added   []string // "ListPets (GET /pets) in internal/handlers/pets.go"
 	Removed []string // explanations for methods whose operation is gone
+	// Security lists the operations whose callers changed since the last
+	// run: "GET /branches: public → oauth2[accounts:read]".
+	Security []string
+	// Docs are handler methods whose doc comment's Security line was
+	// updated: "ListBranches in internal/handlers/branches.go".
+	Docs []string
+	// StaleDocs are handler methods whose doc comment does not hold the
+	// Security line gatehouse wrote, so it was left as it is.
+	StaleDocs []string
 }
 
 // AddStubs appends a stub method to the user's handler package for every
@@ -38,6 +47,9 @@ type StubReport struct {
 // of the file, and a missing import is inserted into the import block.
 // Methods whose operation left the spec are kept and reported, with a hint
 // when the operation looks renamed (same method and path as before).
+// Operations whose security changed since the last run are reported, and
+// the Security line gatehouse wrote into their handler's doc comment is
+// brought up to date.
 //
 // Every file is read and written inside the project directory (symbolic
 // links included); temporaries an earlier run left in the handler package
@@ -87,6 +99,9 @@ func (w *Writer) AddStubs(dir string, res *Result, previous *Manifest) (*StubRep
 			return nil, err
 		}
 		report.Removed = append(report.Removed, line)
+	}
+	if err := w.updateSecurityDocs(root, dir, methods, res, previous, report); err != nil {
+		return nil, err
 	}
 	return report, nil
 }
@@ -188,12 +203,7 @@ func (w *Writer) commentOut(root *os.Root, dir, file, name, note string) error {
 	if err != nil {
 		return err
 	}
-	var fn *ast.FuncDecl
-	for _, d := range f.Decls {
-		if d, ok := d.(*ast.FuncDecl); ok && d.Name.Name == name && d.Recv != nil {
-			fn = d
-		}
-	}
+	fn := handlersMethod(f, name)
 	if fn == nil {
 		return nil
 	}
@@ -345,21 +355,37 @@ func handlerMethods(root *os.Root, dir string) ([]handlerMethod, error) {
 			return nil, fmt.Errorf("%v; fix the syntax error so gatehouse can add stubs", err)
 		}
 		for _, d := range f.Decls {
-			fn, ok := d.(*ast.FuncDecl)
-			if !ok || fn.Recv == nil || len(fn.Recv.List) != 1 {
-				continue
-			}
-			t := fn.Recv.List[0].Type
-			if star, ok := t.(*ast.StarExpr); ok {
-				t = star.X
-			}
-			if id, ok := t.(*ast.Ident); ok && id.Name == "Handlers" {
-				out = append(out, handlerMethod{Name: fn.Name.Name, File: HandlersDir + "/" + name})
+			if fn, ok := d.(*ast.FuncDecl); ok && isHandlersMethod(fn) {
+				out = append(out, handlerMethod{Name: fn.Name.Name, File: rel})
 			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// isHandlersMethod reports whether fn is a method of Handlers or *Handlers.
+func isHandlersMethod(fn *ast.FuncDecl) bool {
+	if fn.Recv == nil || len(fn.Recv.List) != 1 {
+		return false
+	}
+	t := fn.Recv.List[0].Type
+	if star, ok := t.(*ast.StarExpr); ok {
+		t = star.X
+	}
+	id, ok := t.(*ast.Ident)
+	return ok && id.Name == "Handlers"
+}
+
+// handlersMethod returns the declaration of the method name of Handlers in
+// f, or nil.
+func handlersMethod(f *ast.File, name string) *ast.FuncDecl {
+	for _, d := range f.Decls {
+		if fn, ok := d.(*ast.FuncDecl); ok && fn.Name.Name == name && isHandlersMethod(fn) {
+			return fn
+		}
+	}
+	return nil
 }
 
 // addToFile appends stubs for ops to the handler file rel, creating it when
@@ -379,19 +405,10 @@ func (w *Writer) addToFile(root *os.Root, dir, rel string, ops []opData, res *Re
 	if err != nil {
 		return err
 	}
-	var stubs bytes.Buffer
-	for _, op := range ops {
-		text, err := res.renderer.stub(op)
-		if err != nil {
-			return err
-		}
-		stubs.Write(text)
-	}
-	formatted, err := format.Source(append([]byte("package x\n"), stubs.Bytes()...))
+	stubText, err := res.renderer.formattedStubs(ops)
 	if err != nil {
-		return fmt.Errorf("internal error: stubs for %s do not parse: %v", rel, err)
+		return fmt.Errorf("%s: %v", rel, err)
 	}
-	stubText := bytes.TrimPrefix(formatted, []byte("package x\n"))
 	out, err := ensureImports(src, []string{"context", res.data.Module + "/internal/api", res.data.Module + "/internal/routes"})
 	if err != nil {
 		return fmt.Errorf("%s: %v", rel, err)
@@ -402,6 +419,27 @@ func (w *Writer) addToFile(root *os.Root, dir, rel string, ops []opData, res *Re
 	out = append(out, stubText...)
 	return w.writeStub(root, dir, rel, out)
 }
+
+// formattedStubs renders the stubs of ops, gofmt'd as they are appended to
+// a file.
+func (r *renderer) formattedStubs(ops []opData) ([]byte, error) {
+	var stubs bytes.Buffer
+	for _, op := range ops {
+		text, err := r.stub(op)
+		if err != nil {
+			return nil, err
+		}
+		stubs.Write(text)
+	}
+	formatted, err := format.Source(append([]byte(stubPackage), stubs.Bytes()...))
+	if err != nil {
+		return nil, fmt.Errorf("internal error: stubs do not parse: %v", err)
+	}
+	return bytes.TrimPrefix(formatted, []byte(stubPackage)), nil
+}
+
+// stubPackage is the package clause stubs are formatted under.
+const stubPackage = "package x\n"
 
 func (w *Writer) writeStub(root *os.Root, dir, rel string, data []byte) error {
 	if err := w.writeAtomic(root, rel, data); err != nil {

@@ -120,7 +120,16 @@ func (c *command) generate(ctx context.Context, args []string) int {
 	for _, s := range stubs.Removed {
 		fmt.Fprintf(c.stdout, "kept %s\n", s)
 	}
-	if len(changes) == 0 && len(stubs.Added) == 0 {
+	for _, s := range stubs.Security {
+		fmt.Fprintf(c.stdout, "security of %s\n", s)
+	}
+	for _, s := range stubs.Docs {
+		fmt.Fprintf(c.stdout, "updated the Security line of the doc comment of %s\n", s)
+	}
+	for _, s := range stubs.StaleDocs {
+		fmt.Fprintf(c.stdout, "left the doc comment of %s as it is: it does not hold the Security line gatehouse wrote; update it by hand\n", s)
+	}
+	if len(changes) == 0 && len(stubs.Added) == 0 && len(stubs.Docs) == 0 {
 		fmt.Fprintln(c.stdout, "up to date")
 	}
 	return exitOK
