@@ -168,7 +168,8 @@ func noTemps(ts *testscript.TestScript, neg bool, args []string) {
 
 // keptLines checks that every line of the first file appears, unchanged and
 // in order, in the second: the second only has lines inserted. With
-// -commented, a line may also appear commented out ("// " + line).
+// -commented, a line may also appear commented out, as gatehouse comments
+// out code (see commentedOut).
 func keptLines(ts *testscript.TestScript, neg bool, args []string) {
 	commented := len(args) == 3 && args[0] == "-commented"
 	if commented {
@@ -181,13 +182,25 @@ func keptLines(ts *testscript.TestScript, neg bool, args []string) {
 	edited := strings.Split(ts.ReadFile(args[1]), "\n")
 	i := 0
 	for _, line := range edited {
-		if i < len(orig) && (line == orig[i] || commented && line == "// "+orig[i]) {
+		if i < len(orig) && (line == orig[i] || commented && commentedOut(line, orig[i])) {
 			i++
 		}
 	}
 	if i < len(orig) {
 		ts.Fatalf("%s lost or changed line %d of %s: %q", args[1], i+1, args[0], orig[i])
 	}
+}
+
+// commentedOut reports whether line is orig commented out the way gofmt
+// keeps it: "// " before the line, or after its indentation (an import in
+// a block), or "//" for a blank line.
+func commentedOut(line, orig string) bool {
+	code := strings.TrimLeft(orig, " \t")
+	if code == "" {
+		return line == "//"
+	}
+	indent := orig[:len(orig)-len(code)]
+	return line == "// "+orig || line == indent+"// "+code
 }
 
 // replace edits a file in place: replace FILE OLD NEW, where OLD must occur

@@ -28,8 +28,17 @@ type handlerMethod struct {
 
 // StubReport says what AddStubs did.
 type StubReport struct {
-	Added   []string // "ListPets (internal/handlers/pets.go)"
+	Added   []string // "ListPets (GET /pets) in internal/handlers/pets.go"
 	Removed []string // explanations for methods whose operation is gone
+	// Security lists the operations whose callers changed since the last
+	// run: "GET /branches: public → oauth2[accounts:read]".
+	Security []string
+	// Docs are handler methods whose doc comment's Security line was
+	// updated: "ListBranches in internal/handlers/branches.go".
+	Docs []string
+	// StaleDocs are handler methods whose doc comment does not hold the
+	// Security line gatehouse wrote, so it was left as it is.
+	StaleDocs []string
 }
 
 // AddStubs appends a stub method to the user's handler package for every
@@ -38,6 +47,9 @@ type StubReport struct {
 // of the file, and a missing import is inserted into the import block.
 // Methods whose operation left the spec are kept and reported, with a hint
 // when the operation looks renamed (same method and path as before).
+// Operations whose security changed since the last run are reported, and
+// the Security line gatehouse wrote into their handler's doc comment is
+// brought up to date.
 //
 // Every file is read and written inside the project directory (symbolic
 // links included); temporaries an earlier run left in the handler package
@@ -55,39 +67,22 @@ func (w *Writer) AddStubs(dir string, res *Result, previous *Manifest) (*StubRep
 	if err := w.sweep(root, []string{HandlersDir}); err != nil {
 		return nil, err
 	}
-	have := make(map[string]bool, len(methods))
-	for _, m := range methods {
-		have[m.Name] = true
-	}
 	report := &StubReport{}
-	current := make(map[string]string, len(res.data.Ops)) // "GET /x" → name
-	byFile := map[string][]opData{}
-	var files []string
-	for _, g := range res.data.Groups {
-		for _, op := range g.Ops {
-			current[op.Method+" "+op.Path] = op.GoName
-			if have[op.GoName] {
-				continue
-			}
-			if len(byFile[g.File]) == 0 {
-				files = append(files, g.File)
-			}
-			byFile[g.File] = append(byFile[g.File], op)
-		}
-	}
-	for _, file := range files {
-		ops := byFile[file]
-		rel := HandlersDir + "/" + file
-		if err := w.addToFile(root, dir, rel, ops, res); err != nil {
+	missing := missingStubs(methods, res)
+	for _, file := range missing.files {
+		ops := missing.byFile[file]
+		if err := w.addToFile(root, dir, file, ops, res); err != nil {
 			return nil, err
 		}
 		for _, op := range ops {
-			report.Added = append(report.Added, fmt.Sprintf("%s (%s %s) in %s", op.GoName, op.Method, op.Path, rel))
+			report.Added = append(report.Added, stubLine(op, file))
 		}
 	}
-	wanted := make(map[string]bool, len(current))
-	for _, name := range current {
-		wanted[name] = true
+	current := make(map[string]string, len(res.data.Ops)) // "GET /x" → name
+	wanted := make(map[string]bool, len(res.data.Ops))
+	for _, op := range res.data.Ops {
+		current[op.Method+" "+op.Path] = op.GoName
+		wanted[op.GoName] = true
 	}
 	for _, m := range methods {
 		if wanted[m.Name] || !previous.hadOperation(m.Name) {
@@ -105,7 +100,93 @@ func (w *Writer) AddStubs(dir string, res *Result, previous *Manifest) (*StubRep
 		}
 		report.Removed = append(report.Removed, line)
 	}
+	if err := w.updateSecurityDocs(root, dir, methods, res, previous, report); err != nil {
+		return nil, err
+	}
 	return report, nil
+}
+
+// MissingStubs lists, as AddStubs reports them, the stubs it would add to
+// the project in dir. It changes nothing.
+func MissingStubs(dir string, res *Result) ([]string, error) {
+	methods, err := projectMethods(dir)
+	if err != nil {
+		return nil, err
+	}
+	missing := missingStubs(methods, res)
+	var out []string
+	for _, file := range missing.files {
+		for _, op := range missing.byFile[file] {
+			out = append(out, stubLine(op, file))
+		}
+	}
+	return out, nil
+}
+
+// HandlersComplete reports whether the handler package of the project in
+// dir still declares a method for every operation of the last run. When
+// one is gone (the user deleted it, or a file failed to parse), the run
+// has a stub to add, so it cannot be skipped.
+func HandlersComplete(dir string, m *Manifest) bool {
+	methods, err := projectMethods(dir)
+	if err != nil {
+		return false
+	}
+	have := methodNames(methods)
+	for name := range m.Operations {
+		if !have[name] {
+			return false
+		}
+	}
+	return true
+}
+
+// projectMethods lists the handler methods of the project in dir.
+func projectMethods(dir string) ([]handlerMethod, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return handlerMethods(root, dir)
+}
+
+// stubSet is the operations without a handler method, by the file their
+// stubs go to (project-relative), in the order of first use.
+type stubSet struct {
+	files  []string
+	byFile map[string][]opData
+}
+
+func missingStubs(methods []handlerMethod, res *Result) stubSet {
+	have := methodNames(methods)
+	set := stubSet{byFile: map[string][]opData{}}
+	for _, g := range res.data.Groups {
+		rel := HandlersDir + "/" + g.File
+		for _, op := range g.Ops {
+			if have[op.GoName] {
+				continue
+			}
+			if len(set.byFile[rel]) == 0 {
+				set.files = append(set.files, rel)
+			}
+			set.byFile[rel] = append(set.byFile[rel], op)
+		}
+	}
+	return set
+}
+
+func methodNames(methods []handlerMethod) map[string]bool {
+	names := make(map[string]bool, len(methods))
+	for _, m := range methods {
+		names[m.Name] = true
+	}
+	return names
+}
+
+// stubLine names a stub as AddStubs reports it.
+func stubLine(op opData, file string) string {
+	return fmt.Sprintf("%s (%s %s) in %s", op.GoName, op.Method, op.Path, file)
 }
 
 // commentOut turns the method name of Handlers in file into line comments
@@ -122,12 +203,7 @@ func (w *Writer) commentOut(root *os.Root, dir, file, name, note string) error {
 	if err != nil {
 		return err
 	}
-	var fn *ast.FuncDecl
-	for _, d := range f.Decls {
-		if d, ok := d.(*ast.FuncDecl); ok && d.Name.Name == name && d.Recv != nil {
-			fn = d
-		}
-	}
+	fn := handlersMethod(f, name)
 	if fn == nil {
 		return nil
 	}
@@ -140,7 +216,7 @@ func (w *Writer) commentOut(root *os.Root, dir, file, name, note string) error {
 	out := append([]byte{}, src[:from]...)
 	out = append(out, "// gatehouse: "+note+".\n// The method is kept below, commented out; delete it when you no longer need it.\n"...)
 	out = append(out, commentLines(src[from:to])...)
-	out = append(out, src[to:]...)
+	out = append(out, separate(src[to:])...)
 	out, err = commentUnusedImports(out)
 	if err != nil {
 		return err
@@ -155,12 +231,18 @@ func lineStart(src []byte, off int) int {
 	return bytes.LastIndexByte(src[:off], '\n') + 1
 }
 
-// commentLines prefixes every line of b with "// ".
+// commentLines prefixes every line of b with "// ", and turns blank lines
+// into "//": gofmt removes trailing spaces, even in comments.
 func commentLines(b []byte) []byte {
 	lines := bytes.SplitAfter(b, []byte("\n"))
 	var out []byte
 	for _, l := range lines {
 		if len(l) == 0 {
+			continue
+		}
+		if len(bytes.TrimSpace(l)) == 0 {
+			out = append(out, "//"...)
+			out = append(out, bytes.TrimLeft(l, " \t\r")...)
 			continue
 		}
 		out = append(out, "// "...)
@@ -169,8 +251,22 @@ func commentLines(b []byte) []byte {
 	return out
 }
 
+// separate returns rest, what follows code that was commented out, with a
+// blank line first when a declaration or comment starts on the next line:
+// joined to the comment block, it would make it a doc comment, which gofmt
+// reformats.
+func separate(rest []byte) []byte {
+	next, ok := bytes.CutPrefix(rest, []byte("\n"))
+	if !ok || len(next) == 0 || next[0] == '\n' {
+		return rest
+	}
+	return append([]byte("\n"), rest...)
+}
+
 // commentUnusedImports comments out the import lines of src whose package
-// name is not used in the file.
+// name is not used in the file; a parenthesised import declaration none of
+// whose imports is used is commented out whole, since gofmt would move
+// comments alone in an import block to the first column.
 func commentUnusedImports(src []byte) ([]byte, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "", src, parser.ParseComments|parser.SkipObjectResolution)
@@ -186,19 +282,42 @@ func commentUnusedImports(src []byte) ([]byte, error) {
 		}
 		return true
 	})
-	// Work backwards so earlier offsets stay valid.
-	for i := len(f.Imports) - 1; i >= 0; i-- {
-		im := f.Imports[i]
+	unused := func(im *ast.ImportSpec) bool {
 		p, _ := strconv.Unquote(im.Path.Value)
 		name, sure := importName(p)
 		if im.Name != nil {
 			name, sure = im.Name.Name, true
 		}
-		if !sure || name == "_" || name == "." || used[name] {
-			continue // when unsure, keep the import: a wrong guess would break it
+		// When unsure, keep the import: a wrong guess would break it.
+		return sure && name != "_" && name != "." && !used[name]
+	}
+	// Work backwards so earlier offsets stay valid.
+	for i := len(f.Decls) - 1; i >= 0; i-- {
+		gd, ok := f.Decls[i].(*ast.GenDecl)
+		if !ok || gd.Tok != token.IMPORT {
+			continue
 		}
-		at := lineStart(src, fset.Position(im.Pos()).Offset)
-		src = splice(src, at, []byte("// "))
+		var drop []*ast.ImportSpec
+		for _, spec := range gd.Specs {
+			if im := spec.(*ast.ImportSpec); unused(im) {
+				drop = append(drop, im)
+			}
+		}
+		if len(drop) == 0 {
+			continue
+		}
+		if gd.Rparen.IsValid() && len(drop) == len(gd.Specs) {
+			from := lineStart(src, fset.Position(gd.Pos()).Offset)
+			to := fset.Position(gd.End()).Offset
+			src = append(append(append([]byte{}, src[:from]...), commentLines(src[from:to])...), separate(src[to:])...)
+			continue
+		}
+		for j := len(drop) - 1; j >= 0; j-- {
+			// After the indentation, where gofmt keeps a comment.
+			at := lineStart(src, fset.Position(drop[j].Pos()).Offset)
+			at += len(src[at:]) - len(bytes.TrimLeft(src[at:], " \t"))
+			src = splice(src, at, []byte("// "))
+		}
 	}
 	return src, nil
 }
@@ -236,21 +355,37 @@ func handlerMethods(root *os.Root, dir string) ([]handlerMethod, error) {
 			return nil, fmt.Errorf("%v; fix the syntax error so gatehouse can add stubs", err)
 		}
 		for _, d := range f.Decls {
-			fn, ok := d.(*ast.FuncDecl)
-			if !ok || fn.Recv == nil || len(fn.Recv.List) != 1 {
-				continue
-			}
-			t := fn.Recv.List[0].Type
-			if star, ok := t.(*ast.StarExpr); ok {
-				t = star.X
-			}
-			if id, ok := t.(*ast.Ident); ok && id.Name == "Handlers" {
-				out = append(out, handlerMethod{Name: fn.Name.Name, File: HandlersDir + "/" + name})
+			if fn, ok := d.(*ast.FuncDecl); ok && isHandlersMethod(fn) {
+				out = append(out, handlerMethod{Name: fn.Name.Name, File: rel})
 			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// isHandlersMethod reports whether fn is a method of Handlers or *Handlers.
+func isHandlersMethod(fn *ast.FuncDecl) bool {
+	if fn.Recv == nil || len(fn.Recv.List) != 1 {
+		return false
+	}
+	t := fn.Recv.List[0].Type
+	if star, ok := t.(*ast.StarExpr); ok {
+		t = star.X
+	}
+	id, ok := t.(*ast.Ident)
+	return ok && id.Name == "Handlers"
+}
+
+// handlersMethod returns the declaration of the method name of Handlers in
+// f, or nil.
+func handlersMethod(f *ast.File, name string) *ast.FuncDecl {
+	for _, d := range f.Decls {
+		if fn, ok := d.(*ast.FuncDecl); ok && fn.Name.Name == name && isHandlersMethod(fn) {
+			return fn
+		}
+	}
+	return nil
 }
 
 // addToFile appends stubs for ops to the handler file rel, creating it when
@@ -270,19 +405,10 @@ func (w *Writer) addToFile(root *os.Root, dir, rel string, ops []opData, res *Re
 	if err != nil {
 		return err
 	}
-	var stubs bytes.Buffer
-	for _, op := range ops {
-		text, err := res.renderer.stub(op)
-		if err != nil {
-			return err
-		}
-		stubs.Write(text)
-	}
-	formatted, err := format.Source(append([]byte("package x\n"), stubs.Bytes()...))
+	stubText, err := res.renderer.formattedStubs(ops)
 	if err != nil {
-		return fmt.Errorf("internal error: stubs for %s do not parse: %v", rel, err)
+		return fmt.Errorf("%s: %v", rel, err)
 	}
-	stubText := bytes.TrimPrefix(formatted, []byte("package x\n"))
 	out, err := ensureImports(src, []string{"context", res.data.Module + "/internal/api", res.data.Module + "/internal/routes"})
 	if err != nil {
 		return fmt.Errorf("%s: %v", rel, err)
@@ -293,6 +419,27 @@ func (w *Writer) addToFile(root *os.Root, dir, rel string, ops []opData, res *Re
 	out = append(out, stubText...)
 	return w.writeStub(root, dir, rel, out)
 }
+
+// formattedStubs renders the stubs of ops, gofmt'd as they are appended to
+// a file.
+func (r *renderer) formattedStubs(ops []opData) ([]byte, error) {
+	var stubs bytes.Buffer
+	for _, op := range ops {
+		text, err := r.stub(op)
+		if err != nil {
+			return nil, err
+		}
+		stubs.Write(text)
+	}
+	formatted, err := format.Source(append([]byte(stubPackage), stubs.Bytes()...))
+	if err != nil {
+		return nil, fmt.Errorf("internal error: stubs do not parse: %v", err)
+	}
+	return bytes.TrimPrefix(formatted, []byte(stubPackage)), nil
+}
+
+// stubPackage is the package clause stubs are formatted under.
+const stubPackage = "package x\n"
 
 func (w *Writer) writeStub(root *os.Root, dir, rel string, data []byte) error {
 	if err := w.writeAtomic(root, rel, data); err != nil {

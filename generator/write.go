@@ -29,6 +29,11 @@ type Manifest struct {
 	// Operations maps each operation's handler method to "METHOD /path",
 	// so the next run can tell a removed operation from a renamed one.
 	Operations map[string]string `json:"operations"`
+	// Security maps each operation's "METHOD /path" to its effective
+	// security as the last run rendered it ("oauth2[accounts:read] | apiKey"),
+	// so the next run can report who may call what differently. It only
+	// informs that report: like the rest of the manifest, it decides nothing.
+	Security map[string]string `json:"security,omitempty"`
 }
 
 func (m *Manifest) hadOperation(name string) bool {
@@ -44,9 +49,10 @@ const OutputVersion = 1
 
 // NewManifest describes res, generated from the given input files.
 func NewManifest(res *Result, inputs map[string][]byte) *Manifest {
-	m := &Manifest{Version: 1, Output: OutputVersion, Inputs: map[string]string{}, Files: map[string]string{}, Operations: map[string]string{}}
+	m := &Manifest{Version: 1, Output: OutputVersion, Inputs: map[string]string{}, Files: map[string]string{}, Operations: map[string]string{}, Security: map[string]string{}}
 	for _, op := range res.API.Operations {
 		m.Operations[op.GoName] = op.Method + " " + op.Path
+		m.Security[op.Method+" "+op.Path] = op.Security.String()
 	}
 	for p, data := range inputs {
 		m.Inputs[p] = Digest(data)

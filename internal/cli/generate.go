@@ -14,7 +14,7 @@ import (
 func (c *command) generate(ctx context.Context, args []string) int {
 	fs := newFlagSet("generate", "generate [-C DIR] [--check] [--diff] [--force] [--strict]", c.stderr)
 	dir := fs.String("C", ".", "the project directory")
-	check := fs.Bool("check", false, "change nothing; exit 1 and list what is stale when the generated files do not match the spec and config")
+	check := fs.Bool("check", false, "change nothing; exit 1 and list what is stale when the generated files do not match the spec and config, or handler stubs are missing")
 	showDiff := fs.Bool("diff", false, "change nothing; print a unified diff of what would change")
 	force := fs.Bool("force", false, "overwrite generated files even if they were edited by hand")
 	strict := fs.Bool("strict", false, "refuse spec constructs gatehouse would otherwise repair or degrade (as strict: true in gatehouse.yaml)")
@@ -41,7 +41,7 @@ func (c *command) generate(ctx context.Context, args []string) int {
 	// The manifest is a file of the project, so a pull request can make
 	// its digests match hand-edited generated files: it may only save a
 	// plain run the work, never decide what --check and --diff report.
-	if !*check && !*showDiff && !*force && generator.UpToDate(*dir, manifest, []string{cfg.Spec, generator.ConfigFile}) {
+	if !*check && !*showDiff && !*force && generator.UpToDate(*dir, manifest, []string{cfg.Spec, generator.ConfigFile}) && generator.HandlersComplete(*dir, manifest) {
 		fmt.Fprintln(c.stdout, "up to date")
 		return exitOK
 	}
@@ -79,12 +79,19 @@ func (c *command) generate(ctx context.Context, args []string) int {
 		}
 		return exitOK
 	case *check:
-		if len(changes) == 0 {
+		stubs, err := generator.MissingStubs(*dir, res)
+		if err != nil {
+			return c.fail(err)
+		}
+		if len(changes) == 0 && len(stubs) == 0 {
 			return exitOK
 		}
-		fmt.Fprintf(c.stderr, "gatehouse: generated files are stale; run gatehouse generate:\n")
+		fmt.Fprintf(c.stderr, "gatehouse: the project is stale; run gatehouse generate:\n")
 		for _, ch := range changes {
 			fmt.Fprintf(c.stderr, "\t%s\n", ch.Path)
+		}
+		for _, s := range stubs {
+			fmt.Fprintf(c.stderr, "\twould add stub %s\n", s)
 		}
 		return exitUser
 	}
@@ -113,7 +120,16 @@ func (c *command) generate(ctx context.Context, args []string) int {
 	for _, s := range stubs.Removed {
 		fmt.Fprintf(c.stdout, "kept %s\n", s)
 	}
-	if len(changes) == 0 && len(stubs.Added) == 0 {
+	for _, s := range stubs.Security {
+		fmt.Fprintf(c.stdout, "security of %s\n", s)
+	}
+	for _, s := range stubs.Docs {
+		fmt.Fprintf(c.stdout, "updated the Security line of the doc comment of %s\n", s)
+	}
+	for _, s := range stubs.StaleDocs {
+		fmt.Fprintf(c.stdout, "left the doc comment of %s as it is: it does not hold the Security line gatehouse wrote; update it by hand\n", s)
+	}
+	if len(changes) == 0 && len(stubs.Added) == 0 && len(stubs.Docs) == 0 {
 		fmt.Fprintln(c.stdout, "up to date")
 	}
 	return exitOK
