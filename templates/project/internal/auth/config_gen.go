@@ -182,6 +182,12 @@ type Config struct {
 	// Warnings are conditions worth logging at start-up that do not stop
 	// the server (development mode, a memory store).
 	Warnings []string
+
+	// revocationPoll is how often the revocation feed is pulled
+	// (DefaultRevocationPoll if 0), and noRevocationPush turns off the
+	// store's push path: tests set them to tell push from polling.
+	revocationPoll   time.Duration
+	noRevocationPush bool
 }
 
 // TLS reports whether the server serves HTTPS.

@@ -57,7 +57,7 @@ func (l *epLog) String() string {
 // epFixture is a whole service, hardened, with one protected route (GET
 // /me, bearer or basic) and one that panics.
 type epFixture struct {
-	t     *testing.T
+	t     testing.TB
 	svc   *Service
 	clock *epClock
 	log   *epLog
@@ -73,7 +73,7 @@ func epSetup(t *testing.T, configure ...func(*Options)) *epFixture {
 
 // epSetupOn is epSetup on store, with cfg (if not nil) changing the
 // configuration.
-func epSetupOn(t *testing.T, store Store, cfg func(*Config), configure ...func(*Options)) *epFixture {
+func epSetupOn(t testing.TB, store Store, cfg func(*Config), configure ...func(*Options)) *epFixture {
 	t.Helper()
 	f := &epFixture{t: t, clock: &epClock{t: time.Now().Truncate(time.Second)}, log: &epLog{}}
 	opts := Options{

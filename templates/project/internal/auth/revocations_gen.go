@@ -26,6 +26,10 @@ const DefaultRevocationMaxStaleness = 30 * time.Second
 // that hangs rather than fails does not stop the poll for good.
 const revocationSyncTimeout = 5 * time.Second
 
+// syncRetryFirst is how soon Run retries a failed pull the first time; it
+// doubles for each further failure, up to the poll interval.
+const syncRetryFirst = 50 * time.Millisecond
+
 // pruneEvery bounds how often expired denylist entries are swept.
 const pruneEvery = time.Minute
 
@@ -163,8 +167,8 @@ func (r *Revocations) Sync(ctx context.Context) error {
 
 // Run calls Sync every interval (DefaultRevocationPoll if every ≤ 0), and
 // whenever Notify is called, until ctx is done. A failed sync is retried
-// at the next tick; tokens keep being checked against what is already
-// known until the state is stale.
+// with backoff, at the latest at the next tick; tokens keep being checked
+// against what is already known until the state is stale.
 func (r *Revocations) Run(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = DefaultRevocationPoll
@@ -180,15 +184,28 @@ func (r *Revocations) Run(ctx context.Context, every time.Duration) {
 		r.watchdog = nil
 		r.healthMu.Unlock()
 	}()
+	var retry time.Duration // after a failed pull; 0 after a successful one
 	for {
 		sctx, cancel := context.WithTimeout(ctx, revocationSyncTimeout)
-		_ = r.Sync(sctx) // a failure is reported by Sync, and retried
+		err := r.Sync(sctx) // a failure is reported by Sync
 		cancel()
+		// A failed pull is retried before the next tick, sooner at first:
+		// the pull a notification asked for may have met a connection the
+		// outage left dead in the pool, and the news must not wait a poll
+		// interval for that.
+		var retryAfter <-chan time.Time
+		if err != nil {
+			retry = min(max(2*retry, syncRetryFirst), every)
+			retryAfter = time.After(retry)
+		} else {
+			retry = 0
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-r.wake:
+		case <-retryAfter:
 		}
 	}
 }

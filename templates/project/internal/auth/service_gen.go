@@ -3,6 +3,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -75,7 +76,7 @@ type Service struct {
 
 	storeAttrs []slog.Attr // logged when serving starts
 
-	stop      context.CancelFunc // ends the revocation poll
+	stop      context.CancelFunc // ends the revocation poll and push
 	polling   sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -85,7 +86,8 @@ type Service struct {
 // by DATABASE_URL, loads the signing keys (HS256 from JWT_SECRET; for the
 // asymmetric algorithms from JWT_KEY_DIR, creating the first key if there
 // is none), loads the revocation state and keeps it current in the
-// background until ctx ends or Close is called.
+// background until ctx ends or Close is called: by polling the store's
+// feed, and at once when the store pushes news (RevocationListener).
 func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 	log := orDiscard(opts.Logger)
 	keys, err := loadKeys(ctx, cfg, log)
@@ -152,9 +154,9 @@ func newTestService(opts Options, now func() time.Time, store Store, configure f
 		LogFormat:       "text",
 	}
 	if configure != nil {
-		configure(&cfg)
+		configure(&cfg) // may set the secret: instances of one server share it
 	}
-	keys, err := NewHMACKeySet(secret)
+	keys, err := NewHMACKeySet(cfg.JWTSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -223,8 +225,15 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 	s.polling.Add(1)
 	go func() {
 		defer s.polling.Done()
-		rev.Run(pollCtx, DefaultRevocationPoll)
+		rev.Run(pollCtx, cmp.Or(cfg.revocationPoll, DefaultRevocationPoll))
 	}()
+	if l, ok := store.(RevocationListener); ok && !cfg.noRevocationPush {
+		s.polling.Add(1)
+		go func() {
+			defer s.polling.Done()
+			l.ListenRevocations(pollCtx, rev.Notify, log)
+		}()
+	}
 	return s, nil
 }
 

@@ -5,6 +5,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 )
 
@@ -223,4 +224,18 @@ type SchemaMigrator interface {
 type SchemaVersions struct {
 	Opened  int // the version this process found when it opened the store (0: empty)
 	Current int // the version now, the newest this code knows
+}
+
+// RevocationListener is implemented by stores that can tell a process at
+// once that another one appended to the revocation feed (PostgreSQL, by
+// LISTEN/NOTIFY), so that a revocation reaches every instance in a round
+// trip instead of at the next poll. The feed stays the one source of
+// events: a notification only says "pull now".
+type RevocationListener interface {
+	// ListenRevocations calls notify after each commit that appended to
+	// the feed, by any process, and once after each (re)connection, since
+	// what was committed while it was not listening was not pushed. It
+	// reconnects by itself, with backoff, logging each change of state
+	// once, and returns when ctx is done.
+	ListenRevocations(ctx context.Context, notify func(), log *slog.Logger)
 }

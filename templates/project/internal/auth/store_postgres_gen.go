@@ -53,8 +53,13 @@ type PostgresStore struct {
 	// wait for each other.
 	feedLock    int64
 	migrateLock int64
-	opened      int // schema version found when the store was opened
-	pruning     pruneSchedule
+	// channel is where each transaction that appends to the feed sends a
+	// NOTIFY (see lockFeed), also one per schema; conn is how
+	// ListenRevocations connects to listen to it.
+	channel string
+	conn    *pgx.ConnConfig
+	opened  int // schema version found when the store was opened
+	pruning pruneSchedule
 }
 
 var _ Store = (*PostgresStore)(nil)
@@ -110,7 +115,7 @@ func newPostgresStore(ctx context.Context, cfg *pgxpool.Config) (*PostgresStore,
 	if err != nil {
 		return nil, fmt.Errorf("auth: postgres: %w", err)
 	}
-	s := &PostgresStore{pool: pool, callTimeout: postgresCallTimeout, opened: -1}
+	s := &PostgresStore{pool: pool, callTimeout: postgresCallTimeout, opened: -1, conn: cfg.ConnConfig.Copy()}
 	bctx, cancel := s.bound(ctx)
 	defer cancel()
 	var schema *string
@@ -124,6 +129,7 @@ func newPostgresStore(ctx context.Context, cfg *pgxpool.Config) (*PostgresStore,
 	}
 	s.feedLock = advisoryKey("gatehouse revocation feed", *schema)
 	s.migrateLock = advisoryKey("gatehouse migrations", *schema)
+	s.channel = fmt.Sprintf("gatehouse_revocations_%016x", uint64(advisoryKey("gatehouse revocation channel", *schema)))
 	return s, nil
 }
 
@@ -922,7 +928,10 @@ func (s *PostgresStore) RevokeRefresh(ctx context.Context, digest []byte, now ti
 }
 
 // lockFeed takes the lock that every insert into the revocation feed holds
-// until its transaction ends.
+// until its transaction ends, and queues the notification that tells the
+// listening instances (see ListenRevocations) to pull the feed. PostgreSQL
+// delivers a NOTIFY when, and only if, its transaction commits, so a
+// notification always means an event is there to be read.
 //
 // Without it the feed could skip events: sequence numbers are drawn when a
 // row is inserted, but become visible when its transaction commits, and
@@ -939,7 +948,7 @@ func (s *PostgresStore) RevokeRefresh(ctx context.Context, digest []byte, now ti
 // transaction writes after taking it is covered by those, so it cannot
 // deadlock with them.
 func (s *PostgresStore) lockFeed(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.feedLock); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1), pg_notify($2, '')`, s.feedLock, s.channel); err != nil {
 		return pgErr("lock the revocation feed", err)
 	}
 	return nil
