@@ -92,7 +92,13 @@ func ConfigVars() []ConfigVar {
 				"and the pool's (pool_max_conns, default the larger of 4 and the number of CPUs; pool_max_conn_lifetime; pool_max_conn_idle_time). " +
 				"The schema is migrated at start-up and by `server migrate`. Logs show the URL without its password."},
 		{"REDIS_URL", "",
-			"Shared session state for several instances (redis://...). Recognised but not supported by this build: leave it empty."},
+			"Redis shared by every instance, for failed-login throttling that counts across instances: " +
+				"redis://[USER:PASSWORD@]HOST:6379/DB, or rediss://... for TLS (use it across a network). " +
+				"Empty: each instance counts failures on its own, so with several instances a guesser gets each one's allowance. " +
+				"Options after ? are go-redis's (dial_timeout, read_timeout, pool_size, client_name, ...). " +
+				"While Redis is unreachable each instance counts on its own again and logs a warning; logs show the URL without its password."},
+		{"REDIS_KEY_PREFIX", "gatehouse",
+			"Prefix of every Redis key the server writes (PREFIX:...): deployments sharing one Redis each need their own, such as shop-prod."},
 		{"LISTEN_ADDR", ":8080",
 			"Address the server listens on, host:port."},
 		{"TLS_CERT_FILE", "",
@@ -157,6 +163,11 @@ type Config struct {
 	StoreKind   string
 	StorePath   string
 	DatabaseURL string
+	// RedisURL is REDIS_URL, "" for none: as given, it may hold a password,
+	// so log it only through redactURL.
+	RedisURL string
+	// RedisKeyPrefix is REDIS_KEY_PREFIX, without the colon that follows it.
+	RedisKeyPrefix string
 
 	ListenAddr  string
 	TLSCertFile string
@@ -403,10 +414,21 @@ func loadConfig(lookup func(string) (string, bool), keys keyVars) (Config, error
 		}
 		c.Warnings = append(c.Warnings, warnings...)
 	}
-	if v := get("REDIS_URL"); v != "" {
-		if err := checkRedisURL(v); err != nil {
+	c.RedisURL = get("REDIS_URL")
+	if c.RedisURL != "" {
+		warnings, err := checkRedisURL(c.RedisURL)
+		if err != nil {
 			fail("REDIS_URL", "%v", err)
 		}
+		c.Warnings = append(c.Warnings, warnings...)
+	}
+	c.RedisKeyPrefix = get("REDIS_KEY_PREFIX")
+	if len(c.RedisKeyPrefix) > 64 || strings.ContainsFunc(c.RedisKeyPrefix, isControlOrSpace) {
+		fail("REDIS_KEY_PREFIX", "must be at most 64 characters without spaces or control characters")
+	}
+	if c.RedisURL == "" && kind == StorePostgres {
+		c.Warnings = append(c.Warnings, "REDIS_URL is not set: failed logins are throttled per instance, "+
+			"so with several instances a guesser gets each one's allowance; set REDIS_URL to share the counts")
 	}
 
 	c.ListenAddr = get("LISTEN_ADDR")
@@ -562,16 +584,6 @@ func parseDatabaseURL(s string) (kind, path string, err error) {
 		return StorePostgres, "", nil
 	}
 	return "", "", fmt.Errorf("unknown scheme %q; use sqlite:PATH, memory: or a postgres:// URL", scheme)
-}
-
-// checkRedisURL validates REDIS_URL, which this build recognises but
-// cannot use yet.
-func checkRedisURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-		return errors.New("not a valid redis:// or rediss:// URL")
-	}
-	return errors.New("redis is not yet supported by this build; leave REDIS_URL empty")
 }
 
 // parseOrigins parses CORS_ALLOWED_ORIGINS into exact, lower-case origins

@@ -1064,13 +1064,17 @@ func localHost(host string) bool {
 	return err == nil && a.IsLoopback()
 }
 
-// redactDatabaseURL returns a DATABASE_URL fit for logs: the password in
-// the user information or in a password or sslpassword parameter is
-// replaced by xxxxx. A value that does not parse as a URL is not shown.
-func redactDatabaseURL(s string) string {
+// redactDatabaseURL returns a DATABASE_URL fit for logs (see redactURL).
+func redactDatabaseURL(s string) string { return redactURL("DATABASE_URL", s) }
+
+// redactURL returns the URL of the variable name fit for logs: the
+// password in the user information or in a password or sslpassword
+// parameter is replaced by xxxxx. A value that does not parse as a URL is
+// not shown.
+func redactURL(name, s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" {
-		return "(not shown: DATABASE_URL does not parse as a URL)"
+		return "(not shown: " + name + " does not parse as a URL)"
 	}
 	if u.Opaque != "" { // sqlite:data/x.db, memory:
 		return s
