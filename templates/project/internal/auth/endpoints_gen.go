@@ -4,6 +4,7 @@ package auth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -183,14 +184,15 @@ func (e tokenEndpoint) passwordGrant(w http.ResponseWriter, r *http.Request, p m
 		return rerr
 	}
 	ctx := r.Context()
-	user, err := e.accounts.Authenticate(ctx, username, password, e.accounts.ClientAddr(r))
+	l, err := e.accounts.authenticate(ctx, username, password, e.accounts.ClientAddr(r))
 	if err != nil {
 		if errors.Is(err, ErrInvalidCredentials) {
-			e.event(r, slog.LevelWarn, "login_failure", slog.String("username", truncate(username, 64)))
+			e.event(r, slog.LevelWarn, "login_failure", e.accounts.nameAttr("username", cmp.Or(l.name, username), l.known))
 			return badRequest("invalid_grant", "the user name or password is incorrect")
 		}
 		return e.failure(r, "login", err)
 	}
+	user := l.user
 	scopes := user.Scopes
 	if requested != nil {
 		if !scopesWithin(requested, user.Scopes) {
@@ -199,7 +201,9 @@ func (e tokenEndpoint) passwordGrant(w http.ResponseWriter, r *http.Request, p m
 		}
 		scopes = requested
 	}
-	access, claims, err := e.tokens.Issue(user.Username, client.ID, scopes)
+	// The session is dated when the account was judged, not now: a
+	// password change or disable recorded since must end it.
+	access, claims, err := e.tokens.issue(user.Username, client.ID, scopes, e.tokens.accessIDAt(l.at))
 	if err != nil {
 		return e.failure(r, "issue access token", err)
 	}
@@ -207,16 +211,15 @@ func (e tokenEndpoint) passwordGrant(w http.ResponseWriter, r *http.Request, p m
 	if err != nil {
 		return e.failure(r, "issue refresh token", err)
 	}
-	now := e.now()
 	err = e.store.CreateRefresh(ctx, RefreshToken{
 		Digest:     digest,
 		FamilyID:   rand.Text(),
 		Subject:    user.Username,
 		ClientID:   client.ID,
 		Scopes:     scopes,
-		IssuedAt:   now,
-		AuthTime:   now,
-		ExpiresAt:  now.Add(e.refreshTTL),
+		IssuedAt:   l.at,
+		AuthTime:   l.at,
+		ExpiresAt:  l.at.Add(e.refreshTTL),
 		AccessJTIs: []DeniedToken{{JTI: claims.ID, ExpiresAt: claims.ExpiresAt}},
 	})
 	if err != nil {
@@ -427,10 +430,10 @@ func (e *endpoints) authenticateClient(r *http.Request, p map[string]string, req
 		}
 		return Client{}, nil
 	}
-	c, err := e.accounts.AuthenticateClient(r.Context(), id, secret, e.accounts.ClientAddr(r))
+	c, known, err := e.accounts.authenticateClient(r.Context(), id, secret, e.accounts.ClientAddr(r))
 	if err != nil {
 		if errors.Is(err, ErrInvalidCredentials) {
-			e.event(r, slog.LevelWarn, "client_auth_failure", slog.String("client_id", truncate(id, 64)))
+			e.event(r, slog.LevelWarn, "client_auth_failure", e.accounts.nameAttr("client_id", id, known))
 			return Client{}, unauthorized
 		}
 		return Client{}, e.failure(r, "client authentication", err)
