@@ -454,7 +454,7 @@ func cutAuthScheme(v, scheme string) (string, bool) {
 // form-encoded client id, a colon, and the form-encoded secret (which may
 // be empty).
 func parseClientBasic(cred string) (id, secret string, ok bool) {
-	raw, err := base64.StdEncoding.Strict().DecodeString(cred)
+	raw, err := decodeBasic(cred)
 	if err != nil {
 		return "", "", false
 	}
