@@ -205,16 +205,17 @@ func (a *Accounts) AuthenticateClient(ctx context.Context, clientID, secret, cli
 	return c, err
 }
 
-// authenticateClient is AuthenticateClient, also telling whether the id
-// names an existing client (for logs only).
-func (a *Accounts) authenticateClient(ctx context.Context, clientID, secret, clientAddr string) (Client, bool, error) {
+// authenticateClient is AuthenticateClient, also telling when the client
+// was judged (its tokens are dated then, as a login's are) and whether the
+// id names an existing client (for logs only).
+func (a *Accounts) authenticateClient(ctx context.Context, clientID, secret, clientAddr string) (Client, checked, error) {
 	// User names cannot contain a colon, so this key never collides with one.
 	var account string
 	if validClientID(clientID) == nil {
 		account = "client:" + clientID
 	}
 	var c Client
-	lookup := func(ctx context.Context, _ time.Time) (credential, error) {
+	lookup := func(ctx context.Context, now time.Time) (credential, error) {
 		if account == "" {
 			return credential{}, nil
 		}
@@ -226,15 +227,15 @@ func (a *Accounts) authenticateClient(ctx context.Context, clientID, secret, cli
 		case err != nil:
 			return credential{}, fmt.Errorf("auth: look up client: %w", err)
 		}
-		return credential{found: true, hash: c.SecretHash, usable: true}, nil
+		return credential{found: true, hash: c.SecretHash, usable: !c.NotBefore.After(now)}, nil
 	}
 	// Client secrets are not rehashed: they are 256 random bits, which no
 	// hash parameters make easier or harder to guess.
 	res, err := a.check(ctx, account, clientAddr, secret, lookup, nil)
 	if err != nil {
-		return Client{}, res.known, err
+		return Client{}, res, err
 	}
-	return c, true, nil
+	return c, res, nil
 }
 
 // credential is what check needs to know of an account.

@@ -836,8 +836,9 @@ func TestRefreshFamilyExpiresAbsolutely(t *testing.T) {
 	wantOAuthError(t, f.refresh(tr.RefreshToken), http.StatusBadRequest, "invalid_grant")
 }
 
-// userHookStore runs fn once, right after the at-th look-up of a user.
-type userHookStore struct {
+// lookupHookStore runs fn once, right after the at-th look-up of a user or
+// a client.
+type lookupHookStore struct {
 	Store
 	mu    sync.Mutex
 	calls int
@@ -846,8 +847,19 @@ type userHookStore struct {
 	fired bool
 }
 
-func (s *userHookStore) User(ctx context.Context, name string) (User, error) {
+func (s *lookupHookStore) User(ctx context.Context, name string) (User, error) {
 	u, err := s.Store.User(ctx, name)
+	s.looked()
+	return u, err
+}
+
+func (s *lookupHookStore) Client(ctx context.Context, id string) (Client, error) {
+	c, err := s.Store.Client(ctx, id)
+	s.looked()
+	return c, err
+}
+
+func (s *lookupHookStore) looked() {
 	s.mu.Lock()
 	s.calls++
 	fire := s.calls == s.at && s.fn != nil
@@ -856,17 +868,16 @@ func (s *userHookStore) User(ctx context.Context, name string) (User, error) {
 	if fire {
 		s.fn()
 	}
-	return u, err
 }
 
 // arm makes fn run after the at-th look-up from now on.
-func (s *userHookStore) arm(at int, fn func()) {
+func (s *lookupHookStore) arm(at int, fn func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls, s.at, s.fn, s.fired = 0, at, fn, false
 }
 
-func (s *userHookStore) hasFired() bool {
+func (s *lookupHookStore) hasFired() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.fired
@@ -876,42 +887,87 @@ func (s *userHookStore) hasFired() bool {
 // password is in progress ends that login: it is refused, or whatever it
 // was issued is dead. The change lands after the login's first look-up of
 // the user (before its password is hashed) or after its second (once the
-// account was judged, before its tokens are issued), in the same
-// millisecond: the clock stands still.
+// account was judged, before its tokens are issued); in the same
+// millisecond as both, or a second after the look-up and a second before
+// the tokens are issued.
 func TestLoginInFlightDoesNotOutliveAPasswordChangeOrDisable(t *testing.T) {
 	for _, change := range []string{"password change", "disable"} {
 		for lookup := 1; lookup <= 2; lookup++ {
-			t.Run(fmt.Sprintf("%s after look-up %d", change, lookup), func(t *testing.T) {
-				store := &userHookStore{Store: NewMemoryStore()}
-				f := epSetupOn(t, store, nil)
-				f.addUser("alice")
-				store.arm(lookup, func() {
-					var err error
-					if change == "disable" {
-						err = f.svc.Accounts().DisableUser(context.Background(), "alice")
-					} else {
-						err = f.svc.Accounts().SetPassword(context.Background(), "alice", "a brand new password")
-					}
-					if err != nil {
-						t.Error(err)
-					}
-				})
-				w := f.token("grant_type", "password", "username", "alice", "password", epPassword)
-				if !store.hasFired() {
-					t.Fatalf("the login looked the user up fewer than %d times: the %s did not land during it", lookup, change)
-				}
-				f.sync()
-				if w.Code != http.StatusOK {
-					wantOAuthError(t, w, http.StatusBadRequest, "invalid_grant")
-					return
-				}
-				tr := f.wantTokens(w)
-				if code := f.me(tr.AccessToken); code != http.StatusUnauthorized {
-					t.Errorf("the access token of a login judged before the %s: %d, want 401", change, code)
-				}
-				wantOAuthError(t, f.refresh(tr.RefreshToken), http.StatusBadRequest, "invalid_grant")
-			})
+			for _, step := range []time.Duration{0, time.Second} {
+				testLoginInFlight(t, change, lookup, step)
+			}
 		}
+	}
+}
+
+func testLoginInFlight(t *testing.T, change string, lookup int, step time.Duration) {
+	t.Run(fmt.Sprintf("%s after look-up %d, %v apart", change, lookup, step), func(t *testing.T) {
+		store := &lookupHookStore{Store: NewMemoryStore()}
+		f := epSetupOn(t, store, nil)
+		f.addUser("alice")
+		store.arm(lookup, func() {
+			// With a step, a token dated when it is issued rather than
+			// when its login was judged carries an iat after the change.
+			f.clock.Advance(step)
+			defer f.clock.Advance(step)
+			var err error
+			if change == "disable" {
+				err = f.svc.Accounts().DisableUser(context.Background(), "alice")
+			} else {
+				err = f.svc.Accounts().SetPassword(context.Background(), "alice", "a brand new password")
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+		w := f.token("grant_type", "password", "username", "alice", "password", epPassword)
+		if !store.hasFired() {
+			t.Fatalf("the login looked the user up fewer than %d times: the %s did not land during it", lookup, change)
+		}
+		f.sync()
+		if w.Code != http.StatusOK {
+			wantOAuthError(t, w, http.StatusBadRequest, "invalid_grant")
+			return
+		}
+		tr := f.wantTokens(w)
+		if code := f.me(tr.AccessToken); code != http.StatusUnauthorized {
+			t.Errorf("the access token of a login judged before the %s: %d, want 401", change, code)
+		}
+		wantOAuthError(t, f.refresh(tr.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	})
+}
+
+// The same for an OAuth client whose secret is rotated with revocation
+// while its client_credentials grant is in progress.
+func TestClientLoginInFlightDoesNotOutliveARevocation(t *testing.T) {
+	for lookup := 1; lookup <= 2; lookup++ {
+		t.Run(fmt.Sprintf("after look-up %d", lookup), func(t *testing.T) {
+			store := &lookupHookStore{Store: NewMemoryStore()}
+			f := epSetupOn(t, store, nil, func(o *Options) { o.ClientCredentials = true })
+			secret, err := f.svc.Accounts().CreateClient(context.Background(), "partner", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store.arm(lookup, func() {
+				f.clock.Advance(time.Second)
+				defer f.clock.Advance(time.Second)
+				if _, err := f.svc.Accounts().RotateClientSecret(context.Background(), "partner", true); err != nil {
+					t.Error(err)
+				}
+			})
+			w := f.token("grant_type", "client_credentials", "client_id", "partner", "client_secret", secret)
+			if !store.hasFired() {
+				t.Fatalf("the grant looked the client up fewer than %d times", lookup)
+			}
+			f.sync()
+			if w.Code != http.StatusOK {
+				wantOAuthError(t, w, http.StatusUnauthorized, "invalid_client")
+				return
+			}
+			if code := f.me(f.wantTokens(w).AccessToken); code != http.StatusUnauthorized {
+				t.Errorf("the access token of a client judged before its revocation: %d, want 401", code)
+			}
+		})
 	}
 }
 
