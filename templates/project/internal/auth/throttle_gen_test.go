@@ -314,3 +314,41 @@ func TestThrottleDefaults(t *testing.T) {
 		t.Errorf("defaults = %+v", c)
 	}
 }
+
+// BenchmarkThrottleReserve measures one failed attempt's bookkeeping
+// (Reserve and Fail) from a fresh IPv6 /64 on one of 50000 accounts: with
+// the tables below their cap, and at the cap, where every new key makes
+// room (a flood of fresh addresses).
+func BenchmarkThrottleReserve(b *testing.B) {
+	const accounts = 50_000
+	names := make([]string, accounts)
+	for i := range names {
+		names[i] = fmt.Sprint("user", i)
+	}
+	addrs := make([]string, 1<<16)
+	for i := range addrs {
+		addrs[i] = fmt.Sprintf("2001:db8:%x::1", i)
+	}
+	for _, bc := range []struct {
+		name       string
+		maxEntries int
+	}{{"below cap", 1 << 20}, {"at cap", 100_000}} {
+		b.Run(bc.name, func(b *testing.B) {
+			th := NewThrottle(ThrottleConfig{AccountAddressLimit: 1 << 30, AddressLimit: 1 << 30, AccountSlowAfter: 1 << 30, MaxEntries: bc.maxEntries})
+			for i, name := range names {
+				wantReservedB(b, th, name, fmt.Sprintf("10.%d.%d.1", i>>8&255, i&255)).Fail()
+			}
+			for i := 0; b.Loop(); i++ {
+				wantReservedB(b, th, names[i%accounts], addrs[i&0xffff]).Fail()
+			}
+		})
+	}
+}
+
+func wantReservedB(b *testing.B, th *Throttle, account, addr string) *Attempt {
+	a, _, ok := th.Reserve(account, addr)
+	if !ok {
+		b.Fatalf("Reserve(%q, %q) refused", account, addr)
+	}
+	return a
+}
