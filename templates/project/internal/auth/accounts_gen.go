@@ -4,11 +4,14 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -57,8 +60,8 @@ type AccountsOptions struct {
 // Authentication never tells why it failed: an unknown name, a wrong
 // password and a disabled account all give ErrInvalidCredentials after the
 // same work (an unknown name is checked against a dummy hash made with the
-// same algorithm and parameters). Too many failures give a *ThrottledError
-// before any hashing.
+// same algorithm and parameters). Attempts the throttle holds back give a
+// *ThrottledError before any hashing.
 type Accounts struct {
 	store      Store
 	hasher     PasswordHasher
@@ -71,6 +74,9 @@ type Accounts struct {
 	// exist, so that unknown names cost as much as known ones.
 	dummyHash string
 	dummyErr  error
+
+	// logKey keys the digests that stand for unknown names in logs.
+	logKey [32]byte
 }
 
 // NewAccounts returns Accounts over store. A nil hasher means argon2id with
@@ -99,6 +105,7 @@ func NewAccounts(store Store, hasher PasswordHasher, throttle *Throttle, opts Ac
 	if a.clientAddr == nil {
 		a.clientAddr = remoteHost
 	}
+	rand.Read(a.logKey[:]) // never fails since Go 1.24
 	pw, err := randomSecret("", 16)
 	if err == nil {
 		a.dummyHash, err = hasher.Hash(pw)
@@ -127,9 +134,35 @@ func (a *Accounts) ClientAddr(r *http.Request) string { return a.clientAddr(r) }
 // HTTP Basic). The name is normalised first (NormalizeUsername). It returns
 // the user on success; ErrInvalidCredentials for an unknown or malformed
 // name, a wrong password, a disabled account, or one whose NotBefore is
-// still ahead; a *ThrottledError when the account or clientAddr has failed
-// too often; or another error if the store or the context fails.
+// still ahead; a *ThrottledError when attempts on the account or from
+// clientAddr must wait (see Throttle); or another error if the store or the
+// context fails.
+//
+// The account is judged after the password is verified, as it is then: a
+// password change or a disable recorded while the attempt waited or hashed
+// makes it fail.
 func (a *Accounts) Authenticate(ctx context.Context, username, password, clientAddr string) (User, error) {
+	l, err := a.authenticate(ctx, username, password, clientAddr)
+	return l.user, err
+}
+
+// login is the outcome of a password check, with what the token endpoint
+// needs besides the user.
+type login struct {
+	user User // set only on success
+	// at is when the account was judged usable, after the password was
+	// verified. Sessions are dated at it (iat, auth time), so that a
+	// password change or a disable recorded after it ends them, however
+	// late the tokens are issued.
+	at time.Time
+	// name is the normalised name ("" if malformed), and known tells
+	// whether it named an existing user, even when the check failed. For
+	// logs only: callers never learn it.
+	name  string
+	known bool
+}
+
+func (a *Accounts) authenticate(ctx context.Context, username, password, clientAddr string) (login, error) {
 	name, nameErr := NormalizeUsername(username)
 	// A malformed name cannot exist: only the address is throttled for it,
 	// and it is checked against the dummy hash like any unknown name.
@@ -137,101 +170,200 @@ func (a *Accounts) Authenticate(ctx context.Context, username, password, clientA
 	if nameErr == nil {
 		account = name
 	}
-	// check succeeds only after lookup found the user, so u is set then.
+	// u is the record as read by the latest lookup: the one judged.
 	var u User
-	err := a.check(ctx, account, clientAddr, password, func(ctx context.Context) (string, bool, error) {
-		if nameErr != nil {
-			return "", false, nil
+	lookup := func(ctx context.Context, now time.Time) (credential, error) {
+		if account == "" {
+			return credential{}, nil
 		}
 		var err error
-		u, err = a.store.User(ctx, name)
+		u, err = a.store.User(ctx, account)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			return "", false, nil
+			return credential{}, nil
 		case err != nil:
-			return "", false, fmt.Errorf("auth: look up user: %w", err)
+			return credential{}, fmt.Errorf("auth: look up user: %w", err)
 		}
-		usable := !u.Disabled && !u.NotBefore.After(a.now())
-		return u.PasswordHash, usable, nil
-	})
-	if err != nil {
-		return User{}, err
+		usable := !u.Disabled && !u.NotBefore.After(now)
+		return credential{found: true, hash: u.PasswordHash, usable: usable}, nil
 	}
-	return u, nil
+	replace := func(ctx context.Context, oldHash, newHash string) error {
+		return a.store.ReplacePasswordHash(ctx, account, oldHash, newHash)
+	}
+	res, err := a.check(ctx, account, clientAddr, password, lookup, replace)
+	if err != nil {
+		return login{name: account, known: res.known}, err
+	}
+	return login{user: u, at: res.at, name: account, known: true}, nil
 }
 
 // AuthenticateClient checks a client id and secret (the client_credentials
 // grant) with the same guarantees as Authenticate. Clients are throttled
 // apart from users of the same name.
 func (a *Accounts) AuthenticateClient(ctx context.Context, clientID, secret, clientAddr string) (Client, error) {
+	c, _, err := a.authenticateClient(ctx, clientID, secret, clientAddr)
+	return c, err
+}
+
+// authenticateClient is AuthenticateClient, also telling when the client
+// was judged (its tokens are dated then, as a login's are) and whether the
+// id names an existing client (for logs only).
+func (a *Accounts) authenticateClient(ctx context.Context, clientID, secret, clientAddr string) (Client, checked, error) {
 	// User names cannot contain a colon, so this key never collides with one.
 	var account string
 	if validClientID(clientID) == nil {
 		account = "client:" + clientID
 	}
 	var c Client
-	err := a.check(ctx, account, clientAddr, secret, func(ctx context.Context) (string, bool, error) {
+	lookup := func(ctx context.Context, now time.Time) (credential, error) {
 		if account == "" {
-			return "", false, nil
+			return credential{}, nil
 		}
 		var err error
 		c, err = a.store.Client(ctx, clientID)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			return "", false, nil
+			return credential{}, nil
 		case err != nil:
-			return "", false, fmt.Errorf("auth: look up client: %w", err)
+			return credential{}, fmt.Errorf("auth: look up client: %w", err)
 		}
-		return c.SecretHash, true, nil
-	})
-	if err != nil {
-		return Client{}, err
+		return credential{found: true, hash: c.SecretHash, usable: !c.NotBefore.After(now)}, nil
 	}
-	return c, nil
+	// Client secrets are not rehashed: they are 256 random bits, which no
+	// hash parameters make easier or harder to guess.
+	res, err := a.check(ctx, account, clientAddr, secret, lookup, nil)
+	if err != nil {
+		return Client{}, res, err
+	}
+	return c, res, nil
 }
 
-// check is the common path of password and client secret checks. lookup
-// returns the stored hash ("" if the account does not exist) and whether the
-// account may authenticate at all. account "" is not throttled (the address
-// still is).
+// credential is what check needs to know of an account.
+type credential struct {
+	found  bool   // the account exists
+	hash   string // its stored password or secret hash
+	usable bool   // it may authenticate at the time of the lookup
+}
+
+// checked is the outcome of check.
+type checked struct {
+	at    time.Time // when the account was judged; set on success
+	known bool      // the account exists
+}
+
+// check is the common path of password and client secret checks:
+//
+//  1. reserve a place in the throttle's counts, or refuse at once;
+//  2. look the account up and verify the secret against its hash (or
+//     against the dummy hash, which never matches, for an account that
+//     does not exist or a stored hash that cannot be used);
+//  3. look the account up again, now, and judge that record: a secret
+//     verified against a hash that has since been replaced must match the
+//     new one, and a disable or a NotBefore moved meanwhile wins;
+//  4. on success, rehash the secret with the configured parameters if the
+//     stored hash uses others (replace stores it; nil means never).
+//
+// lookup returns the account at the time now. account "" is not throttled
+// (the address still is).
 func (a *Accounts) check(ctx context.Context, account, addr, secret string,
-	lookup func(context.Context) (hash string, usable bool, err error)) error {
-	if wait, ok := a.throttle.Allow(account, addr); !ok {
-		return &ThrottledError{RetryAfter: wait}
+	lookup func(ctx context.Context, now time.Time) (credential, error),
+	replace func(ctx context.Context, oldHash, newHash string) error) (checked, error) {
+	attempt, wait, ok := a.throttle.Reserve(account, addr)
+	if !ok {
+		return checked{}, &ThrottledError{RetryAfter: wait}
 	}
+	// Gives the place back if nothing below decides the attempt (the
+	// store or the request failed); nothing once it is decided.
+	defer attempt.Cancel()
 	if a.dummyErr != nil {
-		return a.dummyErr
+		return checked{}, a.dummyErr
 	}
-	hash, usable, err := lookup(ctx)
+	before, err := lookup(ctx, a.now())
 	if err != nil {
-		return err
+		return checked{}, err
 	}
+	match, err := a.verify(ctx, before, secret)
+	if err != nil {
+		return checked{known: before.found}, err
+	}
+
+	now := a.now()
+	after, err := lookup(ctx, now)
+	if err != nil {
+		return checked{known: before.found}, err
+	}
+	if match && after.found && after.hash != before.hash {
+		// Replaced while this attempt hashed: a new password, or the
+		// same one rehashed by a concurrent login.
+		if match, err = a.verify(ctx, after, secret); err != nil {
+			return checked{known: true}, err
+		}
+	}
+	res := checked{known: before.found || after.found}
+	if !match || !after.found || !after.usable {
+		attempt.Fail()
+		return res, ErrInvalidCredentials
+	}
+	attempt.Succeed()
+	if replace != nil && a.hasher.Assess(after.hash) != HashCurrent {
+		a.upgradeHash(ctx, after.hash, secret, replace)
+	}
+	res.at = now
+	return res, nil
+}
+
+// verify checks secret against c's hash, waiting for a hashing slot. An
+// account that does not exist, or whose stored hash cannot be used, is
+// checked against the dummy hash instead and never matches: every failure
+// costs one hash with the configured algorithm and parameters, and tells
+// nothing about the account.
+func (a *Accounts) verify(ctx context.Context, c credential, secret string) (bool, error) {
 	release, err := a.limiter.acquire(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer release()
-	// Check again now that a hashing slot is ours: attempts that queued
-	// while the account got locked must not add guesses beyond the limit.
-	if wait, ok := a.throttle.Allow(account, addr); !ok {
-		return &ThrottledError{RetryAfter: wait}
-	}
-	known := hash != ""
-	if !known {
+	genuine := c.found && a.hasher.Assess(c.hash) != HashUnusable
+	hash := c.hash
+	if !genuine {
 		hash = a.dummyHash
 	}
 	ok, err := a.hasher.Verify(hash, secret)
-	if err != nil && !known {
-		return fmt.Errorf("auth: verify dummy hash: %w", err)
+	if err != nil && !genuine {
+		return false, fmt.Errorf("auth: verify dummy hash: %w", err)
 	}
-	// A stored hash that cannot be parsed is a failure like a wrong
-	// password: answering otherwise would tell that the account exists.
-	if !known || !usable || !ok || err != nil {
-		a.throttle.Fail(account, addr)
-		return ErrInvalidCredentials
+	// A stored hash that Verify refuses despite Assess is a failure like
+	// a wrong password: answering otherwise would tell that the account
+	// exists.
+	return ok && err == nil && genuine, nil
+}
+
+// upgradeHash rehashes secret, which just matched old, with the configured
+// algorithm and parameters, and stores the result in place of old if old is
+// still stored: it never overwrites a password set meanwhile, nor touches
+// anything else of the account (a concurrent disable stays). A failure
+// leaves the old hash, which still works; the next login tries again.
+func (a *Accounts) upgradeHash(ctx context.Context, old, secret string, replace func(ctx context.Context, oldHash, newHash string) error) {
+	h, err := a.hash(ctx, secret)
+	if err != nil {
+		return
 	}
-	a.throttle.Succeed(account, addr)
-	return nil
+	_ = replace(ctx, old, h)
+}
+
+// nameAttr is how the name of a failed attempt appears in logs: the
+// account's name when it names an existing account, otherwise a short keyed
+// digest under key+"_digest", since an unknown "name" is often a password
+// typed into the wrong field. The key is random per process: equal digests
+// mean the same name within one process's logs, and trying passwords
+// against a digest needs the key.
+func (a *Accounts) nameAttr(key, name string, known bool) slog.Attr {
+	if known {
+		return slog.String(key, truncate(name, 64))
+	}
+	m := hmac.New(sha256.New, a.logKey[:])
+	m.Write([]byte(name))
+	return slog.String(key+"_digest", hex.EncodeToString(m.Sum(nil)[:8]))
 }
 
 // VerifyBasic authenticates HTTP Basic credentials for the guard: like
@@ -251,11 +383,13 @@ func (a *Accounts) VerifyBasic(r *http.Request, username, password string) (*Pri
 func (a *Accounts) VerifyAPIKey(r *http.Request, key string) (*Principal, error) {
 	ctx := r.Context()
 	addr := a.ClientAddr(r)
-	if wait, ok := a.throttle.Allow("", addr); !ok {
+	attempt, wait, ok := a.throttle.Reserve("", addr)
+	if !ok {
 		return nil, &ThrottledError{RetryAfter: wait}
 	}
+	defer attempt.Cancel() // a store failure is not the key's
 	fail := func() (*Principal, error) {
-		a.throttle.Fail("", addr)
+		attempt.Fail()
 		return nil, ErrInvalidCredentials
 	}
 	if key == "" || len(key) > maxKeyBytes {
@@ -281,6 +415,7 @@ func (a *Accounts) VerifyAPIKey(r *http.Request, key string) (*Principal, error)
 	case u.Disabled:
 		return fail()
 	}
+	attempt.Succeed()
 	return &Principal{Subject: k.Owner, Scopes: slices.Clone(k.Scopes), TokenID: k.ID}, nil
 }
 
@@ -353,13 +488,15 @@ func (a *Accounts) DisableUser(ctx context.Context, username string) error {
 	return a.store.UpdateUser(ctx, name, UserChange{Disabled: new(true), NotBefore: a.notBefore()})
 }
 
-// notBefore is the NotBefore that ends every session issued until now. It
-// is truncated to the millisecond, the precision of the access tokens' iat:
-// a login right after a password change must produce a usable token. The
-// stores never move a not-before time back, so a later one set by another
-// process stays.
+// notBefore is the NotBefore that ends every session dated until now: the
+// first millisecond (the precision of the access tokens' iat) after now.
+// Sessions are dated when their login was judged, so one judged before this
+// change, even in the same millisecond and however late its tokens were
+// issued, carries an iat before it and ends; a login judged after it waits
+// for that millisecond (NotBefore still ahead). The stores never move a
+// not-before time back, so a later one set by another process stays.
 func (a *Accounts) notBefore() time.Time {
-	return a.now().Truncate(time.Millisecond)
+	return a.now().Truncate(time.Millisecond).Add(time.Millisecond)
 }
 
 // CreateAPIKey creates an API key for owner (a user name, normalised like

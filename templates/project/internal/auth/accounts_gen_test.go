@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // countingHasher wraps a hasher, recording Verify calls and how many run at
@@ -23,6 +26,9 @@ import (
 type countingHasher struct {
 	PasswordHasher
 	delay time.Duration // added to each Verify, to make overlap likely
+	// onVerify, if set before the hasher is used, runs at the start of
+	// each Verify: tests block there, or change the store meanwhile.
+	onVerify func(encoded string)
 
 	mu       sync.Mutex
 	verified []string // the encoded hashes Verify was given
@@ -42,6 +48,9 @@ func (h *countingHasher) Verify(encoded, password string) (bool, error) {
 	h.mu.Lock()
 	h.verified = append(h.verified, encoded)
 	h.mu.Unlock()
+	if h.onVerify != nil {
+		h.onVerify(encoded)
+	}
 	time.Sleep(h.delay)
 	return h.PasswordHasher.Verify(encoded, password)
 }
@@ -187,15 +196,15 @@ func TestAuthenticateThrottlesBeforeHashing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		_, err := a.Authenticate(ctx, "alice", "wrong password", fmt.Sprint("192.0.2.", i))
+		_, err := a.Authenticate(ctx, "alice", "wrong password", "203.0.113.9")
 		if !errors.Is(err, ErrInvalidCredentials) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 	}
 	calls := len(a.hasher.calls())
-	// Now even the right password is refused, from any address, through
+	// Now even the right password is refused from that address, through
 	// login and Basic alike, without hashing.
-	_, err := a.Authenticate(ctx, "ALICE", testPassword, "198.51.100.1")
+	_, err := a.Authenticate(ctx, "ALICE", testPassword, "203.0.113.9")
 	var te *ThrottledError
 	if !errors.As(err, &te) || te.RetryAfter <= 0 {
 		t.Fatalf("Authenticate after 5 failures = %v, want a *ThrottledError with a positive RetryAfter", err)
@@ -203,14 +212,14 @@ func TestAuthenticateThrottlesBeforeHashing(t *testing.T) {
 	r := httptest.NewRequest("GET", "/", nil)
 	r.RemoteAddr = "203.0.113.9:4444"
 	if _, err := a.VerifyBasic(r, "alice", testPassword); !errors.As(err, &te) {
-		t.Errorf("VerifyBasic while locked = %v, want *ThrottledError", err)
+		t.Errorf("VerifyBasic while refused = %v, want *ThrottledError", err)
 	}
 	if n := len(a.hasher.calls()); n != calls {
 		t.Errorf("throttled attempts hashed %d times", n-calls)
 	}
-	// After the window the account works again.
+	// After the window the address works again.
 	a.clock.Advance(te.RetryAfter)
-	if _, err := a.Authenticate(ctx, "alice", testPassword, "198.51.100.1"); err != nil {
+	if _, err := a.Authenticate(ctx, "alice", testPassword, "203.0.113.9"); err != nil {
 		t.Errorf("Authenticate after RetryAfter: %v", err)
 	}
 }
@@ -218,20 +227,36 @@ func TestAuthenticateThrottlesBeforeHashing(t *testing.T) {
 func TestAuthenticateThrottlesUnknownUsersLikeKnownOnes(t *testing.T) {
 	ctx := context.Background()
 	a := newTestAccounts(t, AccountsOptions{})
-	var last error
-	for i := range 6 {
-		_, last = a.Authenticate(ctx, "nobody", "wrong password", fmt.Sprint("192.0.2.", i))
+	if _, err := a.CreateUser(ctx, "alice", testPassword, nil); err != nil {
+		t.Fatal(err)
 	}
-	var te *ThrottledError
-	if !errors.As(last, &te) {
-		t.Errorf("6th attempt for an unknown user = %v, want *ThrottledError (as for a known one)", last)
+	outcomes := func(name, net string) []string {
+		var out []string
+		for i := range 12 {
+			_, err := a.Authenticate(ctx, name, "wrong password", fmt.Sprint(net, i))
+			var te *ThrottledError
+			switch {
+			case errors.As(err, &te):
+				out = append(out, fmt.Sprint("throttled ", te.RetryAfter))
+			default:
+				out = append(out, fmt.Sprint(err))
+			}
+		}
+		return out
+	}
+	known, unknown := outcomes("alice", "192.0.2."), outcomes("nobody", "198.51.100.")
+	if !slices.Equal(known, unknown) {
+		t.Errorf("guesses on a known user: %q\non an unknown one: %q", known, unknown)
+	}
+	if !strings.HasPrefix(unknown[len(unknown)-1], "throttled") {
+		t.Errorf("12 guesses on an unknown user from 12 addresses: %q, want the last ones throttled", unknown)
 	}
 }
 
-// Attempts that were already waiting for a hashing slot when the account
-// got locked must not get through: the throttle is checked again once a
-// slot is held.
-func TestAuthenticateRechecksThrottleAfterWaiting(t *testing.T) {
+// Attempts waiting for a hashing slot hold their place in the throttle's
+// counts: once the allowance is used up, further ones are refused at once
+// rather than queued and hashed.
+func TestAuthenticateQueuedAttemptsCountAgainstTheLimit(t *testing.T) {
 	ctx := context.Background()
 	a := newTestAccounts(t, AccountsOptions{HashConcurrency: 1})
 	a.hasher.delay = 5 * time.Millisecond
@@ -246,8 +271,8 @@ func TestAuthenticateRechecksThrottleAfterWaiting(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(a.hasher.calls()) - before; n > 5 {
-		t.Errorf("50 concurrent guesses were verified %d times, want at most the limit of 5", n)
+	if n := len(a.hasher.calls()) - before; n > 10 {
+		t.Errorf("50 concurrent guesses were verified %d times, want at most the account's allowance of 10", n)
 	}
 }
 
@@ -300,7 +325,9 @@ func TestSetPasswordEndsSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := a.store.User(ctx, "alice")
-	want := a.clock.Now().Truncate(time.Millisecond)
+	// The first millisecond after the change: a session dated in the
+	// millisecond of the change may have been judged before it.
+	want := a.clock.Now().Truncate(time.Millisecond).Add(time.Millisecond)
 	if !u.NotBefore.Equal(want) {
 		t.Errorf("NotBefore = %v, want %v", u.NotBefore, want)
 	}
@@ -311,6 +338,10 @@ func TestSetPasswordEndsSessions(t *testing.T) {
 	if _, err := a.Authenticate(ctx, "alice", testPassword, "192.0.2.1"); !errors.Is(err, ErrInvalidCredentials) {
 		t.Errorf("old password: %v", err)
 	}
+	if _, err := a.Authenticate(ctx, "alice", "a new passphrase", "192.0.2.1"); !errors.Is(err, ErrInvalidCredentials) {
+		t.Errorf("new password in the millisecond of the change: %v, want ErrInvalidCredentials (NotBefore ahead)", err)
+	}
+	a.clock.Advance(time.Millisecond)
 	if _, err := a.Authenticate(ctx, "alice", "a new passphrase", "192.0.2.1"); err != nil {
 		t.Errorf("new password: %v", err)
 	}
@@ -344,7 +375,7 @@ func TestDisableUserStopsLoginBasicAndKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := a.store.User(ctx, "alice")
-	if !u.Disabled || !u.NotBefore.Equal(a.clock.Now().Truncate(time.Millisecond)) {
+	if !u.Disabled || !u.NotBefore.Equal(a.clock.Now().Truncate(time.Millisecond).Add(time.Millisecond)) {
 		t.Errorf("after DisableUser: %+v", u)
 	}
 	if _, err := a.VerifyBasic(r, "alice", testPassword); !errors.Is(err, ErrInvalidCredentials) {
@@ -568,12 +599,12 @@ func TestClients(t *testing.T) {
 	if _, err := a.CreateUser(ctx, "billing-svc", testPassword, nil); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 5 {
+	for i := range 10 {
 		_, _ = a.AuthenticateClient(ctx, "billing-svc", "wrong", fmt.Sprint("10.1.0.", i))
 	}
 	var te *ThrottledError
 	if _, err := a.AuthenticateClient(ctx, "billing-svc", secret, "10.2.0.1"); !errors.As(err, &te) {
-		t.Errorf("client after 5 failures: %v, want *ThrottledError", err)
+		t.Errorf("client after 10 failures from 10 addresses: %v, want *ThrottledError", err)
 	}
 	if _, err := a.Authenticate(ctx, "billing-svc", testPassword, "10.2.0.1"); err != nil {
 		t.Errorf("the user of the same name is locked too: %v", err)
@@ -613,6 +644,267 @@ func TestClientAddr(t *testing.T) {
 	}
 }
 
+// A login whose password was checked against the old hash must not
+// outlive a password change or a disable recorded while it waited or
+// hashed: the account is judged after the hash, as it is then.
+func TestLoginInFlightLosesToPasswordChangeOrDisable(t *testing.T) {
+	for name, change := range map[string]func(a testAccounts) error{
+		"password change": func(a testAccounts) error { return a.SetPassword(context.Background(), "alice", "a new passphrase") },
+		"disable":         func(a testAccounts) error { return a.DisableUser(context.Background(), "alice") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a := newTestAccounts(t, AccountsOptions{HashConcurrency: 2})
+			if _, err := a.CreateUser(ctx, "alice", testPassword, nil); err != nil {
+				t.Fatal(err)
+			}
+			hashing, resume := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			a.hasher.onVerify = func(string) {
+				once.Do(func() {
+					close(hashing)
+					<-resume
+				})
+			}
+			result := make(chan error)
+			go func() {
+				_, err := a.Authenticate(ctx, "alice", testPassword, "192.0.2.1")
+				result <- err
+			}()
+			<-hashing // the old password is being checked against the old hash
+			if err := change(a); err != nil {
+				t.Fatal(err)
+			}
+			close(resume)
+			if err := <-result; !errors.Is(err, ErrInvalidCredentials) {
+				t.Errorf("login with the old password, in flight during the %s: %v, want ErrInvalidCredentials", name, err)
+			}
+		})
+	}
+}
+
+// Both sides of the account protection: an attacker guessing one account's
+// password from many addresses (IPv4 and IPv6, each its own /64) is slowed
+// to a few hashes, with a growing Retry-After; the owner still gets in from
+// the address they logged in from before, by password, Basic and client
+// secret alike.
+func TestAccountProtectionSlowsSprayingButLetsTheOwnerIn(t *testing.T) {
+	ctx := context.Background()
+	a := newTestAccounts(t, AccountsOptions{})
+	if _, err := a.CreateUser(ctx, "alice", testPassword, nil); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := a.CreateClient(ctx, "partner", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const owner = "192.0.2.10"
+	basic := func(addr, user, pw string) error {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = net.JoinHostPort(addr, "4444")
+		_, err := a.VerifyBasic(r, user, pw)
+		return err
+	}
+	for _, tc := range []struct {
+		name  string
+		login func(addr, secret string) error
+		right string
+	}{
+		{"password", func(addr, pw string) error { _, err := a.Authenticate(ctx, "alice", pw, addr); return err }, testPassword},
+		{"basic", func(addr, pw string) error { return basic(addr, "alice", pw) }, testPassword},
+		{"client secret", func(addr, s string) error { _, err := a.AuthenticateClient(ctx, "partner", s, addr); return err }, secret},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a.clock.Advance(48 * time.Hour) // the previous subtest's failures are forgotten
+			if err := tc.login(owner, tc.right); err != nil {
+				t.Fatalf("the owner's first login: %v", err)
+			}
+			attacker := func(i int) string {
+				if i%2 == 0 {
+					return fmt.Sprintf("198.51.%d.%d", i/250, i%250)
+				}
+				return fmt.Sprintf("2001:db8:%x::1", i)
+			}
+			hashed := func() int { return len(a.hasher.calls()) }
+			before := hashed()
+			var lastWait time.Duration
+			for i := range 500 {
+				err := tc.login(attacker(i), "guess "+fmt.Sprint(i))
+				var te *ThrottledError
+				switch {
+				case errors.As(err, &te):
+					lastWait = te.RetryAfter
+				case !errors.Is(err, ErrInvalidCredentials):
+					t.Fatalf("guess %d: %v", i, err)
+				}
+			}
+			if n := hashed() - before; n != 10 {
+				t.Errorf("500 guesses from 500 addresses at one instant were hashed %d times, want the account's free allowance of 10", n)
+			}
+			if lastWait <= 0 || lastWait > time.Second {
+				t.Errorf("Retry-After %v for the attacker, want the first delay, 1s", lastWait)
+			}
+			// Following every Retry-After for a day buys the attacker few
+			// guesses, ever more spaced out.
+			prev, guesses := time.Duration(0), 0
+			var waited time.Duration
+			for i := 0; waited < 24*time.Hour && guesses <= 10+24*6; i++ {
+				err := tc.login(attacker(1000+i), "paced guess")
+				var te *ThrottledError
+				if errors.As(err, &te) {
+					if te.RetryAfter < prev {
+						t.Fatalf("Retry-After went down from %v to %v", prev, te.RetryAfter)
+					}
+					prev = te.RetryAfter
+					a.clock.Advance(te.RetryAfter)
+					waited += te.RetryAfter
+					continue
+				}
+				if !errors.Is(err, ErrInvalidCredentials) {
+					t.Fatalf("paced guess %d: %v", i, err)
+				}
+				guesses++
+				// Meanwhile the owner logs in, unslowed.
+				if err := tc.login(owner, tc.right); err != nil {
+					t.Fatalf("the owner, during the attack: %v", err)
+				}
+			}
+			// 10 while the delay doubles from 1 s to 512 s, then one per
+			// 10 minutes.
+			if guesses > 10+24*6 {
+				t.Errorf("a day of paced guessing from fresh addresses got %d guesses, want at most %d", guesses, 10+24*6)
+			}
+			if prev != 10*time.Minute {
+				t.Errorf("the spacing reached %v, want the 10-minute maximum", prev)
+			}
+		})
+	}
+}
+
+// Concurrent wrong guesses are hashed at most as often as the limit
+// allows: each takes its place in the counts before hashing.
+func TestConcurrentGuessesAreHashedAtMostTheLimit(t *testing.T) {
+	const n = 40
+	for name, addr := range map[string]func(i int) string{
+		"one address":     func(int) string { return "192.0.2.1" },
+		"many addresses":  func(i int) string { return fmt.Sprint("10.0.0.", i) },
+		"one IPv6 subnet": func(i int) string { return fmt.Sprintf("2001:db8::%x", i+1) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a := newTestAccounts(t, AccountsOptions{HashConcurrency: n})
+			if _, err := a.CreateUser(ctx, "alice", testPassword, nil); err != nil {
+				t.Fatal(err)
+			}
+			// Every guess that gets to hash waits there until each of the
+			// n has either reached the hash or been refused.
+			decided, resume := make(chan struct{}, n), make(chan struct{})
+			a.hasher.onVerify = func(string) {
+				decided <- struct{}{}
+				<-resume
+			}
+			before := len(a.hasher.calls())
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					_, err := a.Authenticate(ctx, "alice", "wrong password", addr(i))
+					var te *ThrottledError
+					if errors.As(err, &te) {
+						decided <- struct{}{}
+					}
+				})
+			}
+			for range n {
+				<-decided
+			}
+			close(resume)
+			wg.Wait()
+			limit := 10 // the account's free allowance from unknown addresses
+			if name != "many addresses" {
+				limit = 5 // one account from one address
+			}
+			if got := len(a.hasher.calls()) - before; got > limit {
+				t.Errorf("%d concurrent wrong guesses were hashed %d times, want at most %d", n, got, limit)
+			}
+		})
+	}
+}
+
+// A successful login with a hash of other parameters or another algorithm
+// stores a new hash with the configured ones; nothing else of the account
+// changes, and failures change nothing.
+func TestLoginUpgradesOutdatedHashes(t *testing.T) {
+	ctx := context.Background()
+	for name, hasher := range map[string]PasswordHasher{
+		"bcrypt":          NewBcrypt(bcrypt.MinCost),
+		"argon2id, other": NewArgon2id(Argon2Params{Memory: 128, Iterations: 2, Parallelism: 1}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := newTestAccounts(t, AccountsOptions{})
+			old, err := hasher.Hash(testPassword)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.store.CreateUser(ctx, User{Username: "alice", PasswordHash: old, Scopes: []string{"read"}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Authenticate(ctx, "alice", "wrong password", "192.0.2.1"); !errors.Is(err, ErrInvalidCredentials) {
+				t.Fatal(err)
+			}
+			if u, _ := a.store.User(ctx, "alice"); u.PasswordHash != old {
+				t.Error("a failed login replaced the hash")
+			}
+			if _, err := a.Authenticate(ctx, "alice", testPassword, "192.0.2.1"); err != nil {
+				t.Fatal(err)
+			}
+			u, _ := a.store.User(ctx, "alice")
+			if p, _, _, err := parseArgon2id(u.PasswordHash); err != nil || p != cheapArgon2 {
+				t.Errorf("hash after a successful login %q, want argon2id with the configured parameters", u.PasswordHash)
+			}
+			if u.Disabled || !u.NotBefore.IsZero() || !slices.Equal(u.Scopes, []string{"read"}) {
+				t.Errorf("the upgrade changed more than the hash: %+v", u)
+			}
+			if _, err := a.Authenticate(ctx, "alice", testPassword, "192.0.2.1"); err != nil {
+				t.Errorf("login with the upgraded hash: %v", err)
+			}
+		})
+	}
+}
+
+// A stored hash that cannot be used costs what a wrong password does: one
+// Verify against a hash of the configured algorithm and parameters (the
+// dummy hash), never a quick refusal.
+func TestUnusableStoredHashCostsAWrongPassword(t *testing.T) {
+	ctx := context.Background()
+	a := newTestAccounts(t, AccountsOptions{})
+	good, err := NewBcrypt(bcrypt.MinCost).Hash(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, stored := range []string{
+		"",
+		"plain text",
+		"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",                                    // salt and key too short
+		"$argon2id$v=19$m=99999999,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaA", // memory out of bounds
+		"$2a$10$tooshort",
+		good[:len(good)-1] + "!", // not bcrypt's alphabet
+		"$2a$99$" + good[7:],     // cost out of range
+	} {
+		name := fmt.Sprint("user", i)
+		if err := a.store.CreateUser(ctx, User{Username: name, PasswordHash: stored}); err != nil {
+			t.Fatal(err)
+		}
+		before := len(a.hasher.calls())
+		if _, err := a.Authenticate(ctx, name, testPassword, fmt.Sprint("10.0.0.", i)); err != ErrInvalidCredentials { //nolint:errorlint // the very same value
+			t.Errorf("stored hash %q: %v, want ErrInvalidCredentials", stored, err)
+		}
+		calls := a.hasher.calls()[before:]
+		if len(calls) != 1 || calls[0] != a.dummyHash {
+			t.Errorf("stored hash %q: Verify calls %q, want one with the dummy hash", stored, calls)
+		}
+	}
+}
+
 // One end-to-end pass with the real OWASP parameters and the SQLite store.
 func TestAccountsWithDefaultsOnSQLite(t *testing.T) {
 	ctx := context.Background()
@@ -644,7 +936,7 @@ func TestAccountsWithDefaultsOnSQLite(t *testing.T) {
 func BenchmarkConcurrentLogins(b *testing.B) {
 	ctx := context.Background()
 	hasher := &countingHasher{PasswordHasher: NewArgon2id(DefaultArgon2Params)}
-	a := NewAccounts(NewMemoryStore(), hasher, NewThrottle(ThrottleConfig{AccountLimit: 1 << 30, AddressLimit: 1 << 30}), AccountsOptions{})
+	a := NewAccounts(NewMemoryStore(), hasher, NewThrottle(ThrottleConfig{AccountAddressLimit: 1 << 30, AddressLimit: 1 << 30, AccountSlowAfter: 1 << 30}), AccountsOptions{})
 	if _, err := a.CreateUser(ctx, "alice", testPassword, nil); err != nil {
 		b.Fatal(err)
 	}

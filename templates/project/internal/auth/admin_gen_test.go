@@ -66,6 +66,7 @@ func TestAdminUsersEndToEnd(t *testing.T) {
 
 	const newPW = "another long password"
 	adRun(f, newPW, nil, "users", "passwd", "--username", "alice", "--password-stdin").want(t, ExitOK)
+	f.clock.Advance(time.Millisecond) // logins wait for the millisecond after a change
 	f.wantTokens(f.token("grant_type", "password", "username", "alice", "password", newPW))
 	adRun(f, newPW, nil, "users", "passwd", "--username", "nobody", "--password-stdin").want(t, ExitError)
 
@@ -207,6 +208,8 @@ func TestAdminClientsRotateSecretAndRemoveEndTheirTokens(t *testing.T) {
 	r = adRun(f, "", nil, "clients", "rotate-secret", "--id", "partner", "--revoke-tokens").want(t, ExitOK)
 	leaked := adClientSecret(t, r, "partner")
 	f.sync()
+	// The client's logins wait for the millisecond after the revocation.
+	f.clock.Advance(time.Millisecond)
 	for name, access := range map[string]string{"client token": before.AccessToken, "user session": session.AccessToken} {
 		if code := f.me(access); code != http.StatusUnauthorized {
 			t.Errorf("%s after rotate-secret --revoke-tokens: %d, want 401", name, code)

@@ -4,6 +4,7 @@ package auth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -178,19 +179,20 @@ func (e tokenEndpoint) passwordGrant(w http.ResponseWriter, r *http.Request, p m
 	if rerr != nil {
 		return rerr
 	}
-	client, rerr := e.authenticateClient(r, p, false)
+	client, clientJudged, rerr := e.authenticateClient(r, p, false)
 	if rerr != nil {
 		return rerr
 	}
 	ctx := r.Context()
-	user, err := e.accounts.Authenticate(ctx, username, password, e.accounts.ClientAddr(r))
+	l, err := e.accounts.authenticate(ctx, username, password, e.accounts.ClientAddr(r))
 	if err != nil {
 		if errors.Is(err, ErrInvalidCredentials) {
-			e.event(r, slog.LevelWarn, "login_failure", slog.String("username", truncate(username, 64)))
+			e.event(r, slog.LevelWarn, "login_failure", e.accounts.nameAttr("username", cmp.Or(l.name, username), l.known))
 			return badRequest("invalid_grant", "the user name or password is incorrect")
 		}
 		return e.failure(r, "login", err)
 	}
+	user := l.user
 	scopes := user.Scopes
 	if requested != nil {
 		if !scopesWithin(requested, user.Scopes) {
@@ -199,7 +201,14 @@ func (e tokenEndpoint) passwordGrant(w http.ResponseWriter, r *http.Request, p m
 		}
 		scopes = requested
 	}
-	access, claims, err := e.tokens.Issue(user.Username, client.ID, scopes)
+	// The session is dated when the account (and, before it, the client)
+	// was judged, not now: a password change, a disable or a client's
+	// revocation recorded since must end it.
+	at := l.at
+	if !clientJudged.IsZero() && clientJudged.Before(at) {
+		at = clientJudged
+	}
+	access, claims, err := e.tokens.issue(user.Username, client.ID, scopes, e.tokens.accessIDAt(at))
 	if err != nil {
 		return e.failure(r, "issue access token", err)
 	}
@@ -207,16 +216,15 @@ func (e tokenEndpoint) passwordGrant(w http.ResponseWriter, r *http.Request, p m
 	if err != nil {
 		return e.failure(r, "issue refresh token", err)
 	}
-	now := e.now()
 	err = e.store.CreateRefresh(ctx, RefreshToken{
 		Digest:     digest,
 		FamilyID:   rand.Text(),
 		Subject:    user.Username,
 		ClientID:   client.ID,
 		Scopes:     scopes,
-		IssuedAt:   now,
-		AuthTime:   now,
-		ExpiresAt:  now.Add(e.refreshTTL),
+		IssuedAt:   at,
+		AuthTime:   at,
+		ExpiresAt:  at.Add(e.refreshTTL),
 		AccessJTIs: []DeniedToken{{JTI: claims.ID, ExpiresAt: claims.ExpiresAt}},
 	})
 	if err != nil {
@@ -237,7 +245,7 @@ func (e tokenEndpoint) refreshGrant(w http.ResponseWriter, r *http.Request, p ma
 	if rerr != nil {
 		return rerr
 	}
-	client, rerr := e.authenticateClient(r, p, false)
+	client, _, rerr := e.authenticateClient(r, p, false)
 	if rerr != nil {
 		return rerr
 	}
@@ -360,7 +368,7 @@ func (e tokenEndpoint) clientCredentialsGrant(w http.ResponseWriter, r *http.Req
 	if rerr != nil {
 		return rerr
 	}
-	client, rerr := e.authenticateClient(r, p, true)
+	client, judged, rerr := e.authenticateClient(r, p, true)
 	if rerr != nil {
 		return rerr
 	}
@@ -371,7 +379,8 @@ func (e tokenEndpoint) clientCredentialsGrant(w http.ResponseWriter, r *http.Req
 		}
 		scopes = requested
 	}
-	access, claims, err := e.tokens.Issue(client.ID, client.ID, scopes)
+	// Dated when the client was judged, like a login's tokens.
+	access, claims, err := e.tokens.issue(client.ID, client.ID, scopes, e.tokens.accessIDAt(judged))
 	if err != nil {
 		return e.failure(r, "issue access token", err)
 	}
@@ -385,27 +394,28 @@ func (e tokenEndpoint) clientCredentialsGrant(w http.ResponseWriter, r *http.Req
 // form-encoded client_id and client_secret (RFC 6749 §2.3.1), or the
 // client_id and client_secret parameters; never both. It returns the zero
 // Client when no credentials were presented, which is an error only if
-// required. An Authorization header of another scheme is not client
-// authentication and is left alone.
-func (e *endpoints) authenticateClient(r *http.Request, p map[string]string, required bool) (Client, *requestError) {
+// required, and when the client was judged (zero if none was). An
+// Authorization header of another scheme is not client authentication and
+// is left alone.
+func (e *endpoints) authenticateClient(r *http.Request, p map[string]string, required bool) (Client, time.Time, *requestError) {
 	unauthorized := &requestError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication failed"}
 	var id, secret string
 	authz := r.Header.Values("Authorization")
 	if len(authz) > 1 {
-		return Client{}, badRequest("invalid_request", "the Authorization header is sent more than once")
+		return Client{}, time.Time{}, badRequest("invalid_request", "the Authorization header is sent more than once")
 	}
 	if len(authz) == 1 {
 		if rest, ok := cutAuthScheme(authz[0], "Basic"); ok {
 			if p["client_secret"] != "" {
-				return Client{}, badRequest("invalid_request", "use one client authentication method, not two")
+				return Client{}, time.Time{}, badRequest("invalid_request", "use one client authentication method, not two")
 			}
 			bid, bsecret, ok := parseClientBasic(rest)
 			if !ok {
 				e.event(r, slog.LevelWarn, "client_auth_failure", slog.String("reason", "malformed Basic credentials"))
-				return Client{}, unauthorized
+				return Client{}, time.Time{}, unauthorized
 			}
 			if p["client_id"] != "" && p["client_id"] != bid {
-				return Client{}, badRequest("invalid_request", "client_id does not match the authenticated client")
+				return Client{}, time.Time{}, badRequest("invalid_request", "client_id does not match the authenticated client")
 			}
 			// A public client may send its id with an empty secret: that
 			// is no authentication, and the id is ignored like a bare
@@ -418,24 +428,24 @@ func (e *endpoints) authenticateClient(r *http.Request, p map[string]string, req
 	if id == "" && p["client_secret"] != "" {
 		id, secret = p["client_id"], p["client_secret"]
 		if id == "" {
-			return Client{}, badRequest("invalid_request", "client_secret is sent without client_id")
+			return Client{}, time.Time{}, badRequest("invalid_request", "client_secret is sent without client_id")
 		}
 	}
 	if id == "" {
 		if required {
-			return Client{}, unauthorized
+			return Client{}, time.Time{}, unauthorized
 		}
-		return Client{}, nil
+		return Client{}, time.Time{}, nil
 	}
-	c, err := e.accounts.AuthenticateClient(r.Context(), id, secret, e.accounts.ClientAddr(r))
+	c, res, err := e.accounts.authenticateClient(r.Context(), id, secret, e.accounts.ClientAddr(r))
 	if err != nil {
 		if errors.Is(err, ErrInvalidCredentials) {
-			e.event(r, slog.LevelWarn, "client_auth_failure", slog.String("client_id", truncate(id, 64)))
-			return Client{}, unauthorized
+			e.event(r, slog.LevelWarn, "client_auth_failure", e.accounts.nameAttr("client_id", id, res.known))
+			return Client{}, time.Time{}, unauthorized
 		}
-		return Client{}, e.failure(r, "client authentication", err)
+		return Client{}, time.Time{}, e.failure(r, "client authentication", err)
 	}
-	return c, nil
+	return c, res.at, nil
 }
 
 // cutAuthScheme returns the credentials after an Authorization scheme name,
@@ -451,7 +461,7 @@ func cutAuthScheme(v, scheme string) (string, bool) {
 // form-encoded client id, a colon, and the form-encoded secret (which may
 // be empty).
 func parseClientBasic(cred string) (id, secret string, ok bool) {
-	raw, err := base64.StdEncoding.Strict().DecodeString(cred)
+	raw, err := decodeBasic(cred)
 	if err != nil {
 		return "", "", false
 	}
@@ -746,7 +756,7 @@ func (e revokeEndpoint) revoke(r *http.Request, w http.ResponseWriter) *requestE
 	if token == "" {
 		return badRequest("invalid_request", "token is missing")
 	}
-	if _, rerr := e.authenticateClient(r, p, false); rerr != nil {
+	if _, _, rerr := e.authenticateClient(r, p, false); rerr != nil {
 		return rerr
 	}
 	// The bearer access token of a logout.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -635,6 +636,8 @@ func TestPasswordChangeAndDisablingEndSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.sync() // what the background poll does within a second
+	// Logins wait for the millisecond after a change.
+	f.clock.Advance(time.Millisecond)
 
 	for name, tr := range map[string]tokenResponse{"alice": alice, "bob": bob} {
 		if code := f.me(tr.AccessToken); code != http.StatusUnauthorized {
@@ -831,4 +834,227 @@ func TestRefreshFamilyExpiresAbsolutely(t *testing.T) {
 	tr = f.wantTokens(f.refresh(tr.RefreshToken))
 	f.clock.Advance(time.Second)
 	wantOAuthError(t, f.refresh(tr.RefreshToken), http.StatusBadRequest, "invalid_grant")
+}
+
+// lookupHookStore runs fn once, right after the at-th look-up of a user or
+// a client.
+type lookupHookStore struct {
+	Store
+	mu    sync.Mutex
+	calls int
+	at    int
+	fn    func()
+	fired bool
+}
+
+func (s *lookupHookStore) User(ctx context.Context, name string) (User, error) {
+	u, err := s.Store.User(ctx, name)
+	s.looked()
+	return u, err
+}
+
+func (s *lookupHookStore) Client(ctx context.Context, id string) (Client, error) {
+	c, err := s.Store.Client(ctx, id)
+	s.looked()
+	return c, err
+}
+
+func (s *lookupHookStore) looked() {
+	s.mu.Lock()
+	s.calls++
+	fire := s.calls == s.at && s.fn != nil
+	s.fired = s.fired || fire
+	s.mu.Unlock()
+	if fire {
+		s.fn()
+	}
+}
+
+// arm makes fn run after the at-th look-up from now on.
+func (s *lookupHookStore) arm(at int, fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls, s.at, s.fn, s.fired = 0, at, fn, false
+}
+
+func (s *lookupHookStore) hasFired() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fired
+}
+
+// A password change or a disable that lands while a login with the old
+// password is in progress ends that login: it is refused, or whatever it
+// was issued is dead. The change lands after the login's first look-up of
+// the user (before its password is hashed) or after its second (once the
+// account was judged, before its tokens are issued); in the same
+// millisecond as both, or a second after the look-up and a second before
+// the tokens are issued.
+func TestLoginInFlightDoesNotOutliveAPasswordChangeOrDisable(t *testing.T) {
+	for _, change := range []string{"password change", "disable"} {
+		for lookup := 1; lookup <= 2; lookup++ {
+			for _, step := range []time.Duration{0, time.Second} {
+				testLoginInFlight(t, change, lookup, step)
+			}
+		}
+	}
+}
+
+func testLoginInFlight(t *testing.T, change string, lookup int, step time.Duration) {
+	t.Run(fmt.Sprintf("%s after look-up %d, %v apart", change, lookup, step), func(t *testing.T) {
+		store := &lookupHookStore{Store: NewMemoryStore()}
+		f := epSetupOn(t, store, nil)
+		f.addUser("alice")
+		store.arm(lookup, func() {
+			// With a step, a token dated when it is issued rather than
+			// when its login was judged carries an iat after the change.
+			f.clock.Advance(step)
+			defer f.clock.Advance(step)
+			var err error
+			if change == "disable" {
+				err = f.svc.Accounts().DisableUser(context.Background(), "alice")
+			} else {
+				err = f.svc.Accounts().SetPassword(context.Background(), "alice", "a brand new password")
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+		w := f.token("grant_type", "password", "username", "alice", "password", epPassword)
+		if !store.hasFired() {
+			t.Fatalf("the login looked the user up fewer than %d times: the %s did not land during it", lookup, change)
+		}
+		f.sync()
+		if w.Code != http.StatusOK {
+			wantOAuthError(t, w, http.StatusBadRequest, "invalid_grant")
+			return
+		}
+		tr := f.wantTokens(w)
+		if code := f.me(tr.AccessToken); code != http.StatusUnauthorized {
+			t.Errorf("the access token of a login judged before the %s: %d, want 401", change, code)
+		}
+		wantOAuthError(t, f.refresh(tr.RefreshToken), http.StatusBadRequest, "invalid_grant")
+	})
+}
+
+// The same for an OAuth client whose secret is rotated with revocation
+// while its client_credentials grant is in progress.
+func TestClientLoginInFlightDoesNotOutliveARevocation(t *testing.T) {
+	for lookup := 1; lookup <= 2; lookup++ {
+		t.Run(fmt.Sprintf("after look-up %d", lookup), func(t *testing.T) {
+			store := &lookupHookStore{Store: NewMemoryStore()}
+			f := epSetupOn(t, store, nil, func(o *Options) { o.ClientCredentials = true })
+			secret, err := f.svc.Accounts().CreateClient(context.Background(), "partner", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store.arm(lookup, func() {
+				f.clock.Advance(time.Second)
+				defer f.clock.Advance(time.Second)
+				if _, err := f.svc.Accounts().RotateClientSecret(context.Background(), "partner", true); err != nil {
+					t.Error(err)
+				}
+			})
+			w := f.token("grant_type", "client_credentials", "client_id", "partner", "client_secret", secret)
+			if !store.hasFired() {
+				t.Fatalf("the grant looked the client up fewer than %d times", lookup)
+			}
+			f.sync()
+			if w.Code != http.StatusOK {
+				wantOAuthError(t, w, http.StatusUnauthorized, "invalid_client")
+				return
+			}
+			if code := f.me(f.wantTokens(w).AccessToken); code != http.StatusUnauthorized {
+				t.Errorf("the access token of a client judged before its revocation: %d, want 401", code)
+			}
+		})
+	}
+}
+
+// tokenFrom posts a password grant from the client address addr.
+func (f *epFixture) tokenFrom(addr, username, password string) *httptest.ResponseRecorder {
+	f.t.Helper()
+	body := url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}}.Encode()
+	r := httptest.NewRequest(http.MethodPost, f.svc.TokenPath(), strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.RemoteAddr = addr + ":4444"
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	return w
+}
+
+// An attacker spraying guesses at one account from many addresses is
+// slowed down (429 with Retry-After) after the account's free allowance,
+// while the owner keeps logging in from the address they used before.
+func TestTokenEndpointSlowsSprayingButNotTheOwner(t *testing.T) {
+	f := epSetup(t)
+	f.addUser("alice")
+	const owner = "192.0.2.10"
+	f.wantTokens(f.tokenFrom(owner, "alice", epPassword))
+	refused := 0
+	for i := range 100 {
+		w := f.tokenFrom(fmt.Sprint("203.0.113.", i), "alice", "guess"+fmt.Sprint(i))
+		switch w.Code {
+		case http.StatusTooManyRequests:
+			refused++
+			if ra := w.Header().Get("Retry-After"); ra != "1" {
+				t.Errorf("guess %d: Retry-After %q, want 1", i, ra)
+			}
+		default:
+			wantOAuthError(t, w, http.StatusBadRequest, "invalid_grant")
+		}
+	}
+	if refused != 90 {
+		t.Errorf("%d of 100 guesses from 100 addresses refused, want all but the account's allowance of 10", refused)
+	}
+	f.wantTokens(f.tokenFrom(owner, "alice", epPassword))
+	// From an address it has not logged in from, the owner waits like
+	// anyone else: slowed down, never locked out.
+	w := f.tokenFrom("198.51.100.1", "alice", epPassword)
+	wantOAuthError(t, w, http.StatusTooManyRequests, "too_many_requests")
+	f.clock.Advance(time.Second)
+	f.wantTokens(f.tokenFrom("198.51.100.1", "alice", epPassword))
+}
+
+// A failed login names the account in the log only if it exists: an
+// unknown "user name" is often a password typed into the wrong field, and
+// is logged as a short digest. The same goes for client ids.
+func TestFailedLoginLogsOnlyExistingNames(t *testing.T) {
+	f := epSetup(t, func(o *Options) { o.ClientCredentials = true })
+	f.addUser("alice")
+	if _, err := f.svc.Accounts().CreateClient(context.Background(), "partner", nil); err != nil {
+		t.Fatal(err)
+	}
+	const pasted = "Tr0ub4dor&3-my-password"
+	wantOAuthError(t, f.token("grant_type", "password", "username", pasted, "password", "x"), http.StatusBadRequest, "invalid_grant")
+	wantOAuthError(t, f.token("grant_type", "password", "username", "ALICE", "password", "wrong password"), http.StatusBadRequest, "invalid_grant")
+	wantOAuthError(t, f.token("grant_type", "client_credentials", "client_id", "pasted-secret-abc", "client_secret", "x"), http.StatusUnauthorized, "invalid_client")
+	wantOAuthError(t, f.token("grant_type", "client_credentials", "client_id", "partner", "client_secret", "x"), http.StatusUnauthorized, "invalid_client")
+
+	var events []map[string]any
+	for line := range strings.Lines(f.log.String()) {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if ev["event"] == "login_failure" || ev["event"] == "client_auth_failure" {
+			events = append(events, ev)
+		}
+	}
+	if len(events) != 4 {
+		t.Fatalf("%d failure events, want 4:\n%s", len(events), f.log)
+	}
+	for i, tc := range []struct{ key, want string }{
+		{"username_digest", ""}, {"username", "alice"}, {"client_id_digest", ""}, {"client_id", "partner"},
+	} {
+		got, ok := events[i][tc.key].(string)
+		if !ok || (tc.want != "" && got != tc.want) || (tc.want == "" && len(got) != 16) {
+			t.Errorf("event %d: %s = %v, want %q (or 16 hex digits for a digest): %v", i, tc.key, events[i][tc.key], tc.want, events[i])
+		}
+	}
+	for _, secret := range []string{pasted, "pasted-secret-abc"} {
+		if strings.Contains(f.log.String(), secret) {
+			t.Errorf("the log contains the unknown name %q", secret)
+		}
+	}
 }

@@ -693,7 +693,7 @@ func parseBasic(rest string) (user, pass string, ok bool) {
 	if len(rest) < 2 || rest[0] != ' ' || len(rest) > maxBasicLength {
 		return "", "", false
 	}
-	raw, err := base64.StdEncoding.Strict().DecodeString(rest[1:])
+	raw, err := decodeBasic(rest[1:])
 	if err != nil {
 		return "", "", false
 	}
@@ -702,6 +702,18 @@ func parseBasic(rest string) (user, pass string, ok bool) {
 		return "", "", false
 	}
 	return user, pass, true
+}
+
+// decodeBasic decodes the base64 of a Basic credential strictly: padded,
+// canonical, and nothing but the alphabet (Go's decoder would skip line
+// breaks).
+func decodeBasic(cred string) ([]byte, error) {
+	if i := strings.IndexFunc(cred, func(r rune) bool {
+		return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '+' || r == '/' || r == '=')
+	}); i >= 0 {
+		return nil, errors.New("not base64")
+	}
+	return base64.StdEncoding.Strict().DecodeString(cred)
 }
 
 func printableUTF8(s string) bool {

@@ -32,6 +32,82 @@ type PasswordHasher interface {
 	// working. A mismatch is (false, nil); err is set only when encoded
 	// cannot be used at all.
 	Verify(encoded, password string) (ok bool, err error)
+	// Assess tells, without hashing, whether encoded was made with the
+	// algorithm and parameters Hash uses (HashCurrent), with others that
+	// Verify still accepts (HashOutdated: rehashed at the next successful
+	// login), or cannot be used by Verify at all (HashUnusable: checked
+	// like an unknown user, against a hash of the configured kind).
+	Assess(encoded string) HashStatus
+}
+
+// HashStatus is what PasswordHasher.Assess tells of a stored hash.
+type HashStatus int
+
+// The values of HashStatus.
+const (
+	HashUnusable HashStatus = iota
+	HashOutdated
+	HashCurrent
+)
+
+// hashParams are the algorithm and parameters of a stored hash: argon2id
+// parameters or a bcrypt cost.
+type hashParams struct {
+	argon2     Argon2Params
+	bcryptCost int
+}
+
+// assessHash is the Assess of the built-in hashers, whose own hashes have
+// the parameters current.
+func assessHash(encoded string, current hashParams) HashStatus {
+	var got hashParams
+	switch {
+	case strings.HasPrefix(encoded, "$argon2id$"):
+		p, _, _, err := parseArgon2id(encoded)
+		if err != nil {
+			return HashUnusable
+		}
+		got.argon2 = p
+	case isBcryptHash(encoded):
+		cost, err := parseBcrypt(encoded)
+		if err != nil {
+			return HashUnusable
+		}
+		got.bcryptCost = cost
+	default:
+		return HashUnusable
+	}
+	if got == current {
+		return HashCurrent
+	}
+	return HashOutdated
+}
+
+func isBcryptHash(encoded string) bool {
+	return strings.HasPrefix(encoded, "$2a$") || strings.HasPrefix(encoded, "$2b$") || strings.HasPrefix(encoded, "$2y$")
+}
+
+// bcryptHashLength is the length of a bcrypt hash in the modular crypt
+// format: "$2a$", two cost digits, "$", 22 characters of salt and 31 of
+// hash.
+const bcryptHashLength = 60
+
+// parseBcrypt checks a bcrypt hash strictly enough that comparing a
+// password with it runs the whole key schedule, and returns its cost.
+func parseBcrypt(encoded string) (int, error) {
+	if len(encoded) != bcryptHashLength {
+		return 0, errors.New("auth: malformed bcrypt hash: wrong length")
+	}
+	for _, c := range []byte(encoded[7:]) {
+		if !(c == '.' || c == '/' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return 0, errors.New("auth: malformed bcrypt hash: salt or hash")
+		}
+	}
+	cost, err := bcrypt.Cost([]byte(encoded))
+	if err != nil {
+		return 0, fmt.Errorf("auth: malformed bcrypt hash: %w", err)
+	}
+	return cost, nil
 }
 
 // Password and user name rules, enforced when an account is created or a
@@ -200,6 +276,10 @@ func (h argon2idHasher) Verify(encoded, password string) (bool, error) {
 	return verifyPassword(encoded, password)
 }
 
+func (h argon2idHasher) Assess(encoded string) HashStatus {
+	return assessHash(encoded, hashParams{argon2: h.params})
+}
+
 // NewBcrypt returns a hasher that hashes with bcrypt at cost (0 means
 // bcrypt.DefaultCost), and verifies bcrypt and argon2id hashes. It refuses to
 // hash passwords longer than 72 bytes rather than truncating them, and such a
@@ -232,13 +312,17 @@ func (h bcryptHasher) Verify(encoded, password string) (bool, error) {
 	return verifyPassword(encoded, password)
 }
 
+func (h bcryptHasher) Assess(encoded string) HashStatus {
+	return assessHash(encoded, hashParams{bcryptCost: h.cost})
+}
+
 // verifyPassword checks password against a hash of any supported algorithm,
 // reading the parameters from the hash itself.
 func verifyPassword(encoded, password string) (bool, error) {
 	switch {
 	case strings.HasPrefix(encoded, "$argon2id$"):
 		return verifyArgon2id(encoded, password)
-	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
+	case isBcryptHash(encoded):
 		return verifyBcrypt(encoded, password)
 	}
 	return false, errors.New("auth: unrecognised password hash format")

@@ -163,6 +163,52 @@ func TestVerifyRejectsMalformedArgon2idHashes(t *testing.T) {
 	}
 }
 
+// Assess tells each hasher's own hashes from those it only verifies (to be
+// rehashed at the next login) and from those Verify cannot use at all.
+func TestAssessHashes(t *testing.T) {
+	hash := func(h PasswordHasher) string {
+		t.Helper()
+		enc, err := h.Hash("password1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return enc
+	}
+	argonCheap, argonOther := NewArgon2id(cheapArgon2), NewArgon2id(Argon2Params{Memory: 128, Iterations: 1, Parallelism: 1})
+	bcrypt4, bcrypt5 := NewBcrypt(4), NewBcrypt(5)
+	a1, a2, b4, b5 := hash(argonCheap), hash(argonOther), hash(bcrypt4), hash(bcrypt5)
+	for _, tc := range []struct {
+		h       PasswordHasher
+		encoded string
+		want    HashStatus
+	}{
+		{argonCheap, a1, HashCurrent},
+		{argonCheap, a2, HashOutdated},
+		{argonCheap, b4, HashOutdated},
+		{argonOther, a2, HashCurrent},
+		{bcrypt4, b4, HashCurrent},
+		{bcrypt4, b5, HashOutdated},
+		{bcrypt4, a1, HashOutdated},
+		{bcrypt5, b5, HashCurrent},
+		{argonCheap, "", HashUnusable},
+		{argonCheap, "plain text", HashUnusable},
+		{argonCheap, a1 + "$x", HashUnusable},
+		{bcrypt4, b4[:len(b4)-1], HashUnusable},
+		{bcrypt4, b4[:len(b4)-1] + "!", HashUnusable},
+		{bcrypt4, "$2a$99$" + b4[7:], HashUnusable},
+	} {
+		if got := tc.h.Assess(tc.encoded); got != tc.want {
+			t.Errorf("%T.Assess(%q) = %v, want %v", tc.h, tc.encoded, got, tc.want)
+		}
+		// What Assess finds usable, Verify uses.
+		if tc.want != HashUnusable {
+			if ok, err := tc.h.Verify(tc.encoded, "password1"); !ok || err != nil {
+				t.Errorf("Verify(%q) = %v, %v", tc.encoded, ok, err)
+			}
+		}
+	}
+}
+
 func TestArgon2idRefusesInvalidParameters(t *testing.T) {
 	for _, p := range []Argon2Params{
 		{Memory: 4, Iterations: 1, Parallelism: 1},

@@ -49,10 +49,11 @@ const RequestIDHeader = "X-Request-Id"
 type HardenOptions struct {
 	// Logger receives the access log and panic reports; nil discards them.
 	Logger *slog.Logger
-	// RedactQuery names the query parameters that carry API keys (the
-	// spec's apiKey schemes with in: query). Their values never reach the
-	// logs. Common credential names (access_token, password, ...) are
-	// redacted as well.
+	// RedactQuery names the query parameters that carry API keys: the
+	// parameter of every apiKey scheme of the spec, whatever its location,
+	// since a header or cookie key sent in the query is a key all the same.
+	// Their values never reach the logs. Common credential names
+	// (access_token, password, client_secret, ...) are redacted as well.
 	RedactQuery []string
 }
 
@@ -83,8 +84,10 @@ func Harden(cfg Config, opts HardenOptions, h http.Handler) http.Handler {
 	// Besides the spec's query API keys, redact the names under which
 	// clients commonly, and wrongly, send credentials.
 	redact := map[string]bool{
-		"access_token": true, "refresh_token": true, "id_token": true, "token": true, "password": true,
-		"client_secret": true, "api_key": true, "apikey": true, "key": true,
+		"access_token": true, "refresh_token": true, "id_token": true, "token": true, "jwt": true,
+		"password": true, "passwd": true, "client_secret": true, "client_assertion": true, "assertion": true,
+		"code": true, "code_verifier": true, "secret": true, "authorization": true,
+		"api_key": true, "apikey": true, "api-key": true, "x-api-key": true, "key": true,
 	}
 	for _, name := range opts.RedactQuery {
 		redact[strings.ToLower(name)] = true
@@ -179,20 +182,36 @@ func (s *hardened) logRequest(r *http.Request, rec *statusRecorder, id string, s
 // redactQuery returns raw with the values of the parameters named in
 // redact (lower case) replaced by REDACTED. Names are compared after
 // unescaping and case-insensitively, so %61pi_key and API_KEY are caught
-// too. It never fails: a piece that cannot be unescaped is redacted whole.
+// too, and parameters are split at ';' as well as '&', as some clients and
+// servers do. It never fails: a piece that cannot be unescaped is redacted
+// whole.
 func redactQuery(raw string, redact map[string]bool) string {
-	pieces := strings.Split(raw, "&")
-	for i, p := range pieces {
-		rawName, _, hasValue := strings.Cut(p, "=")
-		name, err := url.QueryUnescape(rawName)
-		switch {
-		case err != nil:
-			pieces[i] = "REDACTED"
-		case redact[strings.ToLower(name)] && hasValue:
-			pieces[i] = rawName + "=REDACTED"
+	var b strings.Builder
+	start := 0
+	for i := 0; i <= len(raw); i++ {
+		if i < len(raw) && raw[i] != '&' && raw[i] != ';' {
+			continue
 		}
+		b.WriteString(redactParam(raw[start:i], redact))
+		if i < len(raw) {
+			b.WriteByte(raw[i])
+		}
+		start = i + 1
 	}
-	return truncate(strings.Join(pieces, "&"), 1024)
+	return truncate(b.String(), 1024)
+}
+
+// redactParam redacts one name=value piece of a query.
+func redactParam(p string, redact map[string]bool) string {
+	rawName, _, hasValue := strings.Cut(p, "=")
+	name, err := url.QueryUnescape(rawName)
+	switch {
+	case err != nil:
+		return "REDACTED"
+	case redact[strings.ToLower(name)] && hasValue:
+		return rawName + "=REDACTED"
+	}
+	return p
 }
 
 func truncate(s string, n int) string {

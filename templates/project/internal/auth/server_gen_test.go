@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -288,6 +289,41 @@ func TestAccessLogHasNoCredentials(t *testing.T) {
 	}
 }
 
+// An API key of a header or cookie scheme sent in the query string by
+// mistake is a key all the same: the access log redacts the parameter of
+// every apiKey scheme, and the usual credential names, wherever they are
+// in the query.
+func TestAccessLogRedactsEveryCredentialParameter(t *testing.T) {
+	f := epSetup(t, func(o *Options) {
+		o.Schemes = append(o.Schemes,
+			Scheme{Name: "headerKey", Kind: KindAPIKey, In: "header", Param: "X-Partner-Key"},
+			Scheme{Name: "cookieKey", Kind: KindAPIKey, In: "cookie", Param: "partner_session"})
+	})
+	secrets := map[string]string{
+		"x-partner-key":   "hdr-secret-1",
+		"X-Partner-Key":   "hdr-secret-2",
+		"partner_session": "cookie-secret-3",
+		"client_secret":   "form-secret-4",
+		"refresh_token":   "ghr_refresh-secret-5",
+		"password":        "pw-secret-6",
+		"code_verifier":   "pkce-secret-7",
+	}
+	for name, secret := range secrets {
+		f.serve(http.MethodGet, "/me?page=2&"+url.QueryEscape(name)+"="+secret, "", "")
+		// Some clients separate parameters with ';'.
+		f.serve(http.MethodGet, "/me?page=2;"+url.QueryEscape(name)+"="+secret+"x", "", "")
+	}
+	logs := f.log.String()
+	for name, secret := range secrets {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the access log contains the value of %s", name)
+		}
+	}
+	if !strings.Contains(logs, `"query":"page=2&X-Partner-Key=REDACTED"`) || !strings.Contains(logs, `"query":"page=2;partner_session=REDACTED"`) {
+		t.Errorf("the redacted queries are not logged as expected:\n%s", logs)
+	}
+}
+
 func TestRedactQuery(t *testing.T) {
 	redact := map[string]bool{"key": true}
 	for raw, want := range map[string]string{
@@ -298,6 +334,9 @@ func TestRedactQuery(t *testing.T) {
 		"%zz=secret":      "REDACTED",
 		"key":             "key",
 		"keys=not-secret": "keys=not-secret",
+		"a=1;key=s3cret":  "a=1;key=REDACTED",
+		"a=1&&key=s;b=2":  "a=1&&key=REDACTED;b=2",
+		"":                "",
 	} {
 		if got := redactQuery(raw, redact); got != want {
 			t.Errorf("redactQuery(%q) = %q, want %q", raw, got, want)

@@ -40,7 +40,8 @@ type Options struct {
 	// that oauth2 flow).
 	ClientCredentials bool
 	// QueryAPIKeyParams are the query parameters of apiKey schemes, redacted
-	// from the access log.
+	// from the access log (as are the parameters of the header and cookie
+	// apiKey schemes of Schemes).
 	QueryAPIKeyParams []string
 	// Custom verifies the schemes gatehouse cannot verify itself, by name.
 	Custom map[string]CustomVerifier
@@ -364,10 +365,17 @@ func (s *Service) Serve(ctx context.Context, h http.Handler) error {
 	return serve(ctx, s.cfg, s.opts, s.log, s.withHealth(h))
 }
 
-// harden wraps h in the hardening middleware, redacting the query API keys
-// of opts from the access log.
+// harden wraps h in the hardening middleware, redacting from the access log
+// the parameter of every apiKey scheme of opts wherever the scheme reads it:
+// a header or cookie key sent in the query by mistake is a key all the same.
 func harden(cfg Config, opts Options, log *slog.Logger, h http.Handler) http.Handler {
-	return Harden(cfg, HardenOptions{Logger: log, RedactQuery: opts.QueryAPIKeyParams}, h)
+	redact := slices.Clone(opts.QueryAPIKeyParams)
+	for _, s := range opts.Schemes {
+		if s.Kind == KindAPIKey {
+			redact = append(redact, s.Param)
+		}
+	}
+	return Harden(cfg, HardenOptions{Logger: log, RedactQuery: redact}, h)
 }
 
 // serve logs the configuration's warnings and serves h, hardened, until

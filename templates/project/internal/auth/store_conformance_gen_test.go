@@ -41,6 +41,7 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		{"UpdateUserChangesOnlyTheFieldsItSets", confUserUpdate},
 		{"UpdateUserNotBeforeOnlyMovesForwardAndFeedsRevocations", confUserNotBeforeFeed},
 		{"ConcurrentPasswordChangeAndDisableBothTakeEffect", confConcurrentUserUpdates},
+		{"ReplacePasswordHashOnlyIfUnchanged", confReplacePasswordHash},
 		{"ListUsersSorted", confListUsers},
 		{"ReturnedSlicesAreCopies", confCopies},
 		{"APIKeyLookupByDigest", confAPIKeyLookup},
@@ -290,6 +291,40 @@ func confConcurrentUserUpdates(t *testing.T, s Store) {
 	for i := range users {
 		name := fmt.Sprint("user", i)
 		confSameTime(t, name+" last fed NotBefore", last[name], base.Add(time.Second))
+	}
+}
+
+func confReplacePasswordHash(t *testing.T, s Store) {
+	ctx := context.Background()
+	base := confBase()
+	confNoErr(t, "CreateUser", s.CreateUser(ctx, User{Username: "alice", PasswordHash: "old", Scopes: []string{"a"}, CreatedAt: base}))
+	confNoErr(t, "ReplacePasswordHash", s.ReplacePasswordHash(ctx, "alice", "old", "new"))
+	got, err := s.User(ctx, "alice")
+	confNoErr(t, "User", err)
+	if got.PasswordHash != "new" {
+		t.Errorf("hash %q after ReplacePasswordHash, want new", got.PasswordHash)
+	}
+	// A disable (and a password change) made meanwhile is kept: the
+	// replacement is refused and changes nothing.
+	confNoErr(t, "UpdateUser", s.UpdateUser(ctx, "alice", UserChange{PasswordHash: "changed", Disabled: new(true), NotBefore: base}))
+	confWantErr(t, "ReplacePasswordHash of a replaced hash", s.ReplacePasswordHash(ctx, "alice", "new", "newer"), ErrNotFound)
+	got, err = s.User(ctx, "alice")
+	confNoErr(t, "User", err)
+	if got.PasswordHash != "changed" || !got.Disabled {
+		t.Errorf("a refused ReplacePasswordHash changed the user: %+v", got)
+	}
+	confNoErr(t, "ReplacePasswordHash", s.ReplacePasswordHash(ctx, "alice", "changed", "rehashed"))
+	got, err = s.User(ctx, "alice")
+	confNoErr(t, "User", err)
+	if got.PasswordHash != "rehashed" || !got.Disabled {
+		t.Errorf("ReplacePasswordHash changed more than the hash: %+v", got)
+	}
+	confSameTime(t, "NotBefore (kept)", got.NotBefore, base)
+	confWantErr(t, "ReplacePasswordHash of an unknown user", s.ReplacePasswordHash(ctx, "bob", "", "x"), ErrNotFound)
+	evs, err := s.RevocationsSince(ctx, 0)
+	confNoErr(t, "RevocationsSince", err)
+	if len(evs) != 1 {
+		t.Errorf("revocation feed %+v: want only the event of the UpdateUser", evs)
 	}
 }
 

@@ -151,6 +151,12 @@ type Store interface {
 	// transaction: fields c does not set keep their stored value, whatever
 	// another process changed since the caller read the user.
 	UpdateUser(ctx context.Context, username string, c UserChange) error
+	// ReplacePasswordHash sets the user's password hash to newHash if it is
+	// still oldHash, and changes nothing else: a login upgrading the hash
+	// of a password it just verified neither undoes a concurrent password
+	// change nor a concurrent disable. ErrNotFound if the user does not
+	// exist or its hash is no longer oldHash.
+	ReplacePasswordHash(ctx context.Context, username, oldHash, newHash string) error
 
 	CreateAPIKey(ctx context.Context, k APIKey) error
 	// APIKeyByDigest finds a live (not revoked) key by the digest of its secret.

@@ -343,6 +343,19 @@ func (s *MemoryStore) UpdateUser(_ context.Context, username string, c UserChang
 	return nil
 }
 
+// ReplacePasswordHash implements Store.
+func (s *MemoryStore) ReplacePasswordHash(_ context.Context, username, oldHash, newHash string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[username]
+	if !ok || u.PasswordHash != oldHash {
+		return fmt.Errorf("%w: user %q with that password hash", ErrNotFound, username)
+	}
+	u.PasswordHash = newHash
+	s.users[username] = u
+	return nil
+}
+
 // ListUsers implements Store.
 func (s *MemoryStore) ListUsers(_ context.Context) ([]User, error) {
 	s.mu.Lock()

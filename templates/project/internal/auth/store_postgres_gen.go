@@ -477,6 +477,25 @@ func (s *PostgresStore) UpdateUser(ctx context.Context, username string, c UserC
 	})
 }
 
+// ReplacePasswordHash implements Store, in one conditional UPDATE.
+func (s *PostgresStore) ReplacePasswordHash(ctx context.Context, username, oldHash, newHash string) error {
+	what := fmt.Sprintf("user %q with that password hash", username)
+	if !pgText(username) || !pgText(oldHash) {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx,
+		`UPDATE users SET password_hash = $3 WHERE username = $1 AND password_hash = $2`, username, oldHash, newHash)
+	if err != nil {
+		return pgErr("replace password hash of "+what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	return nil
+}
+
 // ListUsers implements Store.
 func (s *PostgresStore) ListUsers(ctx context.Context) ([]User, error) {
 	return pgList(ctx, s, "list users", `SELECT `+pgUserColumns+` FROM users ORDER BY username`, pgScanUser)

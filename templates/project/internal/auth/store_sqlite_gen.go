@@ -378,6 +378,24 @@ func (s *SQLiteStore) UpdateUser(ctx context.Context, username string, c UserCha
 	})
 }
 
+// ReplacePasswordHash implements Store, in one conditional UPDATE.
+func (s *SQLiteStore) ReplacePasswordHash(ctx context.Context, username, oldHash, newHash string) error {
+	what := fmt.Sprintf("user %q", username)
+	res, err := s.write.ExecContext(ctx,
+		`UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?`, newHash, username, oldHash)
+	if err != nil {
+		return sqliteErr("replace password hash of "+what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return sqliteErr("replace password hash of "+what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s with that password hash", ErrNotFound, what)
+	}
+	return nil
+}
+
 // ListUsers implements Store.
 func (s *SQLiteStore) ListUsers(ctx context.Context) ([]User, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)

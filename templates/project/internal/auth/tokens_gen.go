@@ -170,10 +170,15 @@ type accessID struct {
 }
 
 // newAccessID returns the identity of a token issued now.
-func (t *Tokens) newAccessID() accessID {
+func (t *Tokens) newAccessID() accessID { return t.accessIDAt(t.cfg.Now()) }
+
+// accessIDAt returns the identity of a token dated at. A login dates its
+// tokens when it judged the account, which is not after now, so that a
+// password change recorded in between ends them.
+func (t *Tokens) accessIDAt(at time.Time) accessID {
 	// iat keeps milliseconds so that a session started right after a
 	// password change is not mistaken for one from before it.
-	iat := t.cfg.Now().Truncate(time.Millisecond)
+	iat := at.Truncate(time.Millisecond)
 	return accessID{
 		jti: rand.Text(), // 26 base32 characters: 130 random bits
 		iat: iat,
