@@ -3,8 +3,10 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -44,3 +46,40 @@ func checkRedisURL(s string) (warnings []string, err error) {
 	}
 	return warnings, nil
 }
+
+// openRedis returns a client of the Redis REDIS_URL names, or nil when it
+// is empty. It does not need Redis to answer yet: until it does, the
+// throttle counts in this process (see sharedCounts), and the server
+// says so in its log.
+func openRedis(ctx context.Context, cfg Config, log *slog.Logger) (*redis.Client, error) {
+	if cfg.RedisURL == "" {
+		return nil, nil
+	}
+	opts, err := parseRedisURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	redisLogTo(log)
+	client := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, redisCallTimeout)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		log.LogAttrs(ctx, slog.LevelWarn, "redis is unreachable at start-up: failed logins are throttled per instance until it answers",
+			slog.String("url", redactURL("REDIS_URL", cfg.RedisURL)), slog.String("error", err.Error()))
+	}
+	return client, nil
+}
+
+// redisLogger passes go-redis's own messages (a failed dial, each time it
+// fails) to the server's log at debug level: the throttle reports each
+// change of Redis's state once, at warning level, and these would repeat
+// it on every call, in another format.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Log(ctx, slog.LevelDebug, "redis client: "+fmt.Sprintf(format, v...))
+}
+
+// redisLogTo sends go-redis's messages to log. go-redis has one logger for
+// the process; a server has one log.
+func redisLogTo(log *slog.Logger) { redis.SetLogger(redisLogger{log}) }

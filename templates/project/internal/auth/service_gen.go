@@ -16,6 +16,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Default endpoint paths, used when neither the configuration nor Options
@@ -75,7 +77,9 @@ type Service struct {
 	tokenPath  string
 	revokePath string
 
-	storeAttrs []slog.Attr // logged when serving starts
+	storeAttrs    []slog.Attr   // logged when serving starts
+	throttleAttrs []slog.Attr   // likewise
+	redis         *redis.Client // nil without REDIS_URL
 
 	stop      context.CancelFunc // ends the revocation poll and push
 	polling   sync.WaitGroup
@@ -185,12 +189,19 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		Leeway:    cfg.Leeway,
 		Now:       now,
 	}, keys, rev)
-	accounts := NewAccounts(store, hasher, NewThrottle(ThrottleConfig{Now: now}), AccountsOptions{
+	throttle, rdb, throttleAttrs, err := newServerThrottle(ctx, cfg, log, now)
+	if err != nil {
+		return nil, err
+	}
+	accounts := NewAccounts(store, hasher, throttle, AccountsOptions{
 		Now:        now,
 		ClientAddr: cfg.ClientAddr,
 	})
 	guard, err := newGuard(cfg, opts, log, accounts, tokens, nil)
 	if err != nil {
+		if rdb != nil {
+			rdb.Close()
+		}
 		return nil, err
 	}
 	s := &Service{
@@ -202,10 +213,15 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		rev:        rev,
 		accounts:   accounts,
 		guard:      guard,
+		redis:      rdb,
 		tokenPath:  firstNonEmpty(cfg.TokenPath, opts.TokenPath, DefaultTokenPath),
 		revokePath: firstNonEmpty(cfg.RevokePath, opts.RevokePath, DefaultRevokePath),
 	}
+	s.throttleAttrs = throttleAttrs
 	if s.tokenPath == s.revokePath {
+		if rdb != nil {
+			rdb.Close()
+		}
 		return nil, fmt.Errorf("auth: the token and revocation endpoints are both configured at %s", s.tokenPath)
 	}
 	s.endpoints = &endpoints{
@@ -236,6 +252,20 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		}()
 	}
 	return s, nil
+}
+
+// newServerThrottle returns the throttle of a server: sharing its counts
+// in the Redis of REDIS_URL if set (and that client, to be closed), and
+// what the server logs about it when it starts serving.
+func newServerThrottle(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Time) (*Throttle, *redis.Client, []slog.Attr, error) {
+	throttle := NewThrottle(ThrottleConfig{Now: now})
+	rdb, err := openRedis(ctx, cfg, log)
+	if err != nil || rdb == nil {
+		return throttle, nil, []slog.Attr{slog.String("counts", "in this instance only; set REDIS_URL to share them between instances")}, err
+	}
+	shareThrottle(throttle, rdb, cfg.RedisKeyPrefix, log)
+	return throttle, rdb, []slog.Attr{slog.String("counts", "shared by every instance, in redis"),
+		slog.String("url", redactURL("REDIS_URL", cfg.RedisURL)), slog.String("key_prefix", cfg.RedisKeyPrefix)}, nil
 }
 
 func firstNonEmpty(values ...string) string {
@@ -362,6 +392,7 @@ func (s *Service) Serve(ctx context.Context, h http.Handler) error {
 	if s.storeAttrs != nil {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "store", s.storeAttrs...)
 	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "failed-login throttling", s.throttleAttrs...)
 	return serve(ctx, s.cfg, s.opts, s.log, s.withHealth(h))
 }
 
@@ -449,6 +480,9 @@ func (s *Service) Close() error {
 		s.stop()
 		s.polling.Wait()
 		s.closeErr = s.store.Close()
+		if s.redis != nil {
+			s.redis.Close()
+		}
 	})
 	return s.closeErr
 }

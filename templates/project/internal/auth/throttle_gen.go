@@ -4,6 +4,7 @@ package auth
 
 import (
 	"cmp"
+	"crypto/rand"
 	"net/netip"
 	"slices"
 	"sync"
@@ -84,9 +85,11 @@ const pendingRetry = time.Second
 // Reserve holds a place in every count an attempt is subject to before the
 // secret is hashed, so concurrent attempts cannot exceed a limit; the
 // Attempt it returns ends as a failure, a success or not at all. Refused
-// attempts are not counted. A Throttle is safe for concurrent use and lives
-// in memory: several server instances each keep their own counts, and a
-// restart forgets them.
+// attempts are not counted. A Throttle is safe for concurrent use. It
+// lives in memory, where several server instances each keep their own
+// counts and a restart forgets them, unless it shares them (REDIS_URL; see
+// shareThrottle): then every instance counts the same failures, and while
+// Redis does not answer each counts in memory again (see sharedCounts).
 type Throttle struct {
 	cfg       ThrottleConfig
 	mu        sync.Mutex
@@ -94,6 +97,7 @@ type Throttle struct {
 	addresses throttleTable // by addressKey: hard limit
 	accounts  throttleTable // by account: slows down
 	known     knownTable
+	shared    *sharedCounts // nil: this process only
 }
 
 // NewThrottle returns a Throttle with cfg, defaults filled in.
@@ -136,6 +140,7 @@ type Attempt struct {
 	account string
 	addr    string // addressKey of the client address
 	known   bool   // the account is known at addr
+	id      string // of its reservation in the shared counts; "" if held in memory
 	ended   bool
 }
 
@@ -147,33 +152,57 @@ type Attempt struct {
 // own.
 func (t *Throttle) Reserve(account, addr string) (a *Attempt, retryAfter time.Duration, ok bool) {
 	now := t.cfg.Now()
-	key := addressKey(addr)
-	pair := pairKey(account, key)
+	a = &Attempt{t: t, account: account, addr: addressKey(addr)}
+	var wait time.Duration
+	if t.shared.usable() {
+		a.id = rand.Text()
+		wait, allowed, err := t.shared.redis.reserve(&t.cfg, a, now)
+		if err == nil {
+			t.shared.answered()
+			return reserved(a, wait, allowed)
+		}
+		t.shared.failed(err)
+		a.id, a.known = "", false
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	known := t.known.has(account, key, now, t.cfg.KnownFor)
-	wait := t.pairs.hardWait(pair, now)
-	if !known {
-		wait = max(wait, t.addresses.hardWait(key, now), t.accountWait(account, now))
+	a.known = t.known.has(account, a.addr, now, t.cfg.KnownFor)
+	wait = t.pairs.hardWait(pairKey(account, a.addr), now)
+	if !a.known {
+		wait = max(wait, t.addresses.hardWait(a.addr, now), t.accountWait(account, now))
 	}
 	if wait > 0 {
-		// Round up so that a client waiting exactly Retry-After seconds is let in.
-		if r := wait % time.Second; r != 0 {
-			wait += time.Second - r
-		}
-		return nil, wait, false
+		return reserved(nil, wait, false)
 	}
-	t.pairs.reserve(pair, now)
-	if !known {
-		t.addresses.reserve(key, now)
-		t.accounts.reserve(account, now)
+	t.hold(a, now)
+	return a, 0, true
+}
+
+// reserved is Reserve's answer: a when ok, else the wait rounded up to a
+// whole second, so that a client waiting exactly Retry-After seconds is
+// let in.
+func reserved(a *Attempt, wait time.Duration, ok bool) (*Attempt, time.Duration, bool) {
+	if ok {
+		return a, 0, true
+	}
+	if r := wait % time.Second; r != 0 {
+		wait += time.Second - r
+	}
+	return nil, wait, false
+}
+
+// hold reserves a's places in the tables in memory. The caller holds t.mu.
+func (t *Throttle) hold(a *Attempt, now time.Time) {
+	t.pairs.reserve(pairKey(a.account, a.addr), now)
+	if !a.known {
+		t.addresses.reserve(a.addr, now)
+		t.accounts.reserve(a.account, now)
 		// The account's spacing runs from its latest attempt, so that
 		// attempts arriving together are spaced out too.
-		if e := t.accounts.entries[account]; e != nil {
+		if e := t.accounts.entries[a.account]; e != nil {
 			e.last = now
 		}
 	}
-	return &Attempt{t: t, account: account, addr: key, known: known}, 0, true
 }
 
 // accountWait is how long an attempt from an address where account is not
@@ -198,7 +227,7 @@ func (t *Throttle) accountWait(account string, now time.Time) time.Duration {
 
 // Fail ends the attempt as a failed one: it counts against every limit it
 // was reserved under.
-func (a *Attempt) Fail() { a.end(func(t *Throttle, now time.Time) { t.fail(a, now) }) }
+func (a *Attempt) Fail() { a.end(outcomeFail, func(t *Throttle, now time.Time) { t.fail(a, now) }) }
 
 // Succeed ends the attempt as a success: the (account, address) pair's
 // failures are forgotten and the address becomes known for the account.
@@ -206,7 +235,7 @@ func (a *Attempt) Fail() { a.end(func(t *Throttle, now time.Time) { t.fail(a, no
 // logging in does not hand attackers a fresh allowance, and an attacker
 // cannot clear an address's count with an account of their own.
 func (a *Attempt) Succeed() {
-	a.end(func(t *Throttle, now time.Time) {
+	a.end(outcomeSucceed, func(t *Throttle, now time.Time) {
 		t.release(a)
 		t.pairs.clear(pairKey(a.account, a.addr))
 		t.known.remember(a.account, a.addr, now, t.cfg.KnownFor)
@@ -216,17 +245,44 @@ func (a *Attempt) Succeed() {
 // Cancel ends the attempt without counting it: it was not decided (the
 // store or the request failed). It does nothing after Fail or Succeed, so
 // it may be deferred.
-func (a *Attempt) Cancel() { a.end(func(t *Throttle, _ time.Time) { t.release(a) }) }
+func (a *Attempt) Cancel() { a.end(outcomeCancel, func(t *Throttle, _ time.Time) { t.release(a) }) }
 
-func (a *Attempt) end(f func(t *Throttle, now time.Time)) {
+// The outcomes of an attempt, as the shared counts' script names them.
+const (
+	outcomeFail    = "fail"
+	outcomeSucceed = "succeed"
+	outcomeCancel  = "cancel"
+)
+
+// end ends the attempt once: in the shared counts if it was reserved
+// there, else by local in the tables in memory. A failure the shared
+// counts could not record is counted in memory instead, so that it is not
+// lost to this instance at least.
+func (a *Attempt) end(outcome string, local func(t *Throttle, now time.Time)) {
 	if a == nil || a.ended {
 		return
 	}
 	a.ended = true
-	now := a.t.cfg.Now()
-	a.t.mu.Lock()
-	defer a.t.mu.Unlock()
-	f(a.t, now)
+	t, now := a.t, a.t.cfg.Now()
+	if a.id != "" {
+		err := t.shared.redis.end(&t.cfg, a, outcome, now)
+		if err == nil {
+			t.shared.answered()
+			return
+		}
+		t.shared.failed(err)
+		if outcome != outcomeFail {
+			return // its reservation lapses in Redis by itself
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.hold(a, now)
+		t.fail(a, now)
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	local(t, now)
 }
 
 // release gives back the places a reserved.

@@ -31,6 +31,28 @@ func (c *stepClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// throttleBehaviours are the rules a Throttle keeps whether it counts in
+// memory or in Redis (throttle_redis_gen_test.go runs them there).
+var throttleBehaviours = []struct {
+	name string
+	test func(t *testing.T, newThrottle func(ThrottleConfig) *Throttle)
+}{
+	{"RefusesAccountFromOneAddressAfterLimit", testThrottleRefusesAccountFromOneAddressAfterLimit},
+	{"ForgetsOldFailures", testThrottleForgetsOldFailures},
+	{"LimitsAddressAcrossAccounts", testThrottleLimitsAddressAcrossAccounts},
+	{"GroupsIPv6By64AndUnmapsIPv4", testThrottleGroupsIPv6By64AndUnmapsIPv4},
+	{"SlowsAccountWideGuessingButNotTheKnownAddress", testThrottleSlowsAccountWideGuessingButNotTheKnownAddress},
+	{"KnownAddressSkipsTheAddressLimitButNotItsOwn", testThrottleKnownAddressSkipsTheAddressLimitButNotItsOwn},
+	{"SucceedClearsOnlyThePair", testThrottleSucceedClearsOnlyThePair},
+	{"ReservesBeforeTheOutcome", testThrottleReservesBeforeTheOutcome},
+}
+
+func TestThrottle(t *testing.T) {
+	for _, b := range throttleBehaviours {
+		t.Run(b.name, func(t *testing.T) { b.test(t, NewThrottle) })
+	}
+}
+
 // wantReserved reserves an attempt and fails the test if it is refused.
 func wantReserved(t *testing.T, th *Throttle, account, addr string) *Attempt {
 	t.Helper()
@@ -59,9 +81,9 @@ func wantThrottleRefuses(t *testing.T, th *Throttle, account, addr string, retry
 	}
 }
 
-func TestThrottleRefusesAccountFromOneAddressAfterLimit(t *testing.T) {
+func testThrottleRefusesAccountFromOneAddressAfterLimit(t *testing.T, newThrottle func(ThrottleConfig) *Throttle) {
 	clock := newStepClock()
-	th := NewThrottle(ThrottleConfig{Now: clock.Now})
+	th := newThrottle(ThrottleConfig{Now: clock.Now})
 	for range 5 {
 		failOnce(t, th, "alice", "10.0.0.1")
 		clock.Advance(time.Second)
@@ -83,9 +105,9 @@ func TestThrottleRefusesAccountFromOneAddressAfterLimit(t *testing.T) {
 	wantReserved(t, th, "alice", "10.0.0.1").Cancel()
 }
 
-func TestThrottleForgetsOldFailures(t *testing.T) {
+func testThrottleForgetsOldFailures(t *testing.T, newThrottle func(ThrottleConfig) *Throttle) {
 	clock := newStepClock()
-	th := NewThrottle(ThrottleConfig{Now: clock.Now, AccountAddressLimit: 3, Window: time.Minute})
+	th := newThrottle(ThrottleConfig{Now: clock.Now, AccountAddressLimit: 3, Window: time.Minute})
 	failOnce(t, th, "alice", "192.0.2.1")
 	failOnce(t, th, "alice", "192.0.2.1")
 	clock.Advance(time.Minute)
@@ -96,9 +118,9 @@ func TestThrottleForgetsOldFailures(t *testing.T) {
 	wantThrottleRefuses(t, th, "alice", "192.0.2.1", time.Minute)
 }
 
-func TestThrottleLimitsAddressAcrossAccounts(t *testing.T) {
+func testThrottleLimitsAddressAcrossAccounts(t *testing.T, newThrottle func(ThrottleConfig) *Throttle) {
 	clock := newStepClock()
-	th := NewThrottle(ThrottleConfig{Now: clock.Now})
+	th := newThrottle(ThrottleConfig{Now: clock.Now})
 	for i := range 20 {
 		failOnce(t, th, fmt.Sprint("user", i), "198.51.100.7")
 	}
@@ -107,9 +129,9 @@ func TestThrottleLimitsAddressAcrossAccounts(t *testing.T) {
 	wantReserved(t, th, "fresh", "198.51.100.8").Cancel()
 }
 
-func TestThrottleGroupsIPv6By64AndUnmapsIPv4(t *testing.T) {
+func testThrottleGroupsIPv6By64AndUnmapsIPv4(t *testing.T, newThrottle func(ThrottleConfig) *Throttle) {
 	clock := newStepClock()
-	th := NewThrottle(ThrottleConfig{Now: clock.Now, AddressLimit: 2})
+	th := newThrottle(ThrottleConfig{Now: clock.Now, AddressLimit: 2})
 	failOnce(t, th, "", "2001:db8:1:2::1")
 	failOnce(t, th, "", "2001:db8:1:2:ffff::9")
 	wantThrottleRefuses(t, th, "", "2001:db8:1:2::abcd", 15*time.Minute)
@@ -125,9 +147,9 @@ func TestThrottleGroupsIPv6By64AndUnmapsIPv4(t *testing.T) {
 // The account-wide limit slows guesses from addresses the account is not
 // known at, with a doubling delay, and never refuses the account at an
 // address where it logged in before.
-func TestThrottleSlowsAccountWideGuessingButNotTheKnownAddress(t *testing.T) {
+func testThrottleSlowsAccountWideGuessingButNotTheKnownAddress(t *testing.T, newThrottle func(ThrottleConfig) *Throttle) {
 	clock := newStepClock()
-	th := NewThrottle(ThrottleConfig{Now: clock.Now, AccountSlowAfter: 3, AccountDelay: time.Second, AccountMaxDelay: 8 * time.Second})
+	th := newThrottle(ThrottleConfig{Now: clock.Now, AccountSlowAfter: 3, AccountDelay: time.Second, AccountMaxDelay: 8 * time.Second})
 	wantReserved(t, th, "alice", "192.0.2.10").Succeed() // the owner's address
 
 	addr := 0
@@ -149,16 +171,16 @@ func TestThrottleSlowsAccountWideGuessingButNotTheKnownAddress(t *testing.T) {
 	}
 	// An IPv6 address of the same /64 counts as the owner's; another /64
 	// does not.
-	th2 := NewThrottle(ThrottleConfig{Now: clock.Now, AccountSlowAfter: 1})
+	th2 := newThrottle(ThrottleConfig{Now: clock.Now, AccountSlowAfter: 1})
 	wantReserved(t, th2, "bob", "2001:db8:1:2::1").Succeed()
 	failOnce(t, th2, "bob", "2001:db8:9:9::1")
 	wantReserved(t, th2, "bob", "2001:db8:1:2::ffff").Cancel()
 	wantThrottleRefuses(t, th2, "bob", "2001:db8:9:8::1", time.Second)
 }
 
-func TestThrottleKnownAddressSkipsTheAddressLimitButNotItsOwn(t *testing.T) {
+func testThrottleKnownAddressSkipsTheAddressLimitButNotItsOwn(t *testing.T, newThrottle func(ThrottleConfig) *Throttle) {
 	clock := newStepClock()
-	th := NewThrottle(ThrottleConfig{Now: clock.Now, AddressLimit: 3, AccountAddressLimit: 2})
+	th := newThrottle(ThrottleConfig{Now: clock.Now, AddressLimit: 3, AccountAddressLimit: 2})
 	wantReserved(t, th, "alice", "192.0.2.1").Succeed()
 	// Someone behind the same address sprays other accounts.
 	for i := range 3 {
@@ -179,9 +201,9 @@ func TestThrottleKnownAddressSkipsTheAddressLimitButNotItsOwn(t *testing.T) {
 	wantThrottleRefuses(t, th, "alice", "192.0.2.1", 15*time.Minute)
 }
 
-func TestThrottleSucceedClearsOnlyThePair(t *testing.T) {
+func testThrottleSucceedClearsOnlyThePair(t *testing.T, newThrottle func(ThrottleConfig) *Throttle) {
 	clock := newStepClock()
-	th := NewThrottle(ThrottleConfig{Now: clock.Now, AccountAddressLimit: 2, AddressLimit: 3, AccountSlowAfter: 2})
+	th := newThrottle(ThrottleConfig{Now: clock.Now, AccountAddressLimit: 2, AddressLimit: 3, AccountSlowAfter: 2})
 	// An attacker's failures from one address are not cleared by a login
 	// to an account of their own there.
 	failOnce(t, th, "bob", "192.0.2.66")
@@ -205,9 +227,9 @@ func TestThrottleSucceedClearsOnlyThePair(t *testing.T) {
 
 // Reserve holds a place until the attempt ends, so attempts in progress
 // cannot together exceed a limit; Cancel gives it back without counting.
-func TestThrottleReservesBeforeTheOutcome(t *testing.T) {
+func testThrottleReservesBeforeTheOutcome(t *testing.T, newThrottle func(ThrottleConfig) *Throttle) {
 	clock := newStepClock()
-	th := NewThrottle(ThrottleConfig{Now: clock.Now, AccountAddressLimit: 3, AccountSlowAfter: 5})
+	th := newThrottle(ThrottleConfig{Now: clock.Now, AccountAddressLimit: 3, AccountSlowAfter: 5})
 	var inFlight []*Attempt
 	for range 3 {
 		inFlight = append(inFlight, wantReserved(t, th, "alice", "192.0.2.1"))
@@ -228,7 +250,7 @@ func TestThrottleReservesBeforeTheOutcome(t *testing.T) {
 	}
 	wantThrottleRefuses(t, th, "bob", "10.0.1.1", time.Second)
 	// And for the address limit.
-	th2 := NewThrottle(ThrottleConfig{Now: clock.Now, AddressLimit: 2})
+	th2 := newThrottle(ThrottleConfig{Now: clock.Now, AddressLimit: 2})
 	wantReserved(t, th2, "", "192.0.2.9")
 	wantReserved(t, th2, "", "192.0.2.9")
 	wantThrottleRefuses(t, th2, "", "192.0.2.9", pendingRetry)
