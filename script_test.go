@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/gatehouse-go/gatehouse/generator"
@@ -72,6 +73,8 @@ func TestScripts(t *testing.T) {
 				return corpusErr == nil, nil
 			case "postgres":
 				return postgresCondition()
+			case "redis":
+				return redisCondition()
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -83,6 +86,7 @@ func TestScripts(t *testing.T) {
 			"forgedigest": forgeDigest,
 			"replace":     replace,
 			"pgschema":    pgSchema,
+			"redisprefix": redisPrefix,
 		},
 	})
 }
@@ -279,6 +283,61 @@ func pgSchema(ts *testscript.TestScript, neg bool, args []string) {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	ts.Setenv("DATABASE_URL", u.String())
+}
+
+// redisTestURL is the Redis the scripts that need one use.
+func redisTestURL() string {
+	if u := os.Getenv("GATEHOUSE_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+// redisCondition is the condition [redis]: the test Redis answers. When it
+// does not, under GATEHOUSE_REQUIRE_SERVICES=1 the condition fails the
+// script instead of letting it skip.
+var redisCondition = sync.OnceValues(func() (bool, error) {
+	opts, err := redis.ParseURL(redisTestURL())
+	if err != nil {
+		return false, fmt.Errorf("GATEHOUSE_TEST_REDIS_URL: %v", err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = client.Ping(ctx).Err()
+	if err == nil {
+		return true, nil
+	}
+	if os.Getenv("GATEHOUSE_REQUIRE_SERVICES") == "1" {
+		return false, fmt.Errorf("Redis is unreachable (%v); set GATEHOUSE_TEST_REDIS_URL to one that is, or unset GATEHOUSE_REQUIRE_SERVICES to skip", err)
+	}
+	return false, nil
+})
+
+// redisPrefix sets REDIS_URL to the test Redis and REDIS_KEY_PREFIX to a
+// prefix of the script's own, whose keys are deleted when the script
+// ends: redisprefix. Guard it with [!redis] skip.
+func redisPrefix(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 0 || neg {
+		ts.Fatalf("usage: redisprefix")
+	}
+	prefix := "gatehouse-script-" + strings.ToLower(rand.Text()[:16])
+	ts.Defer(func() {
+		opts, err := redis.ParseURL(redisTestURL())
+		ts.Check(err)
+		client := redis.NewClient(opts)
+		defer client.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		iter := client.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+		for iter.Next(ctx) {
+			ts.Check(client.Del(ctx, iter.Val()).Err())
+		}
+		ts.Check(iter.Err())
+	})
+	ts.Setenv("REDIS_URL", redisTestURL())
+	ts.Setenv("REDIS_KEY_PREFIX", prefix)
 }
 
 func goEnv(t *testing.T, names ...string) map[string]string {
