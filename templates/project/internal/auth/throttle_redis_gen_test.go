@@ -278,3 +278,23 @@ func TestRedisUnreachableServerStillThrottles(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRedisThrottleReserve measures one failed attempt's bookkeeping
+// (Reserve and Fail: two script calls) in Redis, each from a fresh address
+// on one of 1000 accounts; compare BenchmarkThrottleReserve in memory.
+func BenchmarkRedisThrottleReserve(b *testing.B) {
+	client, prefix := redisTestClient(b)
+	th := NewThrottle(ThrottleConfig{})
+	shareThrottle(th, client, prefix, nil)
+	i := 0
+	for b.Loop() {
+		a, _, ok := th.Reserve(fmt.Sprint("user", i%1000), fmt.Sprintf("2001:db8:%x::1", i))
+		if ok {
+			a.Fail()
+		}
+		i++
+	}
+	if th.shared.down {
+		b.Fatal("Redis did not answer")
+	}
+}
