@@ -255,11 +255,12 @@ func TestRedisThrottleFallsBackToMemoryAndRecovers(t *testing.T) {
 
 // A server whose REDIS_URL points where nothing listens starts, answers
 // logins (right ones 200, wrong ones 400 invalid_grant, never a 500) and
-// still refuses guessing, counting in memory.
+// still refuses guessing, counting in memory. Its log never shows the
+// password in the URL.
 func TestRedisUnreachableServerStillThrottles(t *testing.T) {
 	t.Parallel()
 	f := epSetupOn(t, NewMemoryStore(), func(c *Config) {
-		c.RedisURL = "redis://" + closedPort(t) + "/0"
+		c.RedisURL = "redis://:s3cret-pw@" + closedPort(t) + "/0"
 		c.RedisKeyPrefix = "gatehouse-test"
 	})
 	f.addUser("alice")
@@ -272,10 +273,17 @@ func TestRedisUnreachableServerStillThrottles(t *testing.T) {
 	if w.Code != 429 && w.Code != 400 {
 		t.Fatalf("sixth wrong password: %d %s", w.Code, w.Body)
 	}
-	for _, msg := range []string{"redis is unreachable at start-up", "redis does not answer"} {
+	for _, msg := range []string{"redis is unreachable at start-up", "redis does not answer", `"url":"redis://:xxxxx@`} {
 		if !strings.Contains(f.log.String(), msg) {
 			t.Errorf("no %q in the log:\n%s", msg, f.log.String())
 		}
+	}
+	attrs := fmt.Sprint(f.svc.throttleAttrs)
+	if !strings.Contains(attrs, "redis://:xxxxx@") {
+		t.Errorf("the start-up line's attributes %s do not show the redacted URL", attrs)
+	}
+	if strings.Contains(f.log.String()+attrs, "s3cret-pw") {
+		t.Error("the log shows the Redis password")
 	}
 }
 
