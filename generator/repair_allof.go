@@ -54,6 +54,94 @@ func (r *repairer) allOfDefaults(t tree) {
 	}
 }
 
+// unionMembers gives the inline members of an anyOf a schema of their own
+// when oapi-codegen generates them into one Go type with the inline members
+// of a oneOf (an allOf of a oneOf and an anyOf, or a schema with both):
+// it names the members of both lists after the type and their index (X0,
+// X1), and refuses the document for the duplicate type names. As schemas,
+// the anyOf's members are named XAnyOf0, XAnyOf1; references replace them.
+func (r *repairer) unionMembers(t tree) {
+	type list struct {
+		path  []string // of the anyOf list
+		owner []string // of the schema whose Go type holds the union
+	}
+	var lists []list
+	seen := map[string]bool{}
+	walk(t, func(path []string, m tree) {
+		var oneOf, anyOf [][]string
+		collect := func(at []string, s tree) {
+			if inlineMember(s["oneOf"]) {
+				oneOf = append(oneOf, append(slices.Clone(at), "oneOf"))
+			}
+			if inlineMember(s["anyOf"]) {
+				anyOf = append(anyOf, append(slices.Clone(at), "anyOf"))
+			}
+		}
+		if members, _ := m["allOf"].([]any); len(members) >= 2 {
+			// oapi-codegen generates the merged members, and ignores
+			// what stands beside the allOf.
+			mergedMembers(t, path, members, map[string]bool{}, 0, collect)
+		} else if len(members) == 0 {
+			collect(path, m)
+		}
+		if len(oneOf) == 0 || len(anyOf) == 0 {
+			return
+		}
+		for _, p := range anyOf {
+			if key := strings.Join(p, "\x00"); !seen[key] {
+				seen[key] = true
+				lists = append(lists, list{p, slices.Clone(path)})
+			}
+		}
+	})
+	if len(lists) == 0 {
+		return
+	}
+	schemas := componentSchemas(t)
+	for _, l := range lists {
+		members, _ := pointer(t, l.path[:len(l.path)-1])["anyOf"].([]any)
+		owner := typeNameAt(t, l.owner)
+		for i, e := range members {
+			m, _ := e.(tree)
+			if m == nil || m["$ref"] != nil {
+				continue
+			}
+			name := r.freshTypeName(t, owner+"AnyOf"+strconv.Itoa(i))
+			schemas[name] = m
+			members[i] = tree{"$ref": "#/components/schemas/" + escapePointer(name)}
+			r.add(false, append(slices.Clone(l.path), strconv.Itoa(i)), "anyOf member %d: typed as %s, declared as a schema of its own, because oapi-codegen gives the inline members of the oneOf and the anyOf that %s merges into one Go type the same names (%s0, %s1, …), which it refuses",
+				i, name, pointerString(l.owner), owner, owner)
+		}
+	}
+}
+
+// inlineMember reports whether v is a list of schemas with an inline one
+// among them, which oapi-codegen declares a Go type for.
+func inlineMember(v any) bool {
+	list, _ := v.([]any)
+	for _, e := range list {
+		if m, _ := e.(tree); m != nil && m["$ref"] == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// componentSchemas returns #/components/schemas of t, made if absent.
+func componentSchemas(t tree) tree {
+	c := at(t, "components")
+	if c == nil {
+		c = tree{}
+		t["components"] = c
+	}
+	s := at(c, "schemas")
+	if s == nil {
+		s = tree{}
+		c["schemas"] = s
+	}
+	return s
+}
+
 // mergedMembers calls visit for each schema oapi-codegen merges for the
 // members of the allOf at path: each member, through its references, and
 // the members of a member's own allOf, with its path in t.
