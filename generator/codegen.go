@@ -162,7 +162,11 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, e
 			var changed []string
 			if code, changed = dedupeFields(code, faults); len(changed) > 0 {
 				for _, decl := range changed {
-					r.changes = append(r.changes, SpecChange{Pos: targetPos(doc, tr, fault{Decl: decl}, names), What: fmt.Sprintf("Go type %s: a field declared twice with the same type (two media types oapi-codegen reads the same way) declared once", decl)})
+					// Each pass generates the type anew, and repairs it again.
+					c := SpecChange{Pos: targetPos(doc, tr, fault{Decl: decl}, names), What: fmt.Sprintf("Go type %s: a field declared twice with the same type (two media types oapi-codegen reads the same way) declared once", decl)}
+					if !slices.Contains(r.changes, c) {
+						r.changes = append(r.changes, c)
+					}
 				}
 				if faults, err = typeCheck(code); err != nil {
 					return nil, nil, err
