@@ -120,7 +120,7 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, e
 			// A refusal that names no construct (an allOf it cannot
 			// merge): the composite schemas it cannot generate alone are
 			// degraded, before the older merge is tried for all of them.
-			if !strict && pass+1 < maxPasses && len(codegenTarget(tr, err.Error(), nil)) == 0 && r.degradeFailing(tr, t, err) {
+			if !strict && pass+1 < maxPasses && len(codegenTarget(tr, err.Error(), nil)) == 0 && r.degradeFailing(tr, t) {
 				pass++
 				continue
 			}

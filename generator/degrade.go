@@ -678,13 +678,20 @@ func rawMarshalers(code []byte) []byte {
 	return b.Bytes()
 }
 
+// failing is a schema oapi-codegen cannot generate, and why.
+type failing struct {
+	path []string
+	err  error
+}
+
 // failingSchemas finds, after oapi-codegen refused the document without
 // naming the construct (an allOf it cannot merge, say), the innermost
 // composite schemas (allOf, oneOf, anyOf) it cannot generate on their own,
-// by their paths in the document. It must run under codegenMu, right after
-// the refusal, with oapi-codegen's options still in place.
-func failingSchemas(t *openapi3.T) [][]string {
-	var out [][]string
+// by their paths in the document, with oapi-codegen's reason for each. It
+// must run under codegenMu, right after the refusal, with oapi-codegen's
+// options still in place.
+func failingSchemas(t *openapi3.T) []failing {
+	var out []failing
 	var visit func(path []string, ref *openapi3.SchemaRef, depth int) bool
 	// visit reports whether a failing schema was found at or under path.
 	visit = func(path []string, ref *openapi3.SchemaRef, depth int) bool {
@@ -713,7 +720,7 @@ func failingSchemas(t *openapi3.T) [][]string {
 			return found
 		}
 		if _, err := codegen.GenerateGoSchema(ref, []string{"Probe"}); err != nil {
-			out = append(out, path)
+			out = append(out, failing{path, err})
 			return true
 		}
 		return false
@@ -762,16 +769,18 @@ func failingSchemas(t *openapi3.T) [][]string {
 }
 
 // degradeFailing types as raw JSON each schema failingSchemas finds after
-// oapi-codegen refused t (generated from tr) with err, and reports whether
-// there was any.
-func (r *repairer) degradeFailing(tr tree, t *openapi3.T, err error) bool {
-	paths := failingSchemas(t)
-	why := err.Error()
-	if i := strings.LastIndex(why, ": "); i >= 0 {
-		why = why[i+2:]
-	}
+// oapi-codegen refused t (generated from tr), and reports whether there was
+// any.
+func (r *repairer) degradeFailing(tr tree, t *openapi3.T) bool {
 	acted := false
-	for _, path := range paths {
+	for _, f := range failingSchemas(t) {
+		path := f.path
+		// The innermost reason: "error merging schemas: ...: merging two
+		// schemas with different ReadOnly".
+		why := f.err.Error()
+		if i := strings.LastIndex(why, ": "); i >= 0 {
+			why = why[i+2:]
+		}
 		key := "schema\x00" + strings.Join(path, "\x00")
 		if r.acted[key] > 0 || pointer(tr, path) == nil {
 			continue
