@@ -171,6 +171,7 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	// document's components, so code generation sees one document.
 	doc.InternalizeRefs(ctx, nil)
 	d.Repairs = append(d.Repairs, d.dropUnfitDefaults()...)
+	d.Repairs = append(d.Repairs, d.typeParams()...)
 	return d, nil
 }
 
@@ -208,6 +209,7 @@ func loadSwagger2(ctx context.Context, d *Doc) (*Doc, error) {
 	d.T = doc
 	d.Version = "2.0"
 	d.Repairs = append(d.Repairs, d.dropUnfitDefaults()...)
+	d.Repairs = append(d.Repairs, d.typeParams()...)
 	d.Notices = append(d.Notices, fmt.Sprintf("%s: Swagger 2.0 document converted to OpenAPI 3.0; positions in later messages refer to the original file where possible", d.Path))
 	return d, nil
 }
