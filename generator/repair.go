@@ -153,6 +153,7 @@ func (r *repairer) proactive(t tree) {
 		r.unionArrayEnums(t, path, m)
 	})
 	r.allOfDefaults(t)
+	r.allOfAccess(t)
 	r.unionMembers(t)
 	r.deepRefs(t)
 	r.enumConstantNames(t)

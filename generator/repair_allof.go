@@ -174,3 +174,62 @@ func mergedMembers(t tree, path []string, list []any, seen map[string]bool, dept
 		}
 	}
 }
+
+// allOfAccess makes the members of an allOf agree on readOnly and writeOnly
+// in the copy: oapi-codegen refuses to merge members that differ ("merging
+// two schemas with different ReadOnly"), as they do in the common
+// decorator allOf: [$ref: X, {readOnly: true}]. The inline members take the
+// value of the referenced ones, and the allOf itself says readOnly (or
+// writeOnly) when a member did, which is where oapi-codegen reads it for a
+// field: a required readOnly field stays optional in Go, as without the
+// allOf. Referenced members that differ among themselves, or a member that
+// is an allOf itself, are left to the degradation that follows.
+func (r *repairer) allOfAccess(t tree) {
+	walk(t, func(path []string, m tree) {
+		list, _ := m["allOf"].([]any)
+		if len(list) < 2 {
+			return
+		}
+		for _, key := range []string{"readOnly", "writeOnly"} {
+			var inline []tree
+			fixed, some, differ := false, false, false
+			seenFixed := false
+			for _, e := range list {
+				member := resolve(t, e)
+				if member == nil || member["allOf"] != nil {
+					return
+				}
+				v, _ := member[key].(bool)
+				some = some || v
+				if em, _ := e.(tree); em != nil && em["$ref"] == nil {
+					inline = append(inline, member)
+					continue
+				}
+				if seenFixed && v != fixed {
+					differ = true
+				}
+				fixed, seenFixed = v, true
+			}
+			if differ || !some {
+				continue
+			}
+			changed := false
+			for _, member := range inline {
+				if v, _ := member[key].(bool); v != fixed {
+					changed = true
+					if fixed {
+						member[key] = true
+					} else {
+						delete(member, key)
+					}
+				}
+			}
+			if !changed {
+				continue
+			}
+			m[key] = true
+			r.add(false, path, "schema %s: its allOf members made to agree on %s (the allOf itself says %s), because oapi-codegen refuses to merge members that differ in it; the Go type is the one the members declare",
+				pointerString(path), key, key)
+		}
+	})
+}
