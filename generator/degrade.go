@@ -109,7 +109,38 @@ func (r *repairer) react(t tree, faults []fault, cands []target) bool {
 			acted = true
 		}
 	}
+	if acted {
+		r.rawParams(t)
+	}
 	return acted
+}
+
+// rawParams types as strings the parameters whose schema is now raw JSON
+// (a schema degraded, and a parameter that refers to it): oapi-codegen's
+// parameter binding cannot fill a json.RawMessage, so every request with
+// the parameter would be refused ("invalid format for parameter").
+func (r *repairer) rawParams(t tree) {
+	walk(t, func(path []string, m tree) {
+		if len(path) < 2 || !isParamList(path) {
+			return
+		}
+		key := "rawparam\x00" + strings.Join(path, "\x00")
+		if r.acted[key] > 0 || m["content"] != nil {
+			return
+		}
+		s := resolve(t, m["schema"])
+		if s == nil || s["x-go-type"] != rawType {
+			return
+		}
+		r.acted[key]++
+		r.edit(t, func(t tree) {
+			if p := pointer(t, path); p != nil {
+				p["schema"] = tree{"type": "string"}
+			}
+		})
+		name, _ := m["name"].(string)
+		r.add(true, append(slices.Clone(path), "schema"), "parameter %q: typed as string in Go (the text the request carries), because its schema is typed as %s, which oapi-codegen cannot bind a parameter into; requests are still validated against its schema", name, rawType)
+	})
 }
 
 // act applies the next remedy for c: first a repair where one exists, then
@@ -732,9 +763,21 @@ func failingSchemas(t *openapi3.T) []failing {
 			}
 		}
 	}
+	params := func(path []string, list openapi3.Parameters) {
+		for i, p := range list {
+			if p != nil && p.Ref == "" && p.Value != nil {
+				visit(append(slices.Clone(path), "parameters", strconv.Itoa(i), "schema"), p.Value.Schema, 0)
+			}
+		}
+	}
 	if c := t.Components; c != nil {
 		for _, n := range sortedKeys(c.Schemas) {
 			visit([]string{"components", "schemas", n}, c.Schemas[n], 0)
+		}
+		for _, n := range sortedKeys(c.Parameters) {
+			if p := c.Parameters[n]; p != nil && p.Ref == "" && p.Value != nil {
+				visit([]string{"components", "parameters", n, "schema"}, p.Value.Schema, 0)
+			}
 		}
 		for _, n := range sortedKeys(c.RequestBodies) {
 			if b := c.RequestBodies[n]; b != nil && b.Ref == "" && b.Value != nil {
@@ -749,9 +792,11 @@ func failingSchemas(t *openapi3.T) []failing {
 	}
 	if t.Paths != nil {
 		for _, p := range sortedKeys(t.Paths.Map()) {
+			params([]string{"paths", p}, t.Paths.Value(p).Parameters)
 			for _, m := range sortedKeys(t.Paths.Value(p).Operations()) {
 				op := t.Paths.Value(p).Operations()[m]
 				path := []string{"paths", p, strings.ToLower(m)}
+				params(path, op.Parameters)
 				if b := op.RequestBody; b != nil && b.Ref == "" && b.Value != nil {
 					content(append(slices.Clone(path), "requestBody"), b.Value.Content)
 				}
@@ -786,13 +831,27 @@ func (r *repairer) degradeFailing(tr tree, t *openapi3.T) bool {
 			continue
 		}
 		r.acted[key]++
+		acted = true
+		if param := path[:len(path)-1]; path[len(path)-1] == "schema" && isParamList(param) {
+			// Raw JSON is not what a parameter binding can fill.
+			r.edit(tr, func(t tree) {
+				if p := pointer(t, param); p != nil {
+					p["schema"] = tree{"type": "string"}
+				}
+			})
+			name, _ := pointer(tr, param)["name"].(string)
+			r.add(true, path, "parameter %q: typed as string in Go (the text the request carries), because oapi-codegen cannot generate Go for its schema (%s); requests are still validated against its schema", name, firstLine(why))
+			continue
+		}
 		r.edit(tr, func(t tree) {
 			if s := pointer(t, path); s != nil {
 				s["x-go-type"] = rawType
 			}
 		})
 		r.add(true, path, "schema %s: typed as %s, because oapi-codegen cannot generate Go for it (%s); requests are still validated against the schema", pointerString(path), rawType, firstLine(why))
-		acted = true
+	}
+	if acted {
+		r.rawParams(tr)
 	}
 	return acted
 }
