@@ -133,14 +133,20 @@ func (r *repairer) rawParams(t tree) {
 			return
 		}
 		r.acted[key]++
-		r.edit(t, func(t tree) {
-			if p := pointer(t, path); p != nil {
-				p["schema"] = tree{"type": "string"}
-			}
-		})
-		name, _ := m["name"].(string)
-		r.add(true, append(slices.Clone(path), "schema"), "parameter %q: typed as string in Go (the text the request carries), because its schema is typed as %s, which oapi-codegen cannot bind a parameter into; requests are still validated against its schema", name, rawType)
+		r.stringParam(t, slices.Clone(path), "its schema is typed as "+rawType+", which oapi-codegen cannot bind a parameter into")
 	})
+}
+
+// stringParam types the parameter at path as the string the request
+// carries, on this copy and the next ones, with a warning saying why.
+func (r *repairer) stringParam(t tree, path []string, why string) {
+	r.edit(t, func(t tree) {
+		if p := pointer(t, path); p != nil {
+			p["schema"] = tree{"type": "string"}
+		}
+	})
+	name, _ := pointer(t, path)["name"].(string)
+	r.add(true, append(slices.Clone(path), "schema"), "parameter %q: typed as string in Go (the text the request carries), because %s; requests are still validated against its schema", name, why)
 }
 
 // act applies the next remedy for c: first a repair where one exists, then
@@ -834,13 +840,7 @@ func (r *repairer) degradeFailing(tr tree, t *openapi3.T) bool {
 		acted = true
 		if param := path[:len(path)-1]; path[len(path)-1] == "schema" && isParamList(param) {
 			// Raw JSON is not what a parameter binding can fill.
-			r.edit(tr, func(t tree) {
-				if p := pointer(t, param); p != nil {
-					p["schema"] = tree{"type": "string"}
-				}
-			})
-			name, _ := pointer(tr, param)["name"].(string)
-			r.add(true, path, "parameter %q: typed as string in Go (the text the request carries), because oapi-codegen cannot generate Go for its schema (%s); requests are still validated against its schema", name, firstLine(why))
+			r.stringParam(tr, param, "oapi-codegen cannot generate Go for its schema ("+firstLine(why)+")")
 			continue
 		}
 		r.edit(tr, func(t tree) {
