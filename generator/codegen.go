@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -117,19 +118,23 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, e
 					continue
 				}
 			}
-			// A refusal that names no construct (an allOf it cannot
-			// merge): the composite schemas it cannot generate alone are
-			// degraded, before the older merge is tried for all of them.
-			if !strict && pass+1 < maxPasses && len(codegenTarget(tr, err.Error(), nil)) == 0 && r.degradeFailing(tr, t, err) {
+			// A refusal that names no construct, or an allOf it cannot
+			// merge (which it names by the component that holds it): the
+			// composite schemas it cannot generate alone are degraded,
+			// before the older merge is tried for all of them.
+			merge := strings.Contains(err.Error(), "merging schemas")
+			if !strict && pass+1 < maxPasses && (merge || len(codegenTarget(tr, err.Error(), nil)) == 0) && r.degradeFailing(tr, t) {
 				pass++
 				continue
 			}
-			if retries < 20 {
-				if strings.Contains(err.Error(), "merging schemas") && !cfg.Compatibility.OldMergeSchemas {
-					cfg.Compatibility.OldMergeSchemas = true
-					retries++
-					continue
-				}
+			if !strict && retries < 20 && merge && !cfg.Compatibility.OldMergeSchemas {
+				// It embeds the members of every allOf as structs: other
+				// types than the newer merge's, so it is said.
+				cfg.Compatibility.OldMergeSchemas = true
+				retries++
+				r.changes = append(r.changes, SpecChange{Pos: codegenPos(doc, err), Degraded: true,
+					What: fmt.Sprintf("allOf schemas: every one generated with oapi-codegen's older merge (members embedded as structs), because the newer merge refuses this one (%s)", firstLine(strings.TrimPrefix(err.Error(), "error generating code: ")))})
+				continue
 			}
 			if strict || pass+1 >= maxPasses {
 				return nil, nil, codegenError(doc, err)
@@ -162,7 +167,11 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, e
 			var changed []string
 			if code, changed = dedupeFields(code, faults); len(changed) > 0 {
 				for _, decl := range changed {
-					r.changes = append(r.changes, SpecChange{Pos: targetPos(doc, tr, fault{Decl: decl}, names), What: fmt.Sprintf("Go type %s: a field declared twice with the same type (two media types oapi-codegen reads the same way) declared once", decl)})
+					// Each pass generates the type anew, and repairs it again.
+					c := SpecChange{Pos: targetPos(doc, tr, fault{Decl: decl}, names), What: fmt.Sprintf("Go type %s: a field declared twice with the same type (two media types oapi-codegen reads the same way) declared once", decl)}
+					if !slices.Contains(r.changes, c) {
+						r.changes = append(r.changes, c)
+					}
 				}
 				if faults, err = typeCheck(code); err != nil {
 					return nil, nil, err
@@ -527,22 +536,66 @@ var (
 	codegenPathRE  = regexp.MustCompile(`(?:path|in path) ["']?(/[^"'\s:]*)`)
 	codegenParamRE = regexp.MustCompile(`type for param \((\w+)\)`)
 	codegenTypeRE  = regexp.MustCompile(`(?:Schema |typename ')(\w+)`)
+	// An operation's parameter: "describing global parameters for
+	// GET//items/{code}: error generating type for param (near)".
+	codegenOpParamRE = regexp.MustCompile(`for ([A-Z]+)/(/[^:\s]*): error generating type for param \(([^)]*)\)`)
 )
 
 // codegenError explains an oapi-codegen failure with the place it concerns.
 func codegenError(doc *spec.Doc, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "error generating code: ")
-	pos := doc.Locate()
-	if m := codegenPathRE.FindStringSubmatch(msg); m != nil {
-		pos = doc.Locate("paths", m[1])
-	} else if m := codegenTypeRE.FindStringSubmatch(msg); m != nil {
-		pos = doc.Locate("components", "schemas", m[1])
-	}
+	pos := codegenPos(doc, err)
 	hint := "change that construct in the spec, or report it if the spec is valid"
-	if codegenParamRE.MatchString(msg) {
+	if codegenParamRE.MatchString(msg) && strings.Contains(msg, "no schema") {
 		hint = "give the parameter a schema"
 	}
 	return spec.Errorf(pos, "unsupported construct: %s; %s", msg, hint)
+}
+
+// codegenPos is the place an oapi-codegen failure concerns: the parameter,
+// path or schema it names, or the document.
+func codegenPos(doc *spec.Doc, err error) spec.Pos {
+	msg := err.Error()
+	if m := codegenOpParamRE.FindStringSubmatch(msg); m != nil {
+		if path := paramPath(doc, m[1], m[2], m[3]); path != nil {
+			return doc.Locate(path...)
+		}
+	}
+	if m := codegenPathRE.FindStringSubmatch(msg); m != nil {
+		return doc.Locate("paths", m[1])
+	}
+	if m := codegenTypeRE.FindStringSubmatch(msg); m != nil {
+		return doc.Locate("components", "schemas", m[1])
+	}
+	return doc.Locate()
+}
+
+// paramPath returns the place of the schema of the parameter name of the
+// operation at method and path (or of its path item), or nil.
+func paramPath(doc *spec.Doc, method, path, name string) []string {
+	item := doc.T.Paths.Value(path)
+	if item == nil {
+		return nil
+	}
+	m := strings.ToLower(method)
+	lists := []struct {
+		at   []string
+		list openapi3.Parameters
+	}{{[]string{"paths", path, m}, nil}, {[]string{"paths", path}, item.Parameters}}
+	if op := item.GetOperation(method); op != nil {
+		lists[0].list = op.Parameters
+	}
+	for _, l := range lists {
+		for i, p := range l.list {
+			if p != nil && p.Value != nil && p.Value.Name == name {
+				if n, ok := strings.CutPrefix(p.Ref, "#/components/parameters/"); ok {
+					return []string{"components", "parameters", n, "schema"}
+				}
+				return append(l.at, "parameters", strconv.Itoa(i), "schema")
+			}
+		}
+	}
+	return []string{"paths", path, m}
 }
 
 // checkRoutes rejects paths the generated router cannot serve: two

@@ -109,7 +109,44 @@ func (r *repairer) react(t tree, faults []fault, cands []target) bool {
 			acted = true
 		}
 	}
+	if acted {
+		r.rawParams(t)
+	}
 	return acted
+}
+
+// rawParams types as strings the parameters whose schema is now raw JSON
+// (a schema degraded, and a parameter that refers to it): oapi-codegen's
+// parameter binding cannot fill a json.RawMessage, so every request with
+// the parameter would be refused ("invalid format for parameter").
+func (r *repairer) rawParams(t tree) {
+	walk(t, func(path []string, m tree) {
+		if len(path) < 2 || !isParamList(path) {
+			return
+		}
+		key := "rawparam\x00" + strings.Join(path, "\x00")
+		if r.acted[key] > 0 || m["content"] != nil {
+			return
+		}
+		s := resolve(t, m["schema"])
+		if s == nil || s["x-go-type"] != rawType {
+			return
+		}
+		r.acted[key]++
+		r.stringParam(t, slices.Clone(path), "its schema is typed as "+rawType+", which oapi-codegen cannot bind a parameter into")
+	})
+}
+
+// stringParam types the parameter at path as the string the request
+// carries, on this copy and the next ones, with a warning saying why.
+func (r *repairer) stringParam(t tree, path []string, why string) {
+	r.edit(t, func(t tree) {
+		if p := pointer(t, path); p != nil {
+			p["schema"] = tree{"type": "string"}
+		}
+	})
+	name, _ := pointer(t, path)["name"].(string)
+	r.add(true, append(slices.Clone(path), "schema"), "parameter %q: typed as string in Go (the text the request carries), because %s; requests are still validated against its schema", name, why)
 }
 
 // act applies the next remedy for c: first a repair where one exists, then
@@ -678,13 +715,20 @@ func rawMarshalers(code []byte) []byte {
 	return b.Bytes()
 }
 
+// failing is a schema oapi-codegen cannot generate, and why.
+type failing struct {
+	path []string
+	err  error
+}
+
 // failingSchemas finds, after oapi-codegen refused the document without
 // naming the construct (an allOf it cannot merge, say), the innermost
 // composite schemas (allOf, oneOf, anyOf) it cannot generate on their own,
-// by their paths in the document. It must run under codegenMu, right after
-// the refusal, with oapi-codegen's options still in place.
-func failingSchemas(t *openapi3.T) [][]string {
-	var out [][]string
+// by their paths in the document, with oapi-codegen's reason for each. It
+// must run under codegenMu, right after the refusal, with oapi-codegen's
+// options still in place.
+func failingSchemas(t *openapi3.T) []failing {
+	var out []failing
 	var visit func(path []string, ref *openapi3.SchemaRef, depth int) bool
 	// visit reports whether a failing schema was found at or under path.
 	visit = func(path []string, ref *openapi3.SchemaRef, depth int) bool {
@@ -713,7 +757,7 @@ func failingSchemas(t *openapi3.T) [][]string {
 			return found
 		}
 		if _, err := codegen.GenerateGoSchema(ref, []string{"Probe"}); err != nil {
-			out = append(out, path)
+			out = append(out, failing{path, err})
 			return true
 		}
 		return false
@@ -725,9 +769,21 @@ func failingSchemas(t *openapi3.T) [][]string {
 			}
 		}
 	}
+	params := func(path []string, list openapi3.Parameters) {
+		for i, p := range list {
+			if p != nil && p.Ref == "" && p.Value != nil {
+				visit(append(slices.Clone(path), "parameters", strconv.Itoa(i), "schema"), p.Value.Schema, 0)
+			}
+		}
+	}
 	if c := t.Components; c != nil {
 		for _, n := range sortedKeys(c.Schemas) {
 			visit([]string{"components", "schemas", n}, c.Schemas[n], 0)
+		}
+		for _, n := range sortedKeys(c.Parameters) {
+			if p := c.Parameters[n]; p != nil && p.Ref == "" && p.Value != nil {
+				visit([]string{"components", "parameters", n, "schema"}, p.Value.Schema, 0)
+			}
 		}
 		for _, n := range sortedKeys(c.RequestBodies) {
 			if b := c.RequestBodies[n]; b != nil && b.Ref == "" && b.Value != nil {
@@ -742,9 +798,11 @@ func failingSchemas(t *openapi3.T) [][]string {
 	}
 	if t.Paths != nil {
 		for _, p := range sortedKeys(t.Paths.Map()) {
+			params([]string{"paths", p}, t.Paths.Value(p).Parameters)
 			for _, m := range sortedKeys(t.Paths.Value(p).Operations()) {
 				op := t.Paths.Value(p).Operations()[m]
 				path := []string{"paths", p, strings.ToLower(m)}
+				params(path, op.Parameters)
 				if b := op.RequestBody; b != nil && b.Ref == "" && b.Value != nil {
 					content(append(slices.Clone(path), "requestBody"), b.Value.Content)
 				}
@@ -762,28 +820,38 @@ func failingSchemas(t *openapi3.T) [][]string {
 }
 
 // degradeFailing types as raw JSON each schema failingSchemas finds after
-// oapi-codegen refused t (generated from tr) with err, and reports whether
-// there was any.
-func (r *repairer) degradeFailing(tr tree, t *openapi3.T, err error) bool {
-	paths := failingSchemas(t)
-	why := err.Error()
-	if i := strings.LastIndex(why, ": "); i >= 0 {
-		why = why[i+2:]
-	}
+// oapi-codegen refused t (generated from tr), and reports whether there was
+// any.
+func (r *repairer) degradeFailing(tr tree, t *openapi3.T) bool {
 	acted := false
-	for _, path := range paths {
+	for _, f := range failingSchemas(t) {
+		path := f.path
+		// The innermost reason: "error merging schemas: ...: merging two
+		// schemas with different ReadOnly".
+		why := f.err.Error()
+		if i := strings.LastIndex(why, ": "); i >= 0 {
+			why = why[i+2:]
+		}
 		key := "schema\x00" + strings.Join(path, "\x00")
 		if r.acted[key] > 0 || pointer(tr, path) == nil {
 			continue
 		}
 		r.acted[key]++
+		acted = true
+		if param := path[:len(path)-1]; path[len(path)-1] == "schema" && isParamList(param) {
+			// Raw JSON is not what a parameter binding can fill.
+			r.stringParam(tr, param, "oapi-codegen cannot generate Go for its schema ("+firstLine(why)+")")
+			continue
+		}
 		r.edit(tr, func(t tree) {
 			if s := pointer(t, path); s != nil {
 				s["x-go-type"] = rawType
 			}
 		})
 		r.add(true, path, "schema %s: typed as %s, because oapi-codegen cannot generate Go for it (%s); requests are still validated against the schema", pointerString(path), rawType, firstLine(why))
-		acted = true
+	}
+	if acted {
+		r.rawParams(tr)
 	}
 	return acted
 }

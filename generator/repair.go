@@ -152,6 +152,9 @@ func (r *repairer) proactive(t tree) {
 		}
 		r.unionArrayEnums(t, path, m)
 	})
+	r.allOfDefaults(t)
+	r.allOfAccess(t)
+	r.unionMembers(t)
 	r.deepRefs(t)
 	r.enumConstantNames(t)
 	r.responseNames(t)
@@ -727,8 +730,9 @@ func rewriteRefsMap(v any, renames map[string]string) {
 	}
 }
 
-// responseNames renames the response components whose Go name is a schema
-// component's (a response and a schema both named BadRequestResponse):
+// responseNames renames the response components whose Go name is another
+// component's: a schema's (a response and a schema both named
+// BadRequestResponse), a parameter's, a request body's or a header's.
 // oapi-codegen then renames one of the types, and its strict server refers
 // to response types under the name it did not keep, which do not compile.
 // The response gets the suffix Response; its references follow.
@@ -737,20 +741,24 @@ func (r *repairer) responseNames(t tree) {
 	if len(responses) == 0 {
 		return
 	}
-	schemas := map[string]string{}
-	for n := range at(t, "components", "schemas") {
-		schemas[codegen.SchemaNameToTypeName(n)] = n
-	}
+	type component struct{ kind, name string }
+	others := map[string]component{} // Go name → the first other component of that name
 	taken := map[string]bool{}
-	for _, sec := range []string{"schemas", "parameters", "requestBodies", "responses", "headers"} {
-		for n := range at(t, "components", sec) {
-			taken[codegen.SchemaNameToTypeName(n)] = true
+	for _, sec := range []struct{ section, kind string }{
+		{"schemas", "schema"}, {"parameters", "parameter"}, {"requestBodies", "request body"}, {"headers", "header"}, {"responses", ""},
+	} {
+		for _, n := range sortedKeys(at(t, "components", sec.section)) {
+			goName := codegen.SchemaNameToTypeName(n)
+			taken[goName] = true
+			if _, ok := others[goName]; !ok && sec.kind != "" {
+				others[goName] = component{sec.kind, n}
+			}
 		}
 	}
 	renames := map[string]string{}
 	for _, n := range sortedKeys(responses) {
 		goName := codegen.SchemaNameToTypeName(n)
-		schema, ok := schemas[goName]
+		other, ok := others[goName]
 		if !ok {
 			continue
 		}
@@ -765,7 +773,7 @@ func (r *repairer) responseNames(t tree) {
 		responses[name] = responses[n]
 		delete(responses, n)
 		renames["#/components/responses/"+escapePointer(n)] = "#/components/responses/" + escapePointer(name)
-		r.add(false, []string{"components", "responses", n}, "response %s: Go type named %s, because schema %s has the Go name %s too", n, codegen.SchemaNameToTypeName(name), schema, goName)
+		r.add(false, []string{"components", "responses", n}, "response %s: Go type named %s, because %s %s has the Go name %s too", n, codegen.SchemaNameToTypeName(name), other.kind, other.name, goName)
 	}
 	if len(renames) > 0 {
 		rewriteRefsMap(t, renames)

@@ -76,6 +76,11 @@ func SampleRequest(doc *openapi3.T, op Operation) Request {
 		if !ok || !fits(schema, v) {
 			r.Valid = false
 		}
+		if s == "" && p.In == openapi3.ParameterInPath {
+			// An empty segment (/accounts//seats) reaches no route: the
+			// router redirects it before security runs.
+			s = "x"
+		}
 		switch p.In {
 		case openapi3.ParameterInPath:
 			r.Path = strings.ReplaceAll(r.Path, "{"+p.Name+"}", url.PathEscape(s))
@@ -189,17 +194,26 @@ func sampleValue(s *openapi3.Schema, depth int) any {
 	}
 	if len(s.AllOf) > 0 {
 		merged := map[string]any{}
+		// A plain value one member offers that fits the whole allOf
+		// (Cloudflare's allOf: [$ref: identifier, {example: ...}]).
+		var plain any
 		for _, ref := range s.AllOf {
 			if ref == nil {
 				continue
 			}
-			if m, ok := sampleValue(ref.Value, depth+1).(map[string]any); ok {
+			v := sampleValue(ref.Value, depth+1)
+			if m, ok := v.(map[string]any); ok {
 				for k, v := range m {
 					merged[k] = v
 				}
 			} else if len(s.AllOf) == 1 {
-				return sampleValue(ref.Value, depth+1)
+				return v
+			} else if plain == nil && v != nil && fits(s, v) {
+				plain = v
 			}
+		}
+		if len(merged) == 0 && len(s.Properties) == 0 && plain != nil {
+			return plain
 		}
 		if len(s.Properties) == 0 {
 			return merged

@@ -178,6 +178,7 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	d.origins.recordPaths(doc, refs.rootAbs)
 	doc.InternalizeRefs(ctx, d.origins.resolver)
 	d.Repairs = append(d.Repairs, d.dropUnfitDefaults()...)
+	d.Repairs = append(d.Repairs, d.typeParams()...)
 	return d, nil
 }
 
@@ -215,6 +216,7 @@ func loadSwagger2(ctx context.Context, d *Doc) (*Doc, error) {
 	d.T = doc
 	d.Version = "2.0"
 	d.Repairs = append(d.Repairs, d.dropUnfitDefaults()...)
+	d.Repairs = append(d.Repairs, d.typeParams()...)
 	d.Notices = append(d.Notices, fmt.Sprintf("%s: Swagger 2.0 document converted to OpenAPI 3.0; positions in later messages refer to the original file where possible", d.Path))
 	return d, nil
 }
