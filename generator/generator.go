@@ -226,7 +226,7 @@ func projectSpec(doc *spec.Doc) (string, []byte, error) {
 	}
 	// Multi-file or converted specs become one JSON document, which is also
 	// valid YAML.
-	data, err := doc.T.MarshalJSON()
+	data, err := doc.JSON()
 	if err != nil {
 		return "", nil, fmt.Errorf("bundle spec: %w", err)
 	}

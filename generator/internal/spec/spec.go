@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
@@ -39,6 +40,20 @@ type Doc struct {
 
 	locator *Locator
 	origins *origins // where parts bundled from other files were written
+	json    struct {
+		once sync.Once
+		data []byte
+		err  error
+	}
+}
+
+// JSON returns the document as JSON, marshalled once: the copy code is
+// generated from, the embedded spec and the bundled one are all made from
+// it, and on a large spec each marshalling costs a noticeable part of a
+// generation. The document must not change once it has been called.
+func (d *Doc) JSON() ([]byte, error) {
+	d.json.once.Do(func() { d.json.data, d.json.err = d.T.MarshalJSON() })
+	return d.json.data, d.json.err
 }
 
 // Error is a problem in the input, with its place when known.
@@ -114,8 +129,12 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, Errorf(Pos{File: path, Line: 1, Col: 1}, "the spec is empty; give an OpenAPI 3.x document in YAML or JSON")
 	}
-	if err := checkSyntax(path, raw); err != nil {
+	root, err := syntaxRoot(path, raw)
+	if err != nil {
 		return nil, err
+	}
+	if root != nil {
+		d.locator = &Locator{file: path, data: raw, root: root}
 	}
 	head := raw
 	if len(head) > 4096 {
