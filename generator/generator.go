@@ -125,9 +125,16 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 
-	// Validation only yields a notice; run it beside code generation.
+	// Validation only yields a notice. A valid spec is told so quickly,
+	// before anything else reads the document (Valid changes it while it
+	// runs); only an invalid one is validated in full, for the message,
+	// beside code generation.
 	notice := make(chan string, 1)
-	go func() { notice <- validate(ctx, doc) }()
+	if valid(ctx, doc) {
+		notice <- ""
+	} else {
+		go func() { notice <- validate(ctx, doc) }()
+	}
 	var code []byte
 	var changes []SpecChange
 	err = safely("oapi-codegen", doc.Locate(), func() (err error) {

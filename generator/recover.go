@@ -37,6 +37,16 @@ func load(ctx context.Context, specPath string) (doc *spec.Doc, api *model.API, 
 	return doc, api, err
 }
 
+// valid runs doc.Valid, a library panic counting as not valid (validate
+// then tells what it is).
+func valid(ctx context.Context, doc *spec.Doc) (ok bool) {
+	_ = safely("validation", doc.Locate(), func() error {
+		ok = doc.Valid(ctx)
+		return nil
+	})
+	return ok
+}
+
 // validate runs the spec's validation, a library panic becoming a notice.
 func validate(ctx context.Context, doc *spec.Doc) (notice string) {
 	err := safely("validation", doc.Locate(), func() error {
