@@ -46,6 +46,10 @@ type File struct {
 	Path string // slash-separated, relative to the project root
 	Data []byte
 	Tier Tier
+
+	// formatted is set on Go files known to be in gofmt's form already
+	// (gatehouse's own, copied as they are), which need no formatting.
+	formatted bool
 }
 
 // Options say what to generate.
@@ -181,7 +185,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	}
 	for i := range files {
 		f := &files[i]
-		if strings.HasSuffix(f.Path, ".go") {
+		if strings.HasSuffix(f.Path, ".go") && !f.formatted {
 			out, err := format.Source(f.Data)
 			if err != nil {
 				return nil, formatError(f, err)
