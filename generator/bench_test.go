@@ -54,9 +54,10 @@ func BenchmarkGenerate(b *testing.B) {
 //	taskset -c 1 ./gen.test -test.run '^$' -test.bench VersusOapiCodegen -test.benchtime 1x -test.count 5
 //
 // and take medians and ranges over the samples. The CPU times are the
-// steadier measure on a loaded machine.
+// steadier measure on a loaded machine. Stripe, Discord, Sentry and Datadog
+// v1 need repairs or degradations; Twilio and Adyen's checkout need none.
 func BenchmarkVersusOapiCodegen(b *testing.B) {
-	for _, name := range []string{"stripe-spec3-2023-09.yaml", "discord-openapi.json", "sentry-openapi-derefed.json", "datadog-v1-openapi.yaml"} {
+	for _, name := range []string{"stripe-spec3-2023-09.yaml", "discord-openapi.json", "sentry-openapi-derefed.json", "datadog-v1-openapi.yaml", "twilio-api-v2010.yaml", "adyen-CheckoutService-v71.json"} {
 		p := corpusSpec(b, name)
 		b.Run(name, func(b *testing.B) {
 			var alone, formatted, whole sample

@@ -141,7 +141,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	}
 	var code []byte
 	var changes []SpecChange
-	err = safely("oapi-codegen", doc.Locate(), func() (err error) {
+	err = safely("oapi-codegen", docStart(doc), func() (err error) {
 		code, changes, err = generateAPI(doc, api, opts.Strict)
 		return err
 	})
