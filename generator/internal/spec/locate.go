@@ -171,10 +171,7 @@ func (d *Doc) locateTypeMismatch(msg string) (Pos, bool) {
 	case strings.HasPrefix(m[3], "map[") || strings.Contains(m[3], "."):
 		want = "mapping"
 	}
-	if d.locator == nil {
-		d.locator = NewLocator(d.Path, d.Raw)
-	}
-	return d.locator.FindKey(field, want)
+	return d.locatorOf().FindKey(field, want)
 }
 
 // checkSyntax reports a YAML or JSON syntax error with its line.

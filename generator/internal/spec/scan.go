@@ -24,7 +24,7 @@ var jsonNullRE = regexp.MustCompile(`:[ \t\r\n]*null`)
 func (d *Doc) NullSecurity() (Pos, bool) {
 	// A JSON root file has no locator yet (a YAML one has, from its syntax
 	// check), and one without a null value anywhere needs none for this.
-	if d.locator != nil || jsonNullRE.Match(d.Raw) || !json.Valid(d.Raw) {
+	if d.hasLocator() || jsonNullRE.Match(d.Raw) || !json.Valid(d.Raw) {
 		if pos, ok := nullSecurity(d.locatorOf()); ok {
 			return pos, true
 		}

@@ -38,9 +38,12 @@ type Doc struct {
 	// --strict refuses them.
 	Repairs []string
 
-	locator *Locator
-	origins *origins // where parts bundled from other files were written
-	json    struct {
+	// locator is made when first needed, by whichever goroutine (code
+	// generation, or a validation beside it) needs it first.
+	locatorMu sync.Mutex
+	locator   *Locator
+	origins   *origins // where parts bundled from other files were written
+	json      struct {
 		once sync.Once
 		data []byte
 		err  error
@@ -87,10 +90,19 @@ func (d *Doc) Locate(path ...string) Pos {
 
 // locatorOf returns the root file's locator, parsing the file on first use.
 func (d *Doc) locatorOf() *Locator {
+	d.locatorMu.Lock()
+	defer d.locatorMu.Unlock()
 	if d.locator == nil {
 		d.locator = NewLocator(d.Path, d.Raw)
 	}
 	return d.locator
+}
+
+// hasLocator reports whether the root file's locator has been made.
+func (d *Doc) hasLocator() bool {
+	d.locatorMu.Lock()
+	defer d.locatorMu.Unlock()
+	return d.locator != nil
 }
 
 // absPath returns the root file's absolute path, as Files lists it.
@@ -109,10 +121,7 @@ var swagger2AnywhereRE = regexp.MustCompile(`"swagger"\s*:\s*"2\.0"|(?m)^swagger
 // FindKey returns the position of the first key in the root file for which
 // match is true.
 func (d *Doc) FindKey(match func(key string) bool) (Pos, bool) {
-	if d.locator == nil {
-		d.locator = NewLocator(d.Path, d.Raw)
-	}
-	return d.locator.FindKeyFunc(match)
+	return d.locatorOf().FindKeyFunc(match)
 }
 
 var swagger2RE = regexp.MustCompile(`(?m)^\s*"?swagger"?\s*:\s*["']?2\.0`)
