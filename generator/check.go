@@ -56,11 +56,34 @@ func (f fault) errAt(pos spec.Pos) error {
 // typeCheck returns every fault of the package itself in code, in source
 // order: all of one pass, so they can all be repaired at once.
 func typeCheck(code []byte) ([]fault, error) {
+	c, err := checkCode(code)
+	if err != nil {
+		return nil, err
+	}
+	return c.faults, nil
+}
+
+// checked is oapi-codegen's output parsed (with its comments, so that it
+// can be printed from the same tree) and type-checked once: the repair
+// loop, the Go-level repairs and the formatting all read it, and on a large
+// spec each parse of the file costs as much as a tenth of oapi-codegen's run.
+type checked struct {
+	code   []byte
+	fset   *token.FileSet
+	file   *ast.File
+	faults []fault
+	// unused are the import specs the type check found unused, by position.
+	unused map[token.Pos]bool
+}
+
+// checkCode parses and type-checks code.
+func checkCode(code []byte) (*checked, error) {
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "api_gen.go", code, parser.SkipObjectResolution)
+	f, err := parser.ParseFile(fset, "api_gen.go", code, parser.ParseComments|parser.SkipObjectResolution)
 	if err != nil {
 		return nil, fmt.Errorf("internal error: oapi-codegen's output does not parse: %v; please report this with the spec", err)
 	}
+	c := &checked{code: code, fset: fset, file: f, unused: map[token.Pos]bool{}}
 	imported := map[string]bool{}
 	for _, im := range f.Imports {
 		p, _ := strconv.Unquote(im.Path.Value)
@@ -70,28 +93,36 @@ func typeCheck(code []byte) ([]fault, error) {
 		}
 		imported[name] = true
 	}
-	var faults []fault
 	conf := types.Config{
 		Importer: emptyImporter{},
 		Error: func(err error) {
 			te, ok := err.(types.Error)
-			if !ok || te.Soft || mentionsImport(te.Msg, imported) {
+			if !ok {
+				return
+			}
+			if te.Soft && unusedImportRE.MatchString(te.Msg) {
+				c.unused[te.Pos] = true
+			}
+			if te.Soft || mentionsImport(te.Msg, imported) {
 				return
 			}
 			if strings.HasPrefix(te.Msg, "\t") {
 				// The continuation of the previous error ("other declaration of X").
-				if n := len(faults); n > 0 {
-					faults[n-1].Other = enclosingDecl(f, te.Pos)
+				if n := len(c.faults); n > 0 {
+					c.faults[n-1].Other = enclosingDecl(f, te.Pos)
 				}
 				return
 			}
-			faults = append(faults, fault{Msg: te.Msg, Line: fset.Position(te.Pos).Line, Decl: enclosingDecl(f, te.Pos)})
+			c.faults = append(c.faults, fault{Msg: te.Msg, Line: fset.Position(te.Pos).Line, Decl: enclosingDecl(f, te.Pos)})
 		},
 	}
 	_, _ = conf.Check("api", fset, []*ast.File{f}, nil)
-	sort.SliceStable(faults, func(i, j int) bool { return faults[i].Line < faults[j].Line })
-	return faults, nil
+	sort.SliceStable(c.faults, func(i, j int) bool { return c.faults[i].Line < c.faults[j].Line })
+	return c, nil
 }
+
+// unusedImportRE matches the type checker's report of an unused import.
+var unusedImportRE = regexp.MustCompile(`^"[^"]*" imported (as \w+ )?and not used$`)
 
 // enclosingDecl returns the name of the top-level declaration containing
 // pos: a type, a constant or variable, a function, or a method's receiver

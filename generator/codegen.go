@@ -33,30 +33,21 @@ const maxPasses = 4
 // and the std net/http wrappers, records each operation's Go name in api,
 // and formats the result in process (see rawAPI).
 func generateAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, error) {
-	code, changes, err := rawAPI(doc, api, strict)
+	c, changes, err := rawAPI(doc, api, strict)
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := formatGo(replaceHeader(rawMarshalers(code)))
+	out, err := formatAPI(c)
 	if err != nil {
 		return nil, nil, fmt.Errorf("internal error: oapi-codegen's output does not parse: %v; please report this with the spec", err)
 	}
 	return out, changes, nil
 }
 
-// rawAPI is generateAPI without formatting: oapi-codegen's output as its
-// templates write it.
-// What oapi-codegen refuses, or turns into Go that does not compile, is
-// repaired or degraded on the copy it is given (see repair.go), and listed
-// in the changes returned; with strict, it is refused instead.
-func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, error) {
-	base, err := doc.T.MarshalJSON()
-	if err != nil {
-		return nil, nil, fmt.Errorf("copy spec: %w", err)
-	}
-	r := &repairer{doc: doc, acted: map[string]int{}}
-
-	cfg := codegen.Configuration{
+// codegenConfig is how gatehouse runs oapi-codegen: the models, the strict
+// server interface and the std net/http wrappers, unformatted.
+func codegenConfig() codegen.Configuration {
+	return codegen.Configuration{
 		PackageName: "api",
 		Generate: codegen.GenerateOptions{
 			StdHTTPServer: true,
@@ -74,6 +65,21 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, e
 		// with their type always is the one rule that never collides.
 		Compatibility: codegen.CompatibilityOptions{AlwaysPrefixEnumValues: true},
 	}
+}
+
+// rawAPI is generateAPI without formatting: oapi-codegen's output as its
+// templates write it, parsed and type-checked.
+// What oapi-codegen refuses, or turns into Go that does not compile, is
+// repaired or degraded on the copy it is given (see repair.go), and listed
+// in the changes returned; with strict, it is refused instead.
+func rawAPI(doc *spec.Doc, api *model.API, strict bool) (*checked, []SpecChange, error) {
+	base, err := doc.JSON()
+	if err != nil {
+		return nil, nil, fmt.Errorf("copy spec: %w", err)
+	}
+	r := &repairer{doc: doc, acted: map[string]int{}}
+
+	cfg := codegenConfig()
 
 	codegenMu.Lock()
 	defer codegenMu.Unlock()
@@ -84,7 +90,7 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, e
 	renames := map[string]string{} // path of an inline schema → Go type name
 	var (
 		t       *openapi3.T
-		code    []byte
+		c       *checked
 		retries int
 	)
 	for pass := 0; ; {
@@ -151,12 +157,10 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, e
 			pass++
 			continue
 		}
-		code = []byte(out)
-		faults, err := typeCheck(code)
-		if err != nil {
+		if c, err = checkCode([]byte(out)); err != nil {
 			return nil, nil, err
 		}
-		if len(faults) == 0 {
+		if len(c.faults) == 0 {
 			break
 		}
 		names, err := opNames(t)
@@ -164,8 +168,7 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, e
 			return nil, nil, codegenError(doc, err)
 		}
 		if !strict {
-			var changed []string
-			if code, changed = dedupeFields(code, faults); len(changed) > 0 {
+			if code, changed := dedupeFields(c); len(changed) > 0 {
 				for _, decl := range changed {
 					// Each pass generates the type anew, and repairs it again.
 					c := SpecChange{Pos: targetPos(doc, tr, fault{Decl: decl}, names), What: fmt.Sprintf("Go type %s: a field declared twice with the same type (two media types oapi-codegen reads the same way) declared once", decl)}
@@ -173,14 +176,15 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, e
 						r.changes = append(r.changes, c)
 					}
 				}
-				if faults, err = typeCheck(code); err != nil {
+				if c, err = checkCode(code); err != nil {
 					return nil, nil, err
 				}
-				if len(faults) == 0 {
+				if len(c.faults) == 0 {
 					break
 				}
 			}
 		}
+		faults := c.faults
 		first := faults[0].errAt(targetPos(doc, tr, faults[0], names))
 		if strict || pass+1 >= maxPasses || !r.react(tr, faults, targets(tr, names)) {
 			return nil, nil, first
@@ -199,7 +203,7 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, e
 		}
 		op.GoName = name
 	}
-	return code, r.changes, nil
+	return c, r.changes, nil
 }
 
 // opNames maps "METHOD path" to the Go name oapi-codegen gives the

@@ -591,21 +591,17 @@ func codegenTarget(t tree, msg string, opNames map[string]string) []target {
 // (two media types oapi-codegen both reads into Body io.Reader), which
 // the handler receives the same either way. It returns the new code and the
 // struct types it changed.
-func dedupeFields(code []byte, faults []fault) ([]byte, []string) {
+func dedupeFields(c *checked) ([]byte, []string) {
 	structs := map[string]bool{}
-	for _, f := range faults {
+	for _, f := range c.faults {
 		if strings.HasSuffix(f.Msg, " redeclared") && f.Decl != "" && f.Decl == f.Other {
 			structs[f.Decl] = true
 		}
 	}
 	if len(structs) == 0 {
-		return code, nil
+		return c.code, nil
 	}
-	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, "api_gen.go", code, parser.SkipObjectResolution)
-	if err != nil {
-		return code, nil
-	}
+	code, fset, file := c.code, c.fset, c.file
 	type span struct{ from, to int }
 	var cut []span
 	var changed []string
@@ -662,6 +658,12 @@ func rawMarshalers(code []byte) []byte {
 	if err != nil {
 		return code
 	}
+	return appendMarshalers(code, rawTypes(file))
+}
+
+// rawTypes returns the defined types of file whose underlying type is
+// json.RawMessage and that have no MarshalJSON method.
+func rawTypes(file *ast.File) []string {
 	raw := map[string]bool{}
 	isRaw := func(e ast.Expr) bool {
 		switch e := e.(type) {
@@ -704,12 +706,18 @@ func rawMarshalers(code []byte) []byte {
 			defined = append(defined, ts.Name.Name)
 		}
 	}
-	if len(defined) == 0 {
+	return defined
+}
+
+// appendMarshalers appends to code, in gofmt's form, a MarshalJSON method
+// for each of the raw types named.
+func appendMarshalers(code []byte, names []string) []byte {
+	if len(names) == 0 {
 		return code
 	}
 	var b bytes.Buffer
 	b.Write(code)
-	for _, n := range defined {
+	for _, n := range names {
 		fmt.Fprintf(&b, "\n// MarshalJSON writes the raw JSON as it is.\nfunc (r %s) MarshalJSON() ([]byte, error) {\n\treturn json.RawMessage(r).MarshalJSON()\n}\n", n)
 	}
 	return b.Bytes()

@@ -19,7 +19,7 @@ import (
 // JSON for the types' sake, and validating against it would drop their
 // constraints.
 func embeddedSpecFile(doc *spec.Doc) ([]byte, error) {
-	data, err := doc.T.MarshalJSON()
+	data, err := doc.JSON()
 	if err != nil {
 		return nil, fmt.Errorf("embed spec: %w", err)
 	}

@@ -47,7 +47,6 @@ func formatGo(code []byte) ([]byte, error) {
 	})
 
 	// Rebuild the import declarations as one block in place of the first.
-	var runs [][]*ast.ImportSpec
 	var decls []*ast.GenDecl
 	for _, d := range f.Decls {
 		d, ok := d.(*ast.GenDecl)
@@ -55,22 +54,45 @@ func formatGo(code []byte) ([]byte, error) {
 			break
 		}
 		decls = append(decls, d)
+	}
+	if len(decls) == 0 {
+		return format.Source(code)
+	}
+	block := importBlock(fset, decls, func(s *ast.ImportSpec) bool { return importUsed(s, used) })
+	var out bytes.Buffer
+	last := 0
+	for i, d := range decls {
+		out.Write(code[last:fset.Position(d.Pos()).Offset])
+		if i == 0 && block != "" {
+			out.WriteString(block)
+		}
+		last = fset.Position(d.End()).Offset
+	}
+	out.Write(code[last:])
+	return format.Source(out.Bytes())
+}
+
+// importBlock writes the imports of decls that keep accepts as one
+// parenthesised declaration, as goimports groups them: each run of imports
+// (lines without a blank line between them) sorted on its own, standard
+// library first, groups within a run set apart by a blank line. It returns
+// "" when no import is kept.
+func importBlock(fset *token.FileSet, decls []*ast.GenDecl, keep func(*ast.ImportSpec) bool) string {
+	var runs [][]*ast.ImportSpec
+	for _, d := range decls {
 		var run []*ast.ImportSpec
 		for i, s := range d.Specs {
 			s := s.(*ast.ImportSpec)
 			if i > 0 && fset.Position(s.Pos()).Line > fset.Position(d.Specs[i-1].End()).Line+1 {
 				runs, run = append(runs, run), nil
 			}
-			if importUsed(s, used) {
+			if keep(s) {
 				run = append(run, s)
 			}
 		}
 		runs = append(runs, run)
 	}
-	if len(decls) == 0 {
-		return format.Source(code)
-	}
-	var block bytes.Buffer
+	var block strings.Builder
 	for _, run := range runs {
 		if len(run) == 0 {
 			continue
@@ -102,17 +124,103 @@ func formatGo(code []byte) ([]byte, error) {
 			block.WriteString(s.Path.Value + "\n")
 		}
 	}
-	var out bytes.Buffer
-	last := 0
-	for i, d := range decls {
-		out.Write(code[last:fset.Position(d.Pos()).Offset])
-		if i == 0 && block.Len() > 0 {
-			out.WriteString("import (\n" + block.String() + ")")
-		}
-		last = fset.Position(d.End()).Offset
+	if block.Len() == 0 {
+		return ""
 	}
-	out.Write(code[last:])
-	return format.Source(out.Bytes())
+	return "import (\n" + block.String() + ")"
+}
+
+// formatAPI returns formatGo(replaceHeader(rawMarshalers(c.code))) for
+// oapi-codegen's output that type-checked without a fault, from the tree
+// already parsed and checked instead of three more parses: the file is
+// printed without its import declaration, and the import block goimports
+// would write, the header and the methods rawMarshalers adds are put in
+// their places in the printed text. Whether an import is used is the type
+// checker's answer, which is goimports' for code without faults (see
+// keptImport). Files laid out otherwise than oapi-codegen's templates lay
+// them out take the longer way.
+func formatAPI(c *checked) ([]byte, error) {
+	slow := func() ([]byte, error) { return formatGo(replaceHeader(rawMarshalers(c.code))) }
+	f := c.file
+	if len(f.Decls) < 2 {
+		return slow()
+	}
+	imp, ok := f.Decls[0].(*ast.GenDecl)
+	if !ok || imp.Tok != token.IMPORT {
+		return slow()
+	}
+	if next, ok := f.Decls[1].(*ast.GenDecl); ok && next.Tok == token.IMPORT {
+		return slow()
+	}
+	if !c.importsApart(imp, f.Decls[1]) {
+		return slow()
+	}
+	block := importBlock(c.fset, []*ast.GenDecl{imp}, c.keptImport)
+	if block == "" {
+		return slow()
+	}
+	rest := *f
+	rest.Decls = f.Decls[1:]
+	var printed bytes.Buffer
+	if err := format.Node(&printed, c.fset, &rest); err != nil {
+		return nil, err
+	}
+	out := printed.Bytes()
+	// The package clause, then a blank line before the first declaration.
+	i := bytes.Index(out, []byte("\npackage "))
+	if i < 0 {
+		return slow()
+	}
+	eol := i + 1 + bytes.IndexByte(out[i+1:], '\n')
+	if eol <= i || !bytes.HasPrefix(out[eol:], []byte("\n\n")) {
+		return slow()
+	}
+	var b bytes.Buffer
+	b.Grow(len(out) + len(block) + 2)
+	b.Write(out[:eol+2])
+	b.WriteString(block)
+	b.WriteString("\n\n")
+	b.Write(out[eol+2:])
+	return appendMarshalers(replaceHeader(b.Bytes()), rawTypes(f)), nil
+}
+
+// importsApart reports whether nothing but blank space lies between the
+// package clause and the import declaration imp, and at least one blank
+// line and no comment between imp and what follows it (next and its doc
+// comment): then the printer separates imp from both by exactly one blank
+// line, whatever imp holds, and imp can be printed apart.
+func (c *checked) importsApart(imp *ast.GenDecl, next ast.Decl) bool {
+	after := next.Pos()
+	for _, g := range c.file.Comments {
+		if g.Pos() > c.file.Name.End() && g.Pos() < imp.End() {
+			return false
+		}
+		if g.Pos() > imp.End() && g.Pos() < after {
+			after = g.Pos()
+		}
+	}
+	return c.fset.Position(after).Line >= c.fset.Position(imp.End()).Line+2
+}
+
+// keptImport reports whether goimports keeps import s of checked code
+// without faults. Blank and dot imports, and cgo's, are kept. A package is
+// used when the code refers to it by name; the type checker knows it by the
+// name emptyImporter gives it (its path's last element), goimports by the
+// name it assumes for the path (see assumedName): where the two differ, a
+// reference by goimports' name would have been an undefined name, a fault,
+// so there is none, and goimports drops the import.
+func (c *checked) keptImport(s *ast.ImportSpec) bool {
+	p, _ := strconv.Unquote(s.Path.Value)
+	name := specName(s)
+	switch {
+	case name == "_" || name == "." || p == "C":
+		return true
+	case c.unused[s.Pos()]:
+		return false
+	case name == "":
+		return assumedName(p) == p[strings.LastIndexByte(p, '/')+1:]
+	}
+	return true
 }
 
 // importUsed reports whether goimports would keep the import.

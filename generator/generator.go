@@ -46,6 +46,10 @@ type File struct {
 	Path string // slash-separated, relative to the project root
 	Data []byte
 	Tier Tier
+
+	// formatted is set on Go files known to be in gofmt's form already
+	// (gatehouse's own, copied as they are), which need no formatting.
+	formatted bool
 }
 
 // Options say what to generate.
@@ -125,12 +129,19 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 
-	// Validation only yields a notice; run it beside code generation.
+	// Validation only yields a notice. A valid spec is told so quickly,
+	// before anything else reads the document (Valid changes it while it
+	// runs); only an invalid one is validated in full, for the message,
+	// beside code generation.
 	notice := make(chan string, 1)
-	go func() { notice <- validate(ctx, doc) }()
+	if valid(ctx, doc) {
+		notice <- ""
+	} else {
+		go func() { notice <- validate(ctx, doc) }()
+	}
 	var code []byte
 	var changes []SpecChange
-	err = safely("oapi-codegen", doc.Locate(), func() (err error) {
+	err = safely("oapi-codegen", docStart(doc), func() (err error) {
 		code, changes, err = generateAPI(doc, api, opts.Strict)
 		return err
 	})
@@ -174,7 +185,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	}
 	for i := range files {
 		f := &files[i]
-		if strings.HasSuffix(f.Path, ".go") {
+		if strings.HasSuffix(f.Path, ".go") && !f.formatted {
 			out, err := format.Source(f.Data)
 			if err != nil {
 				return nil, formatError(f, err)
@@ -226,7 +237,7 @@ func projectSpec(doc *spec.Doc) (string, []byte, error) {
 	}
 	// Multi-file or converted specs become one JSON document, which is also
 	// valid YAML.
-	data, err := doc.T.MarshalJSON()
+	data, err := doc.JSON()
 	if err != nil {
 		return "", nil, fmt.Errorf("bundle spec: %w", err)
 	}

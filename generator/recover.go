@@ -9,37 +9,53 @@ import (
 )
 
 // safely runs f, which calls into a library (kin-openapi, oapi-codegen), and
-// turns a panic in it into an error at pos. Such a panic is a bug for
-// gatehouse to work around, not something the user should debug from a
-// goroutine dump; the message says so in one sentence.
-func safely(what string, pos spec.Pos, f func() error) (err error) {
+// turns a panic in it into an error at the place that at returns. Such a
+// panic is a bug for gatehouse to work around, not something the user should
+// debug from a goroutine dump; the message says so in one sentence. The
+// place is only looked up then: locating may parse the spec file again.
+func safely(what string, at func() spec.Pos, f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = spec.Errorf(pos, "internal error: %s failed on this spec (%s); please report it with the spec to gatehouse, and meanwhile look for an empty or unusual construct", what, firstLine(fmt.Sprint(r)))
+			err = spec.Errorf(at(), "internal error: %s failed on this spec (%s); please report it with the spec to gatehouse, and meanwhile look for an empty or unusual construct", what, firstLine(fmt.Sprint(r)))
 		}
 	}()
 	return f()
 }
 
+// docStart returns the place of doc's start, for safely.
+func docStart(doc *spec.Doc) func() spec.Pos {
+	return func() spec.Pos { return doc.Locate() }
+}
+
 // load reads and models the spec, with library panics turned into errors.
 func load(ctx context.Context, specPath string) (doc *spec.Doc, api *model.API, err error) {
-	err = safely("loading", spec.Pos{File: specPath}, func() error {
+	err = safely("loading", func() spec.Pos { return spec.Pos{File: specPath} }, func() error {
 		doc, err = spec.Load(ctx, specPath)
 		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	err = safely("reading the security requirements", doc.Locate(), func() error {
+	err = safely("reading the security requirements", docStart(doc), func() error {
 		api, err = model.Build(doc, model.Options{})
 		return err
 	})
 	return doc, api, err
 }
 
+// valid runs doc.Valid, a library panic counting as not valid (validate
+// then tells what it is).
+func valid(ctx context.Context, doc *spec.Doc) (ok bool) {
+	_ = safely("validation", docStart(doc), func() error {
+		ok = doc.Valid(ctx)
+		return nil
+	})
+	return ok
+}
+
 // validate runs the spec's validation, a library panic becoming a notice.
 func validate(ctx context.Context, doc *spec.Doc) (notice string) {
-	err := safely("validation", doc.Locate(), func() error {
+	err := safely("validation", docStart(doc), func() error {
 		notice = doc.Validate(ctx)
 		return nil
 	})

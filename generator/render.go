@@ -148,13 +148,20 @@ func (r *renderer) render(data *projectData) ([]File, error) {
 		if name == target && strings.HasSuffix(name, "_test.go") && !strings.HasSuffix(name, "_gen_test.go") {
 			continue // tests of gatehouse's own (not _gen_test.go) stay in gatehouse
 		}
-		if name == target && strings.HasSuffix(name, ".go") {
+		// The built-in Go files that are not templates are gofmt's form
+		// (TestBuiltinGoFilesFormatted): formatting the 15,000 lines of
+		// runtime and the docs' assets again on every run would change
+		// nothing, unless their imports of one another, renamed, now sort
+		// differently.
+		formatted := name == target && !r.overrides[name]
+		if name == target && strings.HasSuffix(name, ".go") && bytes.Contains(content, []byte(runtimeImportPrefix)) {
 			content = bytes.ReplaceAll(content, []byte(runtimeImportPrefix), []byte(`"`+data.Module+"/"))
+			formatted = false
 		}
 		if len(bytes.TrimSpace(content)) == 0 {
 			continue // a template may render nothing when it does not apply
 		}
-		out = append(out, File{Path: target, Data: content, Tier: tierOf(target, content)})
+		out = append(out, File{Path: target, Data: content, Tier: tierOf(target, content), formatted: formatted})
 	}
 	// One handler file per tag.
 	for _, g := range data.Groups {

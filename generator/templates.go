@@ -67,8 +67,10 @@ func Lint(ctx context.Context, specPath string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n := validate(ctx, doc); n != "" {
-		doc.Notices = append(doc.Notices, n)
+	if !valid(ctx, doc) {
+		if n := validate(ctx, doc); n != "" {
+			doc.Notices = append(doc.Notices, n)
+		}
 	}
 	imports, err := checkGoImports(doc)
 	if err != nil {

@@ -171,46 +171,52 @@ func (d *Doc) locateTypeMismatch(msg string) (Pos, bool) {
 	case strings.HasPrefix(m[3], "map[") || strings.Contains(m[3], "."):
 		want = "mapping"
 	}
-	if d.locator == nil {
-		d.locator = NewLocator(d.Path, d.Raw)
-	}
-	return d.locator.FindKey(field, want)
+	return d.locatorOf().FindKey(field, want)
 }
 
 // checkSyntax reports a YAML or JSON syntax error with its line.
 func checkSyntax(file string, data []byte) error {
+	_, err := syntaxRoot(file, data)
+	return err
+}
+
+// syntaxRoot is checkSyntax that also returns the top value of a YAML
+// document as NewLocator parses it, so that the locator of a file read
+// once need not parse it again (nil for JSON, which is checked without
+// building nodes).
+func syntaxRoot(file string, data []byte) (*yaml.Node, error) {
 	if err := checkText(file, data); err != nil {
-		return err
+		return nil, err
 	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return Errorf(Pos{File: file, Line: 1, Col: 1}, "the file is empty; give a YAML or JSON object")
+		return nil, Errorf(Pos{File: file, Line: 1, Col: 1}, "the file is empty; give a YAML or JSON object")
 	}
 	if trimmed[0] == '{' {
 		if json.Valid(trimmed) {
 			if err := jsonDepthError(file, data); err != nil {
-				return err
+				return nil, err
 			}
-			return checkDuplicateKeys(file, data, nil)
+			return nil, checkDuplicateKeys(file, data, nil)
 		}
 		var v any
 		err := json.Unmarshal(trimmed, &v)
 		if se, ok := err.(*json.SyntaxError); ok {
 			line, col := lineCol(data, int(se.Offset))
-			return Errorf(Pos{File: file, Line: line, Col: col}, "invalid JSON: %v; fix the syntax", se)
+			return nil, Errorf(Pos{File: file, Line: line, Col: col}, "invalid JSON: %v; fix the syntax", se)
 		}
 	}
 	var n yaml.Node
 	if err := yaml.Unmarshal(data, &n); err != nil {
-		return yamlError(file, err)
+		return nil, yamlError(file, err)
 	}
 	if len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
-		return Errorf(Pos{File: file, Line: 1, Col: 1}, "the spec is not a YAML or JSON object; give an OpenAPI 3.x document")
+		return nil, Errorf(Pos{File: file, Line: 1, Col: 1}, "the spec is not a YAML or JSON object; give an OpenAPI 3.x document")
 	}
 	if err := checkNodes(file, &n); err != nil {
-		return err
+		return nil, err
 	}
-	return checkDuplicateKeys(file, data, n.Content[0])
+	return n.Content[0], checkDuplicateKeys(file, data, n.Content[0])
 }
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

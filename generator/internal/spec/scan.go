@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"regexp"
 
 	yaml "go.yaml.in/yaml/v4"
@@ -10,6 +11,9 @@ import (
 // (YAML). Files without one are not parsed again.
 var securityKeyRE = regexp.MustCompile(`(?m)(^|[\s{,])"?security"?\s*:`)
 
+// jsonNullRE finds a null value of a key in JSON.
+var jsonNullRE = regexp.MustCompile(`:[ \t\r\n]*null`)
+
 // NullSecurity returns the place of the first security list written as
 // null (`security:` with nothing after it) in any of the files the document
 // was read from. The loader reads such a list as absent, so the operation
@@ -18,8 +22,12 @@ var securityKeyRE = regexp.MustCompile(`(?m)(^|[\s{,])"?security"?\s*:`)
 // merged into an operation with <<, an operation reached through $ref, a
 // path item in another file), except inside example values.
 func (d *Doc) NullSecurity() (Pos, bool) {
-	if pos, ok := nullSecurity(d.locatorOf()); ok {
-		return pos, true
+	// A JSON root file has no locator yet (a YAML one has, from its syntax
+	// check), and one without a null value anywhere needs none for this.
+	if d.hasLocator() || jsonNullRE.Match(d.Raw) || !json.Valid(d.Raw) {
+		if pos, ok := nullSecurity(d.locatorOf()); ok {
+			return pos, true
+		}
 	}
 	root := d.absPath()
 	for _, f := range d.Files {

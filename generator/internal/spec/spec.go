@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
@@ -37,8 +38,25 @@ type Doc struct {
 	// --strict refuses them.
 	Repairs []string
 
-	locator *Locator
-	origins *origins // where parts bundled from other files were written
+	// locator is made when first needed, by whichever goroutine (code
+	// generation, or a validation beside it) needs it first.
+	locatorMu sync.Mutex
+	locator   *Locator
+	origins   *origins // where parts bundled from other files were written
+	json      struct {
+		once sync.Once
+		data []byte
+		err  error
+	}
+}
+
+// JSON returns the document as JSON, marshalled once: the copy code is
+// generated from, the embedded spec and the bundled one are all made from
+// it, and on a large spec each marshalling costs a noticeable part of a
+// generation. The document must not change once it has been called.
+func (d *Doc) JSON() ([]byte, error) {
+	d.json.once.Do(func() { d.json.data, d.json.err = d.T.MarshalJSON() })
+	return d.json.data, d.json.err
 }
 
 // Error is a problem in the input, with its place when known.
@@ -72,10 +90,19 @@ func (d *Doc) Locate(path ...string) Pos {
 
 // locatorOf returns the root file's locator, parsing the file on first use.
 func (d *Doc) locatorOf() *Locator {
+	d.locatorMu.Lock()
+	defer d.locatorMu.Unlock()
 	if d.locator == nil {
 		d.locator = NewLocator(d.Path, d.Raw)
 	}
 	return d.locator
+}
+
+// hasLocator reports whether the root file's locator has been made.
+func (d *Doc) hasLocator() bool {
+	d.locatorMu.Lock()
+	defer d.locatorMu.Unlock()
+	return d.locator != nil
 }
 
 // absPath returns the root file's absolute path, as Files lists it.
@@ -94,10 +121,7 @@ var swagger2AnywhereRE = regexp.MustCompile(`"swagger"\s*:\s*"2\.0"|(?m)^swagger
 // FindKey returns the position of the first key in the root file for which
 // match is true.
 func (d *Doc) FindKey(match func(key string) bool) (Pos, bool) {
-	if d.locator == nil {
-		d.locator = NewLocator(d.Path, d.Raw)
-	}
-	return d.locator.FindKeyFunc(match)
+	return d.locatorOf().FindKeyFunc(match)
 }
 
 var swagger2RE = regexp.MustCompile(`(?m)^\s*"?swagger"?\s*:\s*["']?2\.0`)
@@ -114,8 +138,12 @@ func Load(ctx context.Context, path string) (*Doc, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, Errorf(Pos{File: path, Line: 1, Col: 1}, "the spec is empty; give an OpenAPI 3.x document in YAML or JSON")
 	}
-	if err := checkSyntax(path, raw); err != nil {
+	root, err := syntaxRoot(path, raw)
+	if err != nil {
 		return nil, err
+	}
+	if root != nil {
+		d.locator = &Locator{file: path, data: raw, root: root}
 	}
 	head := raw
 	if len(head) > 4096 {
@@ -269,14 +297,9 @@ func convertSwagger2(ctx context.Context, d *Doc, raw []byte) (*openapi3.T, erro
 // defaults, patterns, formats) turned off, and returns what remains as a
 // notice, not an error: code generation decides what it cannot handle. It
 // only reads the document, so it may run while a copy is being generated.
+// Valid tells, much faster, whether it would return "".
 func (d *Doc) Validate(ctx context.Context) string {
-	err := d.T.Validate(ctx,
-		openapi3.DisableExamplesValidation(),
-		openapi3.DisableSchemaDefaultsValidation(),
-		openapi3.DisableSchemaPatternValidation(),
-		openapi3.DisableSchemaFormatValidation(),
-		openapi3.AllowExtraSiblingFields("$recursiveRef", "$dynamicRef", "$dynamicAnchor", "$recursiveAnchor"),
-	)
+	err := d.T.Validate(ctx, d.validationOptions()...)
 	if err != nil {
 		return fmt.Sprintf("%s: the spec does not fully validate (%s); generating anyway", d.Path, firstLine(err.Error()))
 	}
