@@ -60,9 +60,10 @@ type HardenOptions struct {
 // Harden wraps h in the server's protective middleware, outermost first:
 //
 //   - a request id (X-Request-Id), sanitised or generated;
-//   - an access log line per request, without credentials: no
-//     Authorization header, no cookies, and the values of credential query
-//     parameters replaced by REDACTED;
+//   - an access log line per request at INFO, saying who the request
+//     authenticated as (subject, schemes, token id, client id) and
+//     holding no credentials: no Authorization header, no cookies, and the
+//     values of credential query parameters replaced by REDACTED;
 //   - panic recovery: a panicking handler gets a generic 500 JSON answer,
 //     the panic and its stack go to the log, and the server keeps serving;
 //   - security headers on every response (nosniff, no referrer, no
@@ -161,7 +162,9 @@ func (s *hardened) logRequest(r *http.Request, rec *statusRecorder, id string, s
 	if status == 0 {
 		status = http.StatusOK // nothing written: net/http sends an empty 200
 	}
-	attrs := []slog.Attr{
+	// Room for every attribute, so that appending never reallocates.
+	var buf [accessLogMaxAttrs]slog.Attr
+	attrs := append(buf[:0],
 		slog.String("request_id", id),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
@@ -169,15 +172,29 @@ func (s *hardened) logRequest(r *http.Request, rec *statusRecorder, id string, s
 		slog.Int64("bytes", rec.bytes),
 		slog.Duration("duration", time.Since(start)),
 		slog.String("remote_addr", s.cfg.ClientAddr(r)),
-	}
+	)
 	if r.URL.RawQuery != "" {
 		attrs = append(attrs, slog.String("query", redactQuery(r.URL.RawQuery, s.redact)))
 	}
 	if ua := r.UserAgent(); ua != "" {
 		attrs = append(attrs, slog.String("user_agent", truncate(ua, 256)))
 	}
+	if p := rec.auth.principal; p != nil {
+		attrs = append(attrs,
+			slog.String("subject", p.Subject),
+			slog.String("schemes", rec.auth.schemes))
+		if p.TokenID != "" {
+			attrs = append(attrs, slog.String("token_id", p.TokenID))
+		}
+		if p.ClientID != "" {
+			attrs = append(attrs, slog.String("client_id", p.ClientID))
+		}
+	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }
+
+// accessLogMaxAttrs is the most attributes an access log line has.
+const accessLogMaxAttrs = 13
 
 // redactQuery returns raw with the values of the parameters named in
 // redact (lower case) replaced by REDACTED. Names are compared after
@@ -245,6 +262,7 @@ type statusRecorder struct {
 	status      int
 	bytes       int64
 	wroteHeader bool
+	auth        requestAuth // set by the guard when the request authenticated
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
