@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,11 +24,15 @@ import (
 //	                                 revocation set fed by a store (as a server has):
 //	                                 the in-memory revocation and staleness checks
 //	BenchmarkGolangJWTParse          jwt.ParseWithClaims with the same options and key
+//	BenchmarkVerifyForgedToken       Tokens.Verify refusing a genuine token's header and
+//	                                 claims with another key's signature (early check)
+//	BenchmarkProtectedForgedToken    the protected route refusing that token
 //
 // Every route benchmark sends the same request (with its Authorization
 // header) to a reused ResponseWriter, so the differences are the security
 // layer's own cost. Targets: cached ≤ bare + 2 µs and + 8 allocations;
-// Verify of a first-seen token ≤ 1.2 × golang-jwt.
+// Verify of a first-seen token ≤ 1.2 × golang-jwt; a forged token at most
+// half of a first-seen one.
 
 // bmWriter is a ResponseWriter that keeps nothing, reused across iterations.
 type bmWriter struct {
@@ -146,6 +151,52 @@ func BenchmarkVerifyCachedTokenWithFeed(b *testing.B) {
 	}
 }
 
+// bmForged returns f's token with its signature replaced by one made with
+// another secret: the header and claims are genuine.
+func bmForged(tb testing.TB, f *bmFixture) string {
+	other, err := NewHMACKeySet(tkSecret('x'))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	t := NewTokens(TokenConfig{Issuer: tkIssuer, Audience: tkAudience}, other, nil)
+	forged, _, err := t.Issue("alice", "cli", []string{"items:read"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f.token[:strings.LastIndexByte(f.token, '.')] + forged[strings.LastIndexByte(forged, '.'):]
+}
+
+// BenchmarkVerifyForgedToken is the cost of refusing a forged token (never
+// cached); the target is at most half of BenchmarkVerifyFirstSeenToken.
+func BenchmarkVerifyForgedToken(b *testing.B) {
+	f := bmSetup(b, true)
+	forged := bmForged(b, f)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.tokens.Verify(ctx, forged); err == nil {
+			b.Fatal("forged token accepted")
+		}
+	}
+}
+
+// BenchmarkProtectedForgedToken is the guarded route refusing a forged token
+// (logs discarded); compare with BenchmarkProtectedCachedToken.
+func BenchmarkProtectedForgedToken(b *testing.B) {
+	f := bmSetup(b, true)
+	h, req := bmRoute(b, f)
+	req.Header.Set("Authorization", "Bearer "+bmForged(b, f))
+	w := &bmWriter{header: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.header)
+		h.ServeHTTP(w, req)
+	}
+	if w.status != http.StatusUnauthorized {
+		b.Fatalf("status %d", w.status)
+	}
+}
+
 // bmClaims is what a golang-jwt user would decode the same token into.
 type bmClaims struct {
 	jwt.RegisteredClaims
@@ -193,5 +244,21 @@ func TestProtectedCachedTokenAllocations(t *testing.T) {
 	}
 	if p-b > 8 {
 		t.Errorf("a cached token costs %v allocations more than no security (%v vs %v), target 8", p-b, p, b)
+	}
+}
+
+// A forged token is refused before any decoding: no allocation but its
+// error, checked on every test run.
+func TestVerifyForgedTokenAllocations(t *testing.T) {
+	f := bmSetup(t, true)
+	forged := bmForged(t, f)
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := f.tokens.Verify(ctx, forged); err == nil {
+			t.Fatal("forged token accepted")
+		}
+	})
+	if allocs > 1 {
+		t.Errorf("refusing a forged token: %.0f allocations, want at most 1 (the error)", allocs)
 	}
 }
