@@ -454,8 +454,11 @@ func (h *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p := q.principal(outs)
 			noteAuthenticated(w, requestAuth{principal: p, schemes: q.schemesText})
 			h.g.logSuccess(r, q, p)
-			// The key is canonical already: skip Header.Set's canonicalisation.
-			w.Header()["Cache-Control"] = []string{"no-store"}
+			// The key is canonical already: skip Header.Set's
+			// canonicalisation. Harden has set it already, usually.
+			if h := w.Header(); !slices.Equal(h["Cache-Control"], noStore[:]) {
+				h["Cache-Control"] = []string{"no-store"}
+			}
 			h.next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 			return
 		}
@@ -866,6 +869,8 @@ func setChallenges(w http.ResponseWriter, challenges []string) {
 		h.Add("WWW-Authenticate", c)
 	}
 }
+
+var noStore = [...]string{"no-store"}
 
 // maxRequestIDLength bounds the client-supplied request id in logs.
 const maxRequestIDLength = 128
