@@ -62,7 +62,7 @@ src += '''
 // fixedBody is the benchmark's answer, the same bytes as the other servers.
 type fixedBody struct{}
 
-var fixedJSON = []byte(%r + "\\n")
+var fixedJSON = []byte(`%s` + "\\n")
 
 func (fixedBody) write(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
