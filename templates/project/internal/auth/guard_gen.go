@@ -480,7 +480,7 @@ func (h *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the access log has the 401 already.
 	h.g.logFailure(r, slog.LevelDebug, http.StatusUnauthorized, "no requirement satisfied", nil)
 	setChallenges(w, pl.challenges)
-	WriteError(w, http.StatusUnauthorized, "unauthorized", "authentication is required")
+	errAuthenticationRequired.write(w)
 }
 
 // evaluate reports whether every scheme of q authenticated the same subject,
@@ -838,11 +838,11 @@ func (h *protected) refuse(w http.ResponseWriter, r *http.Request, outs []outcom
 		h.g.logFailure(r, slog.LevelWarn, http.StatusUnauthorized, failed.reason, failed)
 		if tokenFailed {
 			setChallenges(w, h.plan.challengesBadToken)
-			WriteError(w, http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked")
+			errInvalidToken.write(w)
 			return
 		}
 		setChallenges(w, h.plan.challenges)
-		WriteError(w, http.StatusUnauthorized, "unauthorized", "the credentials are invalid")
+		errInvalidCredentials.write(w)
 	}
 }
 
