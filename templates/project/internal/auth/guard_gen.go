@@ -640,10 +640,12 @@ func (g *Guard) verifyToken(r *http.Request) outcome {
 		if !isB64Token(token) {
 			return outcome{state: credInvalid, reason: "malformed bearer credential"}
 		}
-		o := outcome{state: credInvalid, reason: err.Error()}
+		o := outcome{state: credInvalid}
 		var te *tokenError
 		if errors.As(err, &te) {
 			o.reason, o.tokenID, o.subject = string(te.reason), te.jti, te.subject
+		} else {
+			o.reason = err.Error()
 		}
 		return o
 	}
