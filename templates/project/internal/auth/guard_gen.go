@@ -931,7 +931,7 @@ func (g *Guard) failureAttrs(r *http.Request, level slog.Level) ([]slog.Attr, bo
 	if level <= slog.LevelDebug {
 		return g.requestAttrs(r, addr), true
 	}
-	ok, unlogged, shared := g.failures.allow(addr)
+	ok, unlogged, shared := g.failures.allow(failureKey(addr))
 	if !ok {
 		return nil, false
 	}

@@ -4,6 +4,7 @@ package auth
 
 import (
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -48,6 +49,18 @@ const (
 	// Beyond it, the addresses it has no room for share one slot.
 	maxFailureAddrs = 4096
 )
+
+// failureKey is the slot of a client address: the address itself, or for
+// IPv6 its /64, which one client usually holds whole and could otherwise
+// walk through to get a line per address.
+func failureKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return addr
+	}
+	p, _ := a.WithZone("").Prefix(64) // cannot fail: 64 bits of an IPv6 address
+	return p.String()
+}
 
 // failureLimiter decides which authentication failures are logged.
 type failureLimiter struct {

@@ -147,3 +147,20 @@ func TestFailureLimiterMemoryIsBounded(t *testing.T) {
 		t.Errorf("shared slot: logged %v, shared %v, unlogged %d; want true, true, 991", ok, shared, unlogged)
 	}
 }
+
+// An IPv6 client holds a /64: its addresses share one slot.
+func TestFailureKeyGroupsIPv6Networks(t *testing.T) {
+	for addr, want := range map[string]string{
+		"2001:db8:1:2:aaaa::1": "2001:db8:1:2::/64",
+		"2001:db8:1:2:bbbb::9": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":      "2001:db8:1:3::/64",
+		"198.51.100.7":         "198.51.100.7",
+		"::ffff:198.51.100.7":  "::ffff:198.51.100.7",
+		"not an address":       "not an address",
+		"fe80::1%eth0":         "fe80::/64",
+	} {
+		if got := failureKey(addr); got != want {
+			t.Errorf("failureKey(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
