@@ -118,7 +118,7 @@ func ConfigVars() []ConfigVar {
 		{"MAX_BODY_BYTES", "1048576",
 			"Largest request body accepted, in bytes (1 MiB by default)."},
 		{"LOG_LEVEL", "info",
-			"debug, info, warn or error."},
+			"debug, info, warn or error. info writes one access-log line per request, saying who it authenticated as, and authentication failures at most once a minute per client address, with a count of the others; debug adds a line per authentication; warn and error drop the access log."},
 		{"LOG_FORMAT", "json",
 			"json or text."},
 		{"DOCS_ENABLED", "",

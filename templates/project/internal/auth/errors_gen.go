@@ -40,10 +40,44 @@ type ErrorBody struct {
 
 // WriteError writes a JSON error response with no-store caching.
 func WriteError(w http.ResponseWriter, status int, code, description string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setErrorHeaders(w.Header())
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(ErrorBody{Error: code, ErrorDescription: description})
 }
+
+func setErrorHeaders(h http.Header) {
+	// The names are canonical: skip Header.Set's canonicalisation, and
+	// allocate the three values together (capacity 1 each, so that
+	// Header.Add copies).
+	v := &[3]string{"application/json", "no-store", "nosniff"}
+	h["Content-Type"] = v[0:1:1]
+	h["Cache-Control"] = v[1:2:2]
+	h["X-Content-Type-Options"] = v[2:3:3]
+}
+
+// staticError is an error response encoded once, for the answers the
+// request path gives most (a refused token costs no JSON encoding).
+type staticError struct {
+	status int
+	body   []byte
+}
+
+func newStaticError(status int, code, description string) staticError {
+	b, err := json.Marshal(ErrorBody{Error: code, ErrorDescription: description})
+	if err != nil {
+		panic(err) // two strings always encode
+	}
+	return staticError{status: status, body: append(b, '\n')} // as json.Encoder writes it
+}
+
+func (e staticError) write(w http.ResponseWriter) {
+	setErrorHeaders(w.Header())
+	w.WriteHeader(e.status)
+	_, _ = w.Write(e.body)
+}
+
+var (
+	errAuthenticationRequired = newStaticError(http.StatusUnauthorized, "unauthorized", "authentication is required")
+	errInvalidToken           = newStaticError(http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked")
+	errInvalidCredentials     = newStaticError(http.StatusUnauthorized, "unauthorized", "the credentials are invalid")
+)

@@ -73,6 +73,7 @@ type Guard struct {
 	log      *slog.Logger
 	csrf     *http.CrossOriginProtection
 	addr     func(*http.Request) string
+	failures *failureLimiter // which authentication failures are logged
 }
 
 // NewGuard checks cfg and returns a guard. It is an error for a scheme kind
@@ -91,6 +92,7 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 		log:      cfg.Logger,
 		csrf:     http.NewCrossOriginProtection(),
 		addr:     cfg.ClientAddr,
+		failures: newFailureLimiter(failureLogWindow, maxFailureAddrs, nil),
 	}
 	if g.realm == "" {
 		g.realm = "api"
@@ -227,9 +229,10 @@ type plan struct {
 }
 
 type reqPlan struct {
-	parts   []partPlan
-	schemes []string // Principal.Schemes
-	single  bool     // every part reads the same source
+	parts       []partPlan
+	schemes     []string // Principal.Schemes
+	schemesText string   // the same, space-separated, for logs
+	single      bool     // every part reads the same source
 }
 
 type partPlan struct {
@@ -294,6 +297,7 @@ func (g *Guard) compile(p Policy) (*plan, error) {
 			rp.parts[i].scopes = slices.Compact(rp.parts[i].scopes)
 			rp.single = rp.single && rp.parts[i].source == rp.parts[0].source
 		}
+		rp.schemesText = strings.Join(rp.schemes, " ")
 		pl.reqs = append(pl.reqs, rp)
 	}
 
@@ -448,9 +452,13 @@ func (h *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if missing == 0 {
 			p := q.principal(outs)
-			h.g.logSuccess(r, q.schemes, p)
-			// The key is canonical already: skip Header.Set's canonicalisation.
-			w.Header()["Cache-Control"] = []string{"no-store"}
+			noteAuthenticated(w, requestAuth{principal: p, schemes: q.schemesText})
+			h.g.logSuccess(r, q, p)
+			// The key is canonical already: skip Header.Set's
+			// canonicalisation. Harden has set it already, usually.
+			if h := w.Header(); !slices.Equal(h["Cache-Control"], noStore[:]) {
+				h["Cache-Control"] = []string{"no-store"}
+			}
 			h.next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 			return
 		}
@@ -468,9 +476,11 @@ func (h *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.forbidden(w, r, &pl.reqs[closest], outs)
 		return
 	}
-	h.g.logFailure(r, slog.LevelInfo, http.StatusUnauthorized, "no requirement satisfied", nil)
+	// No credential was sent (or none this operation reads): routine, and
+	// the access log has the 401 already.
+	h.g.logFailure(r, slog.LevelDebug, http.StatusUnauthorized, "no requirement satisfied", nil)
 	setChallenges(w, pl.challenges)
-	WriteError(w, http.StatusUnauthorized, "unauthorized", "authentication is required")
+	errAuthenticationRequired.write(w)
 }
 
 // evaluate reports whether every scheme of q authenticated the same subject,
@@ -630,10 +640,12 @@ func (g *Guard) verifyToken(r *http.Request) outcome {
 		if !isB64Token(token) {
 			return outcome{state: credInvalid, reason: "malformed bearer credential"}
 		}
-		o := outcome{state: credInvalid, reason: err.Error()}
+		o := outcome{state: credInvalid}
 		var te *tokenError
 		if errors.As(err, &te) {
 			o.reason, o.tokenID, o.subject = string(te.reason), te.jti, te.subject
+		} else {
+			o.reason = err.Error()
 		}
 		return o
 	}
@@ -828,23 +840,23 @@ func (h *protected) refuse(w http.ResponseWriter, r *http.Request, outs []outcom
 		h.g.logFailure(r, slog.LevelWarn, http.StatusUnauthorized, failed.reason, failed)
 		if tokenFailed {
 			setChallenges(w, h.plan.challengesBadToken)
-			WriteError(w, http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked")
+			errInvalidToken.write(w)
 			return
 		}
 		setChallenges(w, h.plan.challenges)
-		WriteError(w, http.StatusUnauthorized, "unauthorized", "the credentials are invalid")
+		errInvalidCredentials.write(w)
 	}
 }
 
 // forbidden answers an authenticated request lacking scopes.
 func (h *protected) forbidden(w http.ResponseWriter, r *http.Request, q *reqPlan, outs []outcome) {
 	missing := strings.Join(q.missingScopes(outs), " ")
-	if h.g.log.Enabled(r.Context(), slog.LevelWarn) {
+	if attrs, ok := h.g.failureAttrs(r, slog.LevelWarn); ok {
 		h.g.log.LogAttrs(r.Context(), slog.LevelWarn, "authorization failed",
-			append(h.g.requestAttrs(r),
+			append(attrs,
 				slog.Int("status", http.StatusForbidden),
 				slog.String("subject", outs[q.parts[0].source].subject),
-				slog.Any("schemes", q.schemes),
+				slog.String("schemes", q.schemesText),
 				slog.String("missing_scope", missing))...)
 	}
 	if slices.ContainsFunc(q.parts, func(p partPlan) bool { return p.token }) {
@@ -860,22 +872,18 @@ func setChallenges(w http.ResponseWriter, challenges []string) {
 	}
 }
 
+var noStore = [...]string{"no-store"}
+
 // maxRequestIDLength bounds the client-supplied request id in logs.
 const maxRequestIDLength = 128
 
 // requestAttrs are the attributes every authentication event carries.
 // Credentials are never among them; slog's handlers escape the
 // client-supplied strings.
-func (g *Guard) requestAttrs(r *http.Request) []slog.Attr {
+func (g *Guard) requestAttrs(r *http.Request, addr string) []slog.Attr {
 	id := r.Header.Get("X-Request-Id")
 	if len(id) > maxRequestIDLength {
 		id = id[:maxRequestIDLength]
-	}
-	addr := r.RemoteAddr
-	if g.addr != nil {
-		addr = g.addr(r)
-	} else if host, _, err := net.SplitHostPort(addr); err == nil {
-		addr = host
 	}
 	return []slog.Attr{
 		slog.String("remote_addr", addr),
@@ -885,26 +893,67 @@ func (g *Guard) requestAttrs(r *http.Request) []slog.Attr {
 	}
 }
 
-func (g *Guard) logSuccess(r *http.Request, schemes []string, p *Principal) {
-	if !g.log.Enabled(r.Context(), slog.LevelInfo) {
+func (g *Guard) clientAddr(r *http.Request) string {
+	if g.addr != nil {
+		return g.addr(r)
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// logSuccess logs an authentication at DEBUG; at INFO the access log says
+// who the request authenticated as.
+func (g *Guard) logSuccess(r *http.Request, q *reqPlan, p *Principal) {
+	if !g.log.Enabled(r.Context(), slog.LevelDebug) {
 		return
 	}
-	g.log.LogAttrs(r.Context(), slog.LevelInfo, "authentication succeeded",
-		append(g.requestAttrs(r),
-			slog.Any("schemes", schemes),
+	g.log.LogAttrs(r.Context(), slog.LevelDebug, "authentication succeeded",
+		append(g.requestAttrs(r, g.clientAddr(r)),
+			slog.String("schemes", q.schemesText),
 			slog.String("subject", p.Subject),
 			slog.String("token_id", p.TokenID),
 			slog.String("client_id", p.ClientID))...)
+}
+
+// failureAttrs reports whether a failure event at level is logged and, if
+// so, returns its request attributes. Above DEBUG, failures are logged at
+// most once per client address per window: the line then counts the
+// failures of that address that were not logged ("unlogged"), and
+// "unlogged_shared" marks the count as that of all the addresses the
+// limiter had no room to remember.
+func (g *Guard) failureAttrs(r *http.Request, level slog.Level) ([]slog.Attr, bool) {
+	if !g.log.Enabled(r.Context(), level) {
+		return nil, false
+	}
+	addr := g.clientAddr(r)
+	if level <= slog.LevelDebug {
+		return g.requestAttrs(r, addr), true
+	}
+	ok, unlogged, shared := g.failures.allow(failureKey(addr))
+	if !ok {
+		return nil, false
+	}
+	attrs := g.requestAttrs(r, addr)
+	if unlogged > 0 {
+		attrs = append(attrs, slog.Int("unlogged", unlogged))
+		if shared {
+			attrs = append(attrs, slog.Bool("unlogged_shared", true))
+		}
+	}
+	return attrs, true
 }
 
 // logFailure logs a refused request. o, when given, is the credential that
 // failed; a subject and token id are known only for a genuine token that
 // was revoked.
 func (g *Guard) logFailure(r *http.Request, level slog.Level, status int, reason string, o *outcome) {
-	if !g.log.Enabled(r.Context(), level) {
+	attrs, ok := g.failureAttrs(r, level)
+	if !ok {
 		return
 	}
-	attrs := append(g.requestAttrs(r), slog.Int("status", status), slog.String("reason", reason))
+	attrs = append(attrs, slog.Int("status", status), slog.String("reason", reason))
 	if o != nil {
 		attrs = append(attrs, slog.String("scheme", o.scheme))
 		if o.tokenID != "" {

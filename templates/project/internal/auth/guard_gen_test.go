@@ -537,6 +537,8 @@ func TestGuardLogsWithoutSecrets(t *testing.T) {
 	revokedTok, claims := f.tk.issue(t, "alice")
 	f.tk.rev.Deny(DeniedToken{JTI: claims.ID, ExpiresAt: claims.ExpiresAt})
 
+	// At DEBUG every event is logged, successes included.
+	f.guard.log = slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mux := f.guard.Protect(Policy{gdReq("bearer"), gdReq("basic"), gdReq("queryKey")}, gdEcho)
 	requests := []*http.Request{
 		gdRequest("GET", "/ok", "Authorization", "Bearer "+f.alice, "X-Request-Id", "req-1"),
@@ -546,7 +548,9 @@ func TestGuardLogsWithoutSecrets(t *testing.T) {
 		gdRequest("GET", "/key?api_key=key-bob"),
 		gdRequest("GET", "/inject", "X-Request-Id", "evil\n{\"level\":\"INFO\",\"msg\":\"forged\"}"),
 	}
-	for _, r := range requests {
+	for i, r := range requests {
+		// Failures are logged once a minute per address: one each.
+		r.RemoteAddr = fmt.Sprintf("192.0.2.%d:1234", i+1)
 		mux.ServeHTTP(httptest.NewRecorder(), r)
 	}
 	out := f.logs.String()
@@ -568,7 +572,7 @@ func TestGuardLogsWithoutSecrets(t *testing.T) {
 		events = append(events, ev)
 	}
 	aliceJTI := mustClaims(t, f.tk, f.alice).ID
-	if ev := events[0]; ev["msg"] != "authentication succeeded" || ev["subject"] != "alice" || ev["token_id"] != aliceJTI || ev["request_id"] != "req-1" {
+	if ev := events[0]; ev["msg"] != "authentication succeeded" || ev["level"] != "DEBUG" || ev["subject"] != "alice" || ev["token_id"] != aliceJTI || ev["request_id"] != "req-1" || ev["schemes"] != "bearer" {
 		t.Errorf("success event %v", ev)
 	}
 	if ev := events[1]; ev["msg"] != "authentication failed" || ev["status"] != float64(401) || ev["reason"] == "" || ev["scheme"] != "bearer" {

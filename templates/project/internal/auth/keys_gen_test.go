@@ -166,7 +166,7 @@ func TestAsymmetricRoundTrip(t *testing.T) {
 	}
 }
 
-func testRSAKey(t *testing.T, bits int) *rsa.PrivateKey {
+func testRSAKey(t testing.TB, bits int) *rsa.PrivateKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, bits)
 	if err != nil {
@@ -175,7 +175,7 @@ func testRSAKey(t *testing.T, bits int) *rsa.PrivateKey {
 	return k
 }
 
-func writePEM(t *testing.T, dir, name, typ string, der []byte) {
+func writePEM(t testing.TB, dir, name, typ string, der []byte) {
 	t.Helper()
 	data := pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {

@@ -60,9 +60,10 @@ type HardenOptions struct {
 // Harden wraps h in the server's protective middleware, outermost first:
 //
 //   - a request id (X-Request-Id), sanitised or generated;
-//   - an access log line per request, without credentials: no
-//     Authorization header, no cookies, and the values of credential query
-//     parameters replaced by REDACTED;
+//   - an access log line per request at INFO, saying who the request
+//     authenticated as (subject, schemes, token id, client id) and
+//     holding no credentials: no Authorization header, no cookies, and the
+//     values of credential query parameters replaced by REDACTED;
 //   - panic recovery: a panicking handler gets a generic 500 JSON answer,
 //     the panic and its stack go to the log, and the server keeps serving;
 //   - security headers on every response (nosniff, no referrer, no
@@ -95,11 +96,11 @@ func Harden(cfg Config, opts HardenOptions, h http.Handler) http.Handler {
 
 	inner := newCORS(cfg).Handler(h)
 	inner = limitRequest(maxBody, inner)
-	inner = securityHeaders(inner)
 	return &hardened{cfg: cfg, log: log, redact: redact, next: inner}
 }
 
-// hardened is the outermost layer: request id, access log, recovery.
+// hardened is the outermost layer: request id, access log, recovery,
+// security headers.
 type hardened struct {
 	cfg    Config
 	log    *slog.Logger
@@ -113,10 +114,19 @@ func (s *hardened) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id == "" {
 		id = newRequestID()
 	}
-	// Downstream code (the guard's logs, handlers) reads the id from here.
-	r.Header[RequestIDHeader] = []string{id}
-	w.Header().Set(RequestIDHeader, id)
 	rec := &statusRecorder{ResponseWriter: w}
+	// Downstream code (the guard's logs, handlers) reads the id from here.
+	r.Header[RequestIDHeader] = rec.value(0, id)
+	hdr := w.Header()
+	hdr[RequestIDHeader] = rec.value(1, id)
+	// The security headers are set before the handler runs, so every
+	// response carries them, errors and preflight answers included.
+	for i, sh := range securityHeaderValues {
+		hdr[sh.name] = rec.value(2+i, sh.value)
+	}
+	if r.TLS != nil {
+		hdr[hstsHeader.name] = rec.value(2+len(securityHeaderValues), hstsHeader.value)
+	}
 
 	defer s.logRequest(r, rec, id, start)
 	defer func() {
@@ -161,7 +171,9 @@ func (s *hardened) logRequest(r *http.Request, rec *statusRecorder, id string, s
 	if status == 0 {
 		status = http.StatusOK // nothing written: net/http sends an empty 200
 	}
-	attrs := []slog.Attr{
+	// Room for every attribute, so that appending never reallocates.
+	var buf [accessLogMaxAttrs]slog.Attr
+	attrs := append(buf[:0],
 		slog.String("request_id", id),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
@@ -169,15 +181,29 @@ func (s *hardened) logRequest(r *http.Request, rec *statusRecorder, id string, s
 		slog.Int64("bytes", rec.bytes),
 		slog.Duration("duration", time.Since(start)),
 		slog.String("remote_addr", s.cfg.ClientAddr(r)),
-	}
+	)
 	if r.URL.RawQuery != "" {
 		attrs = append(attrs, slog.String("query", redactQuery(r.URL.RawQuery, s.redact)))
 	}
 	if ua := r.UserAgent(); ua != "" {
 		attrs = append(attrs, slog.String("user_agent", truncate(ua, 256)))
 	}
+	if p := rec.auth.principal; p != nil {
+		attrs = append(attrs,
+			slog.String("subject", p.Subject),
+			slog.String("schemes", rec.auth.schemes))
+		if p.TokenID != "" {
+			attrs = append(attrs, slog.String("token_id", p.TokenID))
+		}
+		if p.ClientID != "" {
+			attrs = append(attrs, slog.String("client_id", p.ClientID))
+		}
+	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }
+
+// accessLogMaxAttrs is the most attributes an access log line has.
+const accessLogMaxAttrs = 13
 
 // redactQuery returns raw with the values of the parameters named in
 // redact (lower case) replaced by REDACTED. Names are compared after
@@ -245,6 +271,18 @@ type statusRecorder struct {
 	status      int
 	bytes       int64
 	wroteHeader bool
+	auth        requestAuth // set by the guard when the request authenticated
+	// values backs the header values hardened sets, one allocation for
+	// all of them: the request id (request and response) and the
+	// security headers.
+	values [3 + len(securityHeaderValues)]string
+}
+
+// value returns v as a header value stored in slot i of w.values. The
+// slice's capacity is 1, so that Header.Add appends to a copy.
+func (w *statusRecorder) value(i int, v string) []string {
+	w.values[i] = v
+	return w.values[i : i+1 : i+1]
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
@@ -276,24 +314,30 @@ func (w *statusRecorder) Flush() {
 // Unwrap gives http.ResponseController access to the underlying writer.
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// securityHeaders sets the security headers before the handler runs, so
-// every response carries them, errors and preflight answers included.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setSecurityHeaders(w.Header(), r)
-		next.ServeHTTP(w, r)
-	})
-}
+type headerValue struct{ name, value string } // name in canonical form
 
+// securityHeaderValues are on every response; hstsHeader is on those sent
+// over TLS.
+var (
+	securityHeaderValues = [...]headerValue{
+		{"X-Content-Type-Options", "nosniff"},
+		{"Referrer-Policy", "no-referrer"},
+		{"X-Frame-Options", "DENY"},
+		{"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+		// API answers are personal unless a handler says otherwise.
+		{"Cache-Control", "no-store"},
+	}
+	hstsHeader = headerValue{"Strict-Transport-Security", "max-age=63072000; includeSubDomains"}
+)
+
+// setSecurityHeaders sets the security headers on h, for the answer to a
+// panic.
 func setSecurityHeaders(h http.Header, r *http.Request) {
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	// API answers are personal unless a handler says otherwise.
-	h.Set("Cache-Control", "no-store")
+	for _, sh := range securityHeaderValues {
+		h.Set(sh.name, sh.value)
+	}
 	if r.TLS != nil {
-		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		h.Set(hstsHeader.name, hstsHeader.value)
 	}
 }
 
@@ -376,6 +420,11 @@ func (c Config) ClientAddr(r *http.Request) string {
 	}
 	addr, err := netip.ParseAddr(peer)
 	if err != nil {
+		return peer
+	}
+	if addr.Is4() && !c.trustedProxy(addr) {
+		// ParseAddr takes IPv4 in its canonical form only: peer is
+		// addr.String() already, without allocating it again.
 		return peer
 	}
 	addr = addr.Unmap().WithZone("")

@@ -84,6 +84,7 @@ type tokenState struct {
 	keys    *KeySet
 	parser  *jwt.Parser
 	keyfunc jwt.Keyfunc
+	early   *earlyCheck // refuses forged tokens before golang-jwt parses them
 	cache   *tokenCache
 }
 
@@ -127,6 +128,7 @@ func (t *Tokens) check() error { return t.cfgErr }
 func (t *Tokens) SetKeys(keys *KeySet) {
 	st := &tokenState{keys: keys, cache: newTokenCache(t.cacheSize)}
 	if keys != nil {
+		st.early = newEarlyCheck(keys)
 		st.parser = jwt.NewParser(
 			jwt.WithValidMethods([]string{keys.alg}),
 			jwt.WithIssuer(t.cfg.Issuer),
@@ -217,14 +219,6 @@ func (t *Tokens) issue(subject, clientID string, scopes []string, id accessID) (
 		ID:        id.jti,
 	}
 
-	header, err := json.Marshal(struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-		Typ string `json:"typ"`
-	}{keys.alg, keys.signKID, accessTokenType})
-	if err != nil {
-		return "", AccessClaims{}, fmt.Errorf("auth: issuing access token: %w", err)
-	}
 	payload, err := json.Marshal(struct {
 		Issuer    string      `json:"iss"`
 		Subject   string      `json:"sub"`
@@ -239,7 +233,7 @@ func (t *Tokens) issue(subject, clientID string, scopes []string, id accessID) (
 		return "", AccessClaims{}, fmt.Errorf("auth: issuing access token: %w", err)
 	}
 	enc := base64.RawURLEncoding
-	signing := enc.EncodeToString(header) + "." + enc.EncodeToString(payload)
+	signing := accessHeaderSegment(keys.alg, keys.signKID) + "." + enc.EncodeToString(payload)
 	sig, err := keys.method.Sign(signing, keys.signKey)
 	if err != nil {
 		return "", AccessClaims{}, fmt.Errorf("auth: signing access token: %w", err)
@@ -290,6 +284,9 @@ func (t *Tokens) authentic(token string) (*cacheEntry, error) {
 	now := t.cfg.Now()
 	if e := st.cache.get(token); e != nil && now.Before(e.deadline) {
 		return e, nil
+	}
+	if reason := st.early.refuse(st, token); reason != "" {
+		return nil, &tokenError{reason: reason}
 	}
 	var wc wireClaims
 	if _, err := st.parser.ParseWithClaims(token, &wc, st.keyfunc); err != nil {
