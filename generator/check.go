@@ -24,7 +24,7 @@ import (
 // remains are the package's own faults, such as two declarations of one
 // name or a reference to a type never declared.
 func checkAPI(doc *spec.Doc, api *model.API, code []byte) error {
-	faults, err := typeCheck(code)
+	faults, err := typeCheck(code, clientTypeNames[0])
 	if err != nil || len(faults) == 0 {
 		return err
 	}
@@ -54,9 +54,10 @@ func (f fault) errAt(pos spec.Pos) error {
 }
 
 // typeCheck returns every fault of the package itself in code, in source
-// order: all of one pass, so they can all be repaired at once.
-func typeCheck(code []byte) ([]fault, error) {
-	c, err := checkCode(code)
+// order: all of one pass, so they can all be repaired at once. client is the
+// name of the client type, whose methods belong to operations.
+func typeCheck(code []byte, client string) ([]fault, error) {
+	c, err := checkCode(code, client)
 	if err != nil {
 		return nil, err
 	}
@@ -76,8 +77,9 @@ type checked struct {
 	unused map[token.Pos]bool
 }
 
-// checkCode parses and type-checks code.
-func checkCode(code []byte) (*checked, error) {
+// checkCode parses and type-checks code, in which client is the name of
+// the client type (see enclosingDecl).
+func checkCode(code []byte, client string) (*checked, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "api_gen.go", code, parser.ParseComments|parser.SkipObjectResolution)
 	if err != nil {
@@ -109,11 +111,11 @@ func checkCode(code []byte) (*checked, error) {
 			if strings.HasPrefix(te.Msg, "\t") {
 				// The continuation of the previous error ("other declaration of X").
 				if n := len(c.faults); n > 0 {
-					c.faults[n-1].Other = enclosingDecl(f, te.Pos)
+					c.faults[n-1].Other = enclosingDecl(f, te.Pos, client)
 				}
 				return
 			}
-			c.faults = append(c.faults, fault{Msg: te.Msg, Line: fset.Position(te.Pos).Line, Decl: enclosingDecl(f, te.Pos)})
+			c.faults = append(c.faults, fault{Msg: te.Msg, Line: fset.Position(te.Pos).Line, Decl: enclosingDecl(f, te.Pos, client)})
 		},
 	}
 	_, _ = conf.Check("api", fset, []*ast.File{f}, nil)
@@ -126,8 +128,11 @@ var unusedImportRE = regexp.MustCompile(`^"[^"]*" imported (as \w+ )?and not use
 
 // enclosingDecl returns the name of the top-level declaration containing
 // pos: a type, a constant or variable, a function, or a method's receiver
-// type.
-func enclosingDecl(f *ast.File, pos token.Pos) string {
+// type. The client's code is named after its operation instead: a method
+// of the client types (GetPet, GetPetWithResponse) by its own name, a
+// request builder or response parser (NewGetPetRequest, ParseGetPetResponse)
+// without its prefix.
+func enclosingDecl(f *ast.File, pos token.Pos, client string) string {
 	for _, d := range f.Decls {
 		if pos < d.Pos() || pos > d.End() {
 			continue
@@ -140,8 +145,17 @@ func enclosingDecl(f *ast.File, pos token.Pos) string {
 					t = star.X
 				}
 				if id, ok := t.(*ast.Ident); ok {
+					if id.Name == client || id.Name == "ClientWithResponses" {
+						return d.Name.Name
+					}
 					return id.Name
 				}
+			}
+			if op, ok := strings.CutPrefix(d.Name.Name, "New"); ok && strings.Contains(op, "Request") {
+				return op
+			}
+			if op, ok := strings.CutPrefix(d.Name.Name, "Parse"); ok && strings.HasSuffix(op, "Response") {
+				return op
 			}
 			return d.Name.Name
 		case *ast.GenDecl:
@@ -162,11 +176,14 @@ func enclosingDecl(f *ast.File, pos token.Pos) string {
 	return ""
 }
 
-// emptyImporter stands in an empty package for every import.
+// emptyImporter stands in an empty package for every import, named as
+// goimports assumes it is named (go.yaml.in/yaml/v3 is yaml, see
+// assumedName), so a use of it is an error about the import, which the
+// check ignores, and an import it reports unused is one goimports drops.
 type emptyImporter struct{}
 
 func (emptyImporter) Import(path string) (*types.Package, error) {
-	p := types.NewPackage(path, path[strings.LastIndexByte(path, '/')+1:])
+	p := types.NewPackage(path, assumedName(path))
 	p.MarkComplete()
 	return p, nil
 }

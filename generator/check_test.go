@@ -97,3 +97,56 @@ func TestImportName(t *testing.T) {
 		}
 	}
 }
+
+// Faults in the typed client's code are named after the operation they
+// belong to, so the repair or degradation reaches that operation: a method
+// of the client types by its name, a request builder or response parser
+// without its prefix; methods of other types keep their receiver's name.
+func TestTypeCheckNamesClientFaultsAfterOperation(t *testing.T) {
+	code := `package api
+
+type HTTPClient struct{}
+type ClientWithResponses struct{}
+type Pet struct{}
+
+func (c *HTTPClient) GetPet() { _ = undefinedA }
+func (c *ClientWithResponses) GetPetWithResponse() { _ = undefinedB }
+func NewGetPetRequestWithBody() { _ = undefinedC }
+func ParseGetPetResponse() { _ = undefinedD }
+func (p Pet) AsCat() { _ = undefinedE }
+`
+	faults, err := typeCheck([]byte(code), "HTTPClient")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range faults {
+		got = append(got, f.Decl)
+	}
+	want := []string{"GetPet", "GetPetWithResponse", "GetPetRequestWithBody", "GetPetResponse", "Pet"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("faults in %v, want %v", got, want)
+	}
+}
+
+// An import whose last path element is a version (go.yaml.in/yaml/v3,
+// which the typed client uses for YAML responses) is used by the name the
+// go command gives it, not reported as undefined.
+func TestTypeCheckVersionedImport(t *testing.T) {
+	code := `package api
+
+import "go.yaml.in/yaml/v3"
+
+func ParseThing(b []byte) error {
+	var v any
+	return yaml.Unmarshal(b, &v)
+}
+`
+	faults, err := typeCheck([]byte(code), "Client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(faults) > 0 {
+		t.Errorf("faults %+v, want none", faults)
+	}
+}

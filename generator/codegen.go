@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
@@ -29,9 +30,10 @@ var codegenMu sync.Mutex
 // check of oapi-codegen's output finds; each pass fixes every fault found.
 const maxPasses = 4
 
-// generateAPI runs oapi-codegen for the models, the strict server interface
-// and the std net/http wrappers, records each operation's Go name in api,
-// and formats the result in process (see rawAPI).
+// generateAPI runs oapi-codegen for the models, the strict server interface,
+// the std net/http wrappers and the typed client, records each operation's
+// Go name and client signature in api, and formats the result in process
+// (see rawAPI).
 func generateAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChange, error) {
 	c, changes, err := rawAPI(doc, api, strict)
 	if err != nil {
@@ -45,7 +47,8 @@ func generateAPI(doc *spec.Doc, api *model.API, strict bool) ([]byte, []SpecChan
 }
 
 // codegenConfig is how gatehouse runs oapi-codegen: the models, the strict
-// server interface and the std net/http wrappers, unformatted.
+// server interface, the std net/http wrappers and the typed client,
+// unformatted.
 func codegenConfig() codegen.Configuration {
 	return codegen.Configuration{
 		PackageName: "api",
@@ -53,8 +56,13 @@ func codegenConfig() codegen.Configuration {
 			StdHTTPServer: true,
 			Strict:        true,
 			Models:        true,
+			// The typed client (ClientWithResponses) the project's
+			// testclient package drives the server with. It goes through
+			// the same type check, repairs and degradations as the rest.
+			Client: true,
 		},
 		OutputOptions: codegen.OutputOptions{
+			ClientTypeName:            clientTypeNames[0],
 			ResolveTypeNameCollisions: true,
 			// oapi-codegen formats with goimports, which runs the go
 			// command; formatGo does the same in process.
@@ -157,11 +165,16 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) (*checked, []SpecChange,
 			pass++
 			continue
 		}
-		if c, err = checkCode([]byte(out)); err != nil {
+		if c, err = checkCode(clientOutput([]byte(out)), cfg.OutputOptions.ClientTypeName); err != nil {
 			return nil, nil, err
 		}
 		if len(c.faults) == 0 {
 			break
+		}
+		if next, ok := nextClientTypeName(c.faults, cfg.OutputOptions.ClientTypeName); ok && retries < 20 {
+			cfg.OutputOptions.ClientTypeName = next
+			retries++
+			continue
 		}
 		names, err := opNames(t)
 		if err != nil {
@@ -176,7 +189,7 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) (*checked, []SpecChange,
 						r.changes = append(r.changes, c)
 					}
 				}
-				if c, err = checkCode(code); err != nil {
+				if c, err = checkCode(code, cfg.OutputOptions.ClientTypeName); err != nil {
 					return nil, nil, err
 				}
 				if len(c.faults) == 0 {
@@ -191,19 +204,144 @@ func rawAPI(doc *spec.Doc, api *model.API, strict bool) (*checked, []SpecChange,
 		}
 		pass++
 	}
-	names, err := opNames(t)
+	defs, err := codegen.OperationDefinitions(t)
 	if err != nil {
 		return nil, nil, codegenError(doc, err)
 	}
+	byRoute := make(map[string]codegen.OperationDefinition, len(defs))
+	for _, d := range defs {
+		byRoute[strings.ToUpper(d.Method)+" "+d.Path] = d
+	}
 	for i := range api.Operations {
 		op := &api.Operations[i]
-		name, ok := names[op.Method+" "+op.Path]
+		d, ok := byRoute[op.Method+" "+op.Path]
 		if !ok {
 			return nil, nil, fmt.Errorf("internal error: oapi-codegen produced no handler for %s %s", op.Method, op.Path)
 		}
-		op.GoName = name
+		op.GoName = d.OperationId
+		op.Client = clientCall(d)
 	}
 	return c, r.changes, nil
+}
+
+// clientTypeNames are the names tried, in order, for the type of
+// oapi-codegen's client. Nothing refers to it by name (the project uses
+// ClientWithResponses), so when the spec declares a type of that name (a
+// Client schema) the client type gives way rather than the spec's.
+var clientTypeNames = []string{"Client", "HTTPClient", "RawClient", "GeneratedClient"}
+
+// nextClientTypeName returns the name to give the client type when one of
+// faults is a collision with its current name.
+func nextClientTypeName(faults []fault, current string) (string, bool) {
+	collides := slices.ContainsFunc(faults, func(f fault) bool {
+		return strings.HasPrefix(f.Msg, current+" redeclared")
+	})
+	i := slices.Index(clientTypeNames, current)
+	if !collides || i < 0 || i+1 >= len(clientTypeNames) {
+		return "", false
+	}
+	return clientTypeNames[i+1], true
+}
+
+func init() {
+	// The client writes each operation's path as the format of a
+	// fmt.Sprintf, inside a Go string literal, and oapi-codegen writes it
+	// as it is: a path holding %, " or \ would not compile, or be misread.
+	codegen.TemplateFunctions["genParamFmtString"] = pathFormat
+}
+
+// pathFormat returns the fmt format of a path template, each {parameter}
+// a %s, escaped for a Go string literal.
+func pathFormat(path string) string {
+	q := strconv.Quote(codegen.ReplacePathParamsWithStr(strings.ReplaceAll(path, "%", "%%")))
+	return q[1 : len(q)-1]
+}
+
+// clientOutput adjusts the client in oapi-codegen's output: it decodes YAML
+// responses with go.yaml.in/yaml/v4, which projects already require
+// (through kin-openapi), instead of the v3 oapi-codegen imports, which they
+// do not (the Unmarshal it calls is the same); and the indented first lines
+// of its functions' doc comments are moved to column 0 (see
+// dedentComments).
+func clientOutput(code []byte) []byte {
+	return dedentComments(bytes.Replace(code, []byte(`"go.yaml.in/yaml/v3"`), []byte(`"go.yaml.in/yaml/v4"`), 1))
+}
+
+// dedentComments moves to column 0 the indented first line of a comment
+// whose next line is a comment at column 0, as oapi-codegen's client
+// templates write the doc comments of functions. go/printer reformats a doc
+// comment (turning a lone line into a "# heading", say) only when its lines
+// line up, so without this one formatting pass would leave work for the
+// next, and the file would not be as gofmt and goimports write it. Line
+// numbers do not change.
+func dedentComments(code []byte) []byte {
+	var out []byte // allocated at the first change
+	start := 0     // of the current line
+	copied := 0    // code[:copied] is in out
+	for start < len(code) {
+		end := bytes.IndexByte(code[start:], '\n')
+		if end < 0 {
+			break
+		}
+		end += start
+		line := code[start:end]
+		trimmed := bytes.TrimLeft(line, " \t")
+		if len(trimmed) < len(line) && bytes.HasPrefix(trimmed, []byte("//")) && bytes.HasPrefix(code[end+1:], []byte("//")) {
+			out = append(out, code[copied:start]...)
+			out = append(out, trimmed...)
+			copied = end
+		}
+		start = end + 1
+	}
+	if out == nil {
+		return code
+	}
+	return append(out, code[copied:]...)
+}
+
+// clientCall describes the typed client's method for the operation d.
+func clientCall(d codegen.OperationDefinition) model.ClientCall {
+	c := model.ClientCall{Params: d.RequiresParamObject(), Body: d.HasBody()}
+	for _, p := range d.PathParams {
+		c.PathParams = append(c.PathParams, model.ClientParam{Name: p.ParamName, Basic: basicType(p)})
+	}
+	for _, p := range slices.Concat(d.QueryParams, d.HeaderParams, d.CookieParams) {
+		c.RequiredParams = c.RequiredParams || p.Required
+	}
+	return c
+}
+
+// basicType returns the basic Go type of a parameter's Go type: the type
+// itself, or for a type of the package (an enum) the type its schema maps
+// to; "" when it has none (a UUID, a date, a struct, a JSON parameter).
+func basicType(p codegen.ParameterDefinition) string {
+	if p.Spec != nil && p.Spec.Content != nil {
+		return "" // sent as JSON
+	}
+	t := p.Schema.GoType
+	switch t {
+	case "string", "bool", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		return t
+	}
+	s := p.Schema.OAPISchema
+	if t == "" || !unicode.IsUpper(rune(t[0])) || strings.ContainsAny(t, ".[]*{ ") || s == nil || s.Type == nil {
+		return ""
+	}
+	switch {
+	case s.Type.Is("string") && s.Format == "":
+		return "string"
+	case s.Type.Is("boolean"):
+		return "bool"
+	case s.Type.Is("integer") && (s.Format == "int32" || s.Format == "int64"):
+		return s.Format
+	case s.Type.Is("integer"):
+		return "int"
+	case s.Type.Is("number") && s.Format == "float":
+		return "float32"
+	case s.Type.Is("number"):
+		return "float64"
+	}
+	return ""
 }
 
 // opNames maps "METHOD path" to the Go name oapi-codegen gives the
@@ -533,7 +671,7 @@ func replaceHeader(code []byte) []byte {
 	if i < 0 {
 		return code
 	}
-	return append([]byte(GeneratedHeader+"\n\n// Package api holds the types, the strict server interface and the\n// routes generated from the OpenAPI document.\n"), code[i:]...)
+	return append([]byte(GeneratedHeader+"\n\n// Package api holds the types, the strict server interface, the routes\n// and the typed client generated from the OpenAPI document.\n"), code[i:]...)
 }
 
 var (

@@ -204,23 +204,14 @@ func (c *checked) importsApart(imp *ast.GenDecl, next ast.Decl) bool {
 
 // keptImport reports whether goimports keeps import s of checked code
 // without faults. Blank and dot imports, and cgo's, are kept. A package is
-// used when the code refers to it by name; the type checker knows it by the
-// name emptyImporter gives it (its path's last element), goimports by the
-// name it assumes for the path (see assumedName): where the two differ, a
-// reference by goimports' name would have been an undefined name, a fault,
-// so there is none, and goimports drops the import.
+// used when the code refers to it by name, the name goimports assumes for
+// its path (see assumedName), which is the name the type checker knows it
+// by (see emptyImporter): what the type checker reports unused, goimports
+// drops.
 func (c *checked) keptImport(s *ast.ImportSpec) bool {
 	p, _ := strconv.Unquote(s.Path.Value)
 	name := specName(s)
-	switch {
-	case name == "_" || name == "." || p == "C":
-		return true
-	case c.unused[s.Pos()]:
-		return false
-	case name == "":
-		return assumedName(p) == p[strings.LastIndexByte(p, '/')+1:]
-	}
-	return true
+	return name == "_" || name == "." || p == "C" || !c.unused[s.Pos()]
 }
 
 // importUsed reports whether goimports would keep the import.

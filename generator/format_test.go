@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"go/format"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,6 +79,7 @@ func TestFormatGoPrunesImports(t *testing.T) {
 import (
 	"bytes"
 	"fmt"
+	"go/format"
 	"go.yaml.in/yaml/v3"
 	"io"
 	. "math"
@@ -145,6 +147,7 @@ func F(w http.ResponseWriter) openapi_types.Date { fmt.Fprintln(w, strings.ToUpp
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"go/format"
 	"go.yaml.in/yaml/v3"
 	"os"
 	"net/http"
@@ -164,7 +167,7 @@ func F(w http.ResponseWriter) openapi_types.Date { fmt.Fprintln(w, strings.ToUpp
 		"two declarations":  header + imports + "\nimport \"io\"\n\n" + body + "var _ io.Reader\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			c, err := checkCode([]byte(src))
+			c, err := checkCode([]byte(src), clientTypeNames[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,4 +194,32 @@ func firstDiff(got, want []byte) string {
 		}
 	}
 	return ""
+}
+
+// A doc comment whose first line oapi-codegen's client templates indent is
+// formatted as gofmt formats it, in one pass: formatting the result again
+// changes nothing.
+func TestFormatAPIClientDocComment(t *testing.T) {
+	src := "package api\n\nimport \"fmt\"\n\nvar _ = fmt.Sprint\n\n" +
+		"    // GetThingWithResponse performs a GET /thing request.\n" +
+		"//\n" +
+		"// List the things, optionally filtered\n" +
+		"//\n" +
+		"// Returns a wrapper object.\n" +
+		"func GetThingWithResponse() {}\n"
+	c, err := checkCode(clientOutput([]byte(src)), clientTypeNames[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := formatAPI(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := format.Source(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, again) {
+		t.Errorf("formatting the output again changes it:\n%s\nbecomes\n%s", got, again)
+	}
 }

@@ -73,6 +73,31 @@ type Operation struct {
 	Tags        []string
 	Summary     string
 	Security    Security
+	// Client is the signature of the typed client's method, set with
+	// GoName.
+	Client ClientCall
+}
+
+// ClientCall is what the typed client's method for an operation takes
+// after its context.
+type ClientCall struct {
+	// PathParams are the path parameters, in path order.
+	PathParams []ClientParam
+	// Params is set when the method takes a *Params struct: the operation
+	// has query, header or cookie parameters. RequiredParams is set when
+	// one of them is required.
+	Params, RequiredParams bool
+	// Body is set when the method takes a content type and a body.
+	Body bool
+}
+
+// ClientParam is a path parameter of a client call: its name in the spec,
+// and the basic Go type its Go type is, or is defined on ("string",
+// "int64", "float64", "bool", ...); "" when it is none (a UUID, a date, a
+// struct), so no literal can be written for it.
+type ClientParam struct {
+	Name  string
+	Basic string
 }
 
 // Security is an operation's effective security requirements.

@@ -18,6 +18,7 @@ import (
 // request got through.
 type Request struct {
 	Path        string            // the path with parameters filled in, escaped
+	PathValues  map[string]string // each path parameter's value, unescaped
 	Query       string            // encoded query string, without "?"
 	Headers     map[string]string // required header parameters
 	Cookies     map[string]string // required cookie parameters
@@ -31,7 +32,7 @@ type Request struct {
 
 // SampleRequest builds a request for op in doc.
 func SampleRequest(doc *openapi3.T, op Operation) Request {
-	r := Request{Path: op.Path, Headers: map[string]string{}, Cookies: map[string]string{}, Valid: true}
+	r := Request{Path: op.Path, PathValues: map[string]string{}, Headers: map[string]string{}, Cookies: map[string]string{}, Valid: true}
 	item := doc.Paths.Value(op.Path)
 	if item == nil {
 		r.Valid = false
@@ -84,6 +85,7 @@ func SampleRequest(doc *openapi3.T, op Operation) Request {
 		switch p.In {
 		case openapi3.ParameterInPath:
 			r.Path = strings.ReplaceAll(r.Path, "{"+p.Name+"}", url.PathEscape(s))
+			r.PathValues[p.Name] = s
 		case openapi3.ParameterInQuery:
 			query.Set(p.Name, s)
 		case openapi3.ParameterInHeader:
