@@ -104,6 +104,17 @@ type Principal struct {
 	ClientID string   // the OAuth client the token was issued to, if any
 }
 
+// NewPrincipal returns the principal subject with scopes granted, sorted
+// and without repeats, as the guard attaches them. For tests that call a
+// handler directly:
+//
+//	ctx := auth.WithPrincipal(t.Context(), auth.NewPrincipal("alice", "accounts:read"))
+func NewPrincipal(subject string, scopes ...string) *Principal {
+	sorted := slices.Clone(scopes)
+	slices.Sort(sorted)
+	return &Principal{Subject: subject, Scopes: slices.Compact(sorted)}
+}
+
 // HasScope reports whether scope was granted. Scopes may be in any order:
 // tests and handlers build principals by hand, and a handler may change
 // them. A linear scan is right for any order and, for the handful of scopes

@@ -3,6 +3,7 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -55,5 +56,23 @@ func BenchmarkPrincipalHasScope(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A principal made for a test holds its scopes as the guard attaches them,
+// sorted and without repeats, and is what PrincipalFrom returns from a
+// context carrying it; the caller's slice is left as it was.
+func TestNewPrincipal(t *testing.T) {
+	scopes := []string{"write", "admin", "read", "admin"}
+	p := NewPrincipal("alice", scopes...)
+	if p.Subject != "alice" || !slices.Equal(p.Scopes, []string{"admin", "read", "write"}) {
+		t.Fatalf("NewPrincipal = %+v, want alice with [admin read write]", p)
+	}
+	if !slices.Equal(scopes, []string{"write", "admin", "read", "admin"}) {
+		t.Errorf("the caller's scopes became %v", scopes)
+	}
+	got, ok := PrincipalFrom(WithPrincipal(context.Background(), p))
+	if !ok || got != p {
+		t.Errorf("PrincipalFrom(WithPrincipal(p)) = %v, %v; want p, true", got, ok)
 	}
 }
