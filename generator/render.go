@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"sort"
@@ -204,6 +206,9 @@ type projectData struct {
 	Module   string
 	Title    string
 	Template string
+	// Base is the built-in template the project starts from: full,
+	// minimal or resource-server (Template may name a directory).
+	Base     string
 	SpecFile string
 	API      *model.API
 	Ops      []opData
@@ -213,12 +218,30 @@ type projectData struct {
 	// from logs).
 	QueryKeys []string
 	Groups    []groupData
-	// Example is the operation the user-owned example tests call: the first
-	// one a bearer token alone can satisfy (with ExampleScopes), else the
-	// first operation.
+	// Example is the operation the user-owned example tests and the README
+	// call (see example); ExampleToken is set when a bearer token alone
+	// with ExampleScopes satisfies it.
 	Example       opData
 	ExampleToken  bool
 	ExampleScopes []string
+	// ExampleClient is the testclient expression of a client whose
+	// credentials satisfy Example ("c.As(\"alice\", \"accounts:read\")"),
+	// after the statements of ExampleSetup.
+	ExampleClient string
+	ExampleSetup  []string
+	// ExampleAuthorized is set when ExampleClient satisfies Example's
+	// security (no alternative needs a custom scheme).
+	ExampleAuthorized bool
+	// ExampleCurl is the curl command that calls Example on a local
+	// server, with credentials from $ACCESS_TOKEN, $API_KEY or $PASSWORD.
+	ExampleCurl string
+	// ExampleCall is the typed client's call of Example with the sample
+	// request's arguments ("GetStatementWithResponse(t.Context(), 2024)"),
+	// or "" when one of them has no Go literal.
+	ExampleCall string
+	// ExampleStatus is the first success (2xx) status the spec declares
+	// for Example, or 0.
+	ExampleStatus int
 	// Strict is --strict or strict: true, recorded in gatehouse.yaml.
 	Strict bool
 	// Changes list the spec's repairs and degradations (README).
@@ -257,6 +280,7 @@ func newProjectData(opts Options, doc *openapi3.T, api *model.API, specFile stri
 		Module:   opts.Module,
 		Title:    api.Title,
 		Template: cmp.Or(opts.TemplateDir, opts.Template),
+		Base:     opts.Template,
 		SpecFile: specFile,
 		API:      api,
 		Schemes:  api.Schemes,
@@ -296,18 +320,245 @@ func newProjectData(opts Options, doc *openapi3.T, api *model.API, specFile stri
 	for _, g := range groups {
 		d.Groups = append(d.Groups, *g)
 	}
-	d.Example = d.Ops[0]
-	for _, op := range d.Ops {
-		if r, ok := tokenAlternative(api, op.Security); ok {
-			d.Example, d.ExampleToken = op, true
-			for _, u := range r {
-				d.ExampleScopes = append(d.ExampleScopes, u.Scopes...)
-			}
-			break
-		}
-	}
+	d.example(api, doc)
 	sort.Slice(d.Groups, func(i, j int) bool { return d.Groups[i].File < d.Groups[j].File })
 	return d
+}
+
+// example chooses the operation the example tests and the README call:
+// the first protected one that a bearer token alone can satisfy, else the
+// first protected one the test client can satisfy (tokens, API keys,
+// Basic), else the first; among those, one the typed client can call with
+// the sample request first.
+func (d *projectData) example(api *model.API, doc *openapi3.T) {
+	best, bestScore := 0, -1
+	for i, op := range d.Ops {
+		score := 0
+		protected := !op.Security.Public() && !op.Security.AllowsAnonymous()
+		if _, ok := tokenAlternative(api, op.Security); ok && protected {
+			score = 4
+		} else if _, ok := exampleAlternative(api, op.Security); ok && protected {
+			score = 2
+		}
+		if _, callable := clientCallOf(op); callable {
+			score++
+		}
+		if score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	d.Example = d.Ops[best]
+	if r, ok := tokenAlternative(api, d.Example.Security); ok {
+		d.ExampleToken = true
+		for _, u := range r {
+			d.ExampleScopes = append(d.ExampleScopes, u.Scopes...)
+		}
+	}
+	r, ok := exampleAlternative(api, d.Example.Security)
+	d.ExampleAuthorized = ok || d.Example.Security.Public() || d.Example.Security.AllowsAnonymous()
+	d.ExampleClient, d.ExampleSetup = exampleClient(api, r)
+	d.ExampleCurl = exampleCurl(api, d.Example, r)
+	d.ExampleCall, _ = clientCallOf(d.Example)
+	d.ExampleStatus = successStatus(doc, d.Example.Operation)
+}
+
+// exampleAlternative returns the alternative of sec the examples satisfy:
+// the first a bearer token alone satisfies, else the first whose schemes
+// all carry tokens, API keys or Basic credentials.
+func exampleAlternative(api *model.API, sec model.Security) (model.Requirement, bool) {
+	if r, ok := tokenAlternative(api, sec); ok {
+		return r, true
+	}
+	for _, r := range sec.Alternatives {
+		supported := len(r) > 0
+		for _, u := range r {
+			switch api.Scheme(u.Scheme).Kind {
+			case model.KindBearer, model.KindOAuth2, model.KindOpenIDConnect, model.KindAPIKey, model.KindBasic:
+			default:
+				supported = false
+			}
+		}
+		if supported {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// exampleClient returns the testclient expression of a client whose
+// credentials satisfy r (the anonymous client c when r is empty), with the
+// statements to run first.
+func exampleClient(api *model.API, r model.Requirement) (string, []string) {
+	var tokenScopes, setup, with []string
+	token := false
+	for _, u := range r {
+		switch api.Scheme(u.Scheme).Kind {
+		case model.KindBearer, model.KindOAuth2, model.KindOpenIDConnect:
+			token = true
+			tokenScopes = append(tokenScopes, u.Scopes...)
+		case model.KindAPIKey:
+			with = append(with, fmt.Sprintf(".WithAPIKey(c.CreateAPIKey(%s), %q)", goArgs("alice", u.Scopes), u.Scheme))
+		case model.KindBasic:
+			setup = append(setup, fmt.Sprintf("c.AddUser(%s)", goArgs("alice", append([]string{examplePassword}, u.Scopes...))))
+			with = append(with, fmt.Sprintf(".WithBasic(%q, %q)", "alice", examplePassword))
+		}
+	}
+	expr := "c"
+	if token {
+		expr += ".As(" + goArgs("alice", tokenScopes) + ")"
+	}
+	return expr + strings.Join(with, ""), setup
+}
+
+// exampleCurl returns the curl command that sends op's sample request to
+// a local server with the credentials of r, from the shell variables
+// ACCESS_TOKEN, API_KEY and PASSWORD.
+func exampleCurl(api *model.API, op opData, r model.Requirement) string {
+	args := []string{"curl -s"}
+	if op.Method != http.MethodGet {
+		args = append(args, "-X "+op.Method)
+	}
+	query := op.Request.Query
+	keyInQuery := ""
+	for _, u := range r {
+		s := api.Scheme(u.Scheme)
+		switch s.Kind {
+		case model.KindBearer, model.KindOAuth2, model.KindOpenIDConnect:
+			args = append(args, `-H "Authorization: Bearer $ACCESS_TOKEN"`)
+		case model.KindBasic:
+			args = append(args, `-u "alice:$PASSWORD"`)
+		case model.KindAPIKey:
+			switch s.In {
+			case "header":
+				args = append(args, `-H "`+s.Param+`: $API_KEY"`)
+			case "cookie":
+				args = append(args, `-b "`+s.Param+`=$API_KEY"`)
+			case "query":
+				keyInQuery = url.QueryEscape(s.Param) + "="
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(op.Request.Headers)) {
+		args = append(args, "-H "+shellQuote(k+": "+op.Request.Headers[k]))
+	}
+	for _, k := range slices.Sorted(maps.Keys(op.Request.Cookies)) {
+		args = append(args, "-b "+shellQuote(k+"="+op.Request.Cookies[k]))
+	}
+	if op.Request.ContentType != "" {
+		args = append(args, "-H "+shellQuote("Content-Type: "+op.Request.ContentType), "--data-raw "+shellQuote(op.Request.Body))
+	}
+	target := "localhost:8080" + op.Request.Path
+	if query != "" || keyInQuery != "" {
+		target += "?" + query
+		if query != "" && keyInQuery != "" {
+			target += "&"
+		}
+	}
+	target = shellQuote(target + keyInQuery)
+	if keyInQuery != "" {
+		target += `"$API_KEY"`
+	}
+	return strings.Join(append(args, target), " ")
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// statusConst writes a success status as net/http's constant.
+func statusConst(code int) string {
+	names := map[int]string{200: "StatusOK", 201: "StatusCreated", 202: "StatusAccepted",
+		203: "StatusNonAuthoritativeInfo", 204: "StatusNoContent", 205: "StatusResetContent", 206: "StatusPartialContent"}
+	if name, ok := names[code]; ok {
+		return "http." + name
+	}
+	return strconv.Itoa(code)
+}
+
+// examplePassword is the password of the example tests' user.
+const examplePassword = "correct horse battery staple"
+
+// goArgs writes first and rest as Go string literals separated by commas.
+func goArgs(first string, rest []string) string {
+	args := []string{strconv.Quote(first)}
+	for _, s := range rest {
+		args = append(args, strconv.Quote(s))
+	}
+	return strings.Join(args, ", ")
+}
+
+// clientCallOf returns the typed client's call of op with the arguments of
+// its sample request, and whether it can be written: every path parameter
+// has a Go literal, no other parameter is required, and the sample request
+// satisfies the spec.
+func clientCallOf(op opData) (string, bool) {
+	if !op.Request.Valid || op.Client.RequiredParams {
+		return "", false
+	}
+	args := []string{"t.Context()"}
+	for _, p := range op.Client.PathParams {
+		lit, ok := goLiteral(p.Basic, op.Request.PathValues[p.Name])
+		if !ok {
+			return "", false
+		}
+		args = append(args, lit)
+	}
+	if op.Client.Params {
+		args = append(args, "nil")
+	}
+	name := op.GoName
+	if op.Client.Body {
+		if op.Request.ContentType == "" {
+			return "", false
+		}
+		name += "WithBody"
+		args = append(args, strconv.Quote(op.Request.ContentType), "strings.NewReader("+strconv.Quote(op.Request.Body)+")")
+	}
+	return name + "WithResponse(" + strings.Join(args, ", ") + ")", true
+}
+
+// goLiteral writes v as a constant of the basic Go type basic.
+func goLiteral(basic, v string) (string, bool) {
+	bits := func(prefix string) int {
+		n, err := strconv.Atoi(strings.TrimPrefix(basic, prefix))
+		if err != nil {
+			return 64
+		}
+		return n
+	}
+	var err error
+	switch {
+	case basic == "string":
+		return strconv.Quote(v), true
+	case basic == "bool":
+		_, err = strconv.ParseBool(v)
+	case strings.HasPrefix(basic, "int"):
+		_, err = strconv.ParseInt(v, 10, bits("int"))
+	case strings.HasPrefix(basic, "uint"):
+		_, err = strconv.ParseUint(v, 10, bits("uint"))
+	case strings.HasPrefix(basic, "float"):
+		_, err = strconv.ParseFloat(v, bits("float"))
+	default:
+		return "", false
+	}
+	return v, err == nil && v != ""
+}
+
+// successStatus returns the first success (2xx) status the spec declares
+// for op, or 0.
+func successStatus(doc *openapi3.T, op model.Operation) int {
+	item := doc.Paths.Value(op.Path)
+	if item == nil || item.GetOperation(op.Method) == nil || item.GetOperation(op.Method).Responses == nil {
+		return 0
+	}
+	status := 0
+	for code := range item.GetOperation(op.Method).Responses.Map() {
+		if n, err := strconv.Atoi(code); err == nil && n >= 200 && n < 300 && (status == 0 || n < status) {
+			status = n
+		}
+	}
+	return status
 }
 
 // tokenAlternative returns the first requirement of sec that a bearer token
@@ -395,9 +646,20 @@ var funcs = texttemplate.FuncMap{
 	"join":      strings.Join,
 	"base":      path.Base,
 	"goStrings": goStrings,
-	"caseName":  caseName,
-	"cred":      credLiteral,
-	"want":      wantLiteral,
+	"goArgs":    goArgs,
+	"status":    statusConst,
+	"contains":  strings.Contains,
+	// scopesFlag is the --scopes flag of an admin command granting scopes,
+	// or nothing.
+	"scopesFlag": func(scopes []string) string {
+		if len(scopes) == 0 {
+			return ""
+		}
+		return " --scopes " + strconv.Quote(strings.Join(scopes, " "))
+	},
+	"caseName": caseName,
+	"cred":     credLiteral,
+	"want":     wantLiteral,
 	// comment makes s safe inside a // comment.
 	"comment": func(s string) string {
 		return strings.Join(strings.Fields(s), " ")
