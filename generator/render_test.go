@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"go/format"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,4 +100,84 @@ func TestOverrideGoFilesFormatted(t *testing.T) {
 		}
 	}
 	t.Error("the override's file is not among the project's")
+}
+
+// The example the handler tests and the README use: a protected operation
+// a bearer token alone satisfies, one the typed client can call with
+// literal arguments first; its call, its client and its curl command.
+func TestExample(t *testing.T) {
+	for _, tt := range []struct {
+		name, paths                string
+		goName, call, client, curl string
+	}{{
+		name: "a bearer operation with a literal argument over a UUID one, an API key one and a public one",
+		paths: `
+  /public:
+    get: {operationId: pub, security: [], responses: {"200": {description: ok}}}
+  /keyed:
+    get: {operationId: keyed, security: [{key: [things:read]}], responses: {"200": {description: ok}}}
+  /things/{id}:
+    get:
+      operationId: getThing
+      parameters: [{name: id, in: path, required: true, schema: {type: string, format: uuid}}]
+      responses: {"200": {description: ok}}
+  /items/{n}:
+    get:
+      operationId: getItem
+      security: [{oauth: [items:read]}, {key: []}]
+      parameters: [{name: n, in: path, required: true, schema: {type: integer, format: int32, minimum: 3}}]
+      responses: {"204": {description: ok}}`,
+		goName: "GetItem",
+		call:   "GetItemWithResponse(t.Context(), 3)",
+		client: `c.As("alice", "items:read")`,
+		curl:   `curl -s -H "Authorization: Bearer $ACCESS_TOKEN" 'localhost:8080/items/3'`,
+	}, {
+		name: "an API key in the query and a JSON body, over an operation with a required query parameter",
+		paths: `
+  /search:
+    get:
+      operationId: search
+      security: [{query: []}]
+      parameters: [{name: q, in: query, required: true, schema: {type: string}}]
+      responses: {"200": {description: ok}}
+  /notes:
+    post:
+      operationId: addNote
+      security: [{query: [], key: [notes:write]}]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {type: object, required: [text], properties: {text: {type: string, example: "it's"}}}
+      responses: {"201": {description: ok}}`,
+		goName: "AddNote",
+		call:   `AddNoteWithBodyWithResponse(t.Context(), "application/json", strings.NewReader("{\"text\":\"it's\"}"))`,
+		client: `c.WithAPIKey(c.CreateAPIKey("alice", "notes:write"), "key").WithAPIKey(c.CreateAPIKey("alice"), "query")`,
+		curl:   `curl -s -X POST -H "X-Key: $API_KEY" -H 'Content-Type: application/json' --data-raw '{"text":"it'\''s"}' 'localhost:8080/notes?api_key='"$API_KEY"`,
+	}} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := `openapi: 3.0.3
+info: {title: t, version: "1"}
+security: [{oauth: [things:read]}]
+components:
+  securitySchemes:
+    oauth: {type: oauth2, flows: {password: {tokenUrl: /oauth/token, scopes: {}}}}
+    key: {type: apiKey, in: header, name: X-Key}
+    query: {type: apiKey, in: query, name: api_key}
+paths:` + tt.paths + "\n"
+			if err := os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res, err := Generate(context.Background(), Options{SpecPath: filepath.Join(dir, "spec.yaml"), Module: "example.com/x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := res.data
+			if d.Example.GoName != tt.goName || d.ExampleCall != tt.call || d.ExampleClient != tt.client || d.ExampleCurl != tt.curl {
+				t.Errorf("example %s\n call   %s\n client %s\n curl   %s\nwant %s\n call   %s\n client %s\n curl   %s",
+					d.Example.GoName, d.ExampleCall, d.ExampleClient, d.ExampleCurl, tt.goName, tt.call, tt.client, tt.curl)
+			}
+		})
+	}
 }
