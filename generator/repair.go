@@ -154,6 +154,7 @@ func (r *repairer) proactive(t tree) {
 	})
 	r.allOfDefaults(t)
 	r.allOfAccess(t)
+	r.allOfFormats(t)
 	r.unionMembers(t)
 	r.deepRefs(t)
 	r.enumConstantNames(t)

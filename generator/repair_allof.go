@@ -233,3 +233,46 @@ func (r *repairer) allOfAccess(t tree) {
 		}
 	})
 }
+
+// allOfFormats gives the inline members of an allOf that declare no format
+// the one format its other members declare: oapi-codegen refuses to merge
+// members whose formats differ ("can not merge incompatible formats"),
+// though a member that says nothing of the format does not disagree, as in
+// allOf: [$ref: timestamp, {readOnly: true}] (Cloudflare's). The Go type is
+// the one the formatted member declares (time.Time for a date-time).
+func (r *repairer) allOfFormats(t tree) {
+	walk(t, func(path []string, m tree) {
+		list, _ := m["allOf"].([]any)
+		if len(list) < 2 {
+			return
+		}
+		format := ""
+		var missing []tree
+		for _, e := range list {
+			member := resolve(t, e)
+			if member == nil || member["allOf"] != nil {
+				return
+			}
+			f, _ := member["format"].(string)
+			switch {
+			case f == "":
+				if em, _ := e.(tree); em == nil || em["$ref"] != nil {
+					return // a referenced member is left as it is
+				}
+				missing = append(missing, member)
+			case format != "" && f != format:
+				return
+			default:
+				format = f
+			}
+		}
+		if format == "" || len(missing) == 0 {
+			return
+		}
+		for _, member := range missing {
+			member["format"] = format
+		}
+		r.add(false, path, "schema %s: the members of its allOf that declare no format given its format %s, because oapi-codegen refuses to merge members whose formats differ; the Go type is the one the members declare",
+			pointerString(path), format)
+	})
+}
