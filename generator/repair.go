@@ -155,6 +155,7 @@ func (r *repairer) proactive(t tree) {
 	r.allOfDefaults(t)
 	r.allOfAccess(t)
 	r.allOfFormats(t)
+	r.untypedResponses(t)
 	r.unionMembers(t)
 	r.deepRefs(t)
 	r.enumConstantNames(t)
@@ -779,6 +780,48 @@ func (r *repairer) responseNames(t tree) {
 	if len(renames) > 0 {
 		rewriteRefsMap(t, renames)
 	}
+}
+
+// untypedResponses types as raw JSON the JSON response bodies whose schema
+// says nothing of the value (Cloudflare's {example: {...}} alone): oapi-codegen
+// declares such a response as an interface type, on which the strict
+// server's methods cannot be declared, and the operation lost its types.
+// Raw JSON is what the schema allows: any value.
+func (r *repairer) untypedResponses(t tree) {
+	walk(t, func(path []string, m tree) {
+		n := len(path)
+		if n < 2 || path[n-2] != "responses" || (n == 3 && path[0] != "components") {
+			return
+		}
+		name := "response " + path[n-1]
+		if path[0] == "paths" && n == 5 {
+			name = fmt.Sprintf("%s %s response %s", strings.ToUpper(path[2]), path[1], path[4])
+		}
+		content, _ := m["content"].(tree)
+		for _, mt := range sortedKeys(content) {
+			c, _ := content[mt].(tree)
+			if c == nil || !strings.Contains(mt, "json") || !anySchema(resolve(t, c["schema"])) {
+				continue
+			}
+			c["schema"] = tree{"x-go-type": rawType}
+			r.add(false, append(slices.Clone(path), "content", mt, "schema"), "%s: its %s body typed as %s (any JSON, as its schema allows), because oapi-codegen declares a schema without a type as an interface, on which the strict server's response methods cannot be declared",
+				name, mt, rawType)
+		}
+	})
+}
+
+// anySchema reports whether schema s allows any value: it declares no type
+// and nothing that would give it one.
+func anySchema(s tree) bool {
+	if s == nil {
+		return false
+	}
+	for _, k := range []string{"type", "properties", "additionalProperties", "items", "allOf", "oneOf", "anyOf", "not", "enum", "const", "x-go-type", "$ref"} {
+		if _, ok := s[k]; ok {
+			return false
+		}
+	}
+	return true
 }
 
 // responseBodies moves the inline JSON schema of a response component into
