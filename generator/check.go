@@ -189,6 +189,11 @@ func (emptyImporter) Import(path string) (*types.Package, error) {
 }
 
 func mentionsImport(msg string, imported map[string]bool) bool {
+	if m := shadowedImportRE.FindStringSubmatch(msg); m != nil && imported[m[1]] {
+		// A variable hides the package (a parameter named url, then
+		// url.Parse): a fault of the code, not of the empty import.
+		return false
+	}
 	for name := range imported {
 		if strings.Contains(msg, name+".") || strings.Contains(msg, strconv.Quote(name)) {
 			return true
@@ -196,6 +201,10 @@ func mentionsImport(msg string, imported map[string]bool) bool {
 	}
 	return false
 }
+
+// shadowedImportRE matches the type checker's report of a selector on a
+// variable that has the name of an imported package.
+var shadowedImportRE = regexp.MustCompile(`^(\w+)\.\w+ undefined \(type `)
 
 var goIdentRE = regexp.MustCompile(`\b[A-Z][A-Za-z0-9_]*\b`)
 

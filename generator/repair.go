@@ -140,6 +140,7 @@ func (r *repairer) proactive(t tree) {
 		if len(path) >= 2 && isParamList(path) {
 			r.paramSchema(path, m)
 			r.paramUnion(t, path, m)
+			r.pathVariable(path, m)
 		}
 		if props, ok := m["properties"].(tree); ok {
 			r.fieldNames(path, props)
