@@ -35,6 +35,9 @@ const runtimeImportPrefix = `"github.com/gatehouse-go/gatehouse/templates/projec
 type renderer struct {
 	files     map[string][]byte // project-relative path → content, after overrides
 	overrides map[string]bool   // paths that came from the override directory
+	// generated are the built-in runtime files (see generatedName): they
+	// get the generated header when rendered.
+	generated map[string]bool
 	tmpl      *texttemplate.Template
 }
 
@@ -55,7 +58,7 @@ func (r *renderer) securityOverrides(dir string) []string {
 }
 
 func newRenderer(template string, overrides fs.FS) (*renderer, error) {
-	r := &renderer{files: map[string][]byte{}, overrides: map[string]bool{}}
+	r := &renderer{files: map[string][]byte{}, overrides: map[string]bool{}, generated: map[string]bool{}}
 	root, err := fs.Sub(templates.FS, templates.Root)
 	if err != nil {
 		return nil, err
@@ -110,8 +113,13 @@ func (r *renderer) add(fsys fs.FS, override bool) error {
 		if err != nil {
 			return err
 		}
+		gen := false
+		if !override {
+			p, gen = generatedName(p)
+		}
 		r.files[p] = data
 		r.overrides[p] = override
+		r.generated[p] = gen
 		return nil
 	})
 }
@@ -162,6 +170,9 @@ func (r *renderer) render(data *projectData) ([]File, error) {
 		}
 		if len(bytes.TrimSpace(content)) == 0 {
 			continue // a template may render nothing when it does not apply
+		}
+		if r.generated[name] {
+			content = append([]byte(GeneratedHeader+"\n\n"), content...)
 		}
 		out = append(out, File{Path: target, Data: content, Tier: tierOf(target, content), formatted: formatted})
 	}
