@@ -268,7 +268,7 @@ type checked struct {
 func (a *Accounts) check(ctx context.Context, account, addr, secret string,
 	lookup func(ctx context.Context, now time.Time) (credential, error),
 	replace func(ctx context.Context, oldHash, newHash string) error) (checked, error) {
-	attempt, wait, ok := a.throttle.Reserve(account, addr)
+	attempt, wait, ok := a.throttle.ReserveContext(ctx, account, addr)
 	if !ok {
 		return checked{}, &ThrottledError{RetryAfter: wait}
 	}
@@ -383,7 +383,7 @@ func (a *Accounts) VerifyBasic(r *http.Request, username, password string) (*Pri
 func (a *Accounts) VerifyAPIKey(r *http.Request, key string) (*Principal, error) {
 	ctx := r.Context()
 	addr := a.ClientAddr(r)
-	attempt, wait, ok := a.throttle.Reserve("", addr)
+	attempt, wait, ok := a.throttle.ReserveContext(ctx, "", addr)
 	if !ok {
 		return nil, &ThrottledError{RetryAfter: wait}
 	}
