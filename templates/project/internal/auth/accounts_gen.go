@@ -568,8 +568,14 @@ func (a *Accounts) CreateClient(ctx context.Context, id string, scopes []string)
 // so far ends too (for a leaked secret): access tokens as the revocation
 // feed reaches each process, refresh sessions bound to it at their next
 // refresh. Without it, tokens already issued live out their lifetime.
+//
+// Only the secret (and with revoke the not-before time) is written, and the
+// secret only if it is still the one read before hashing: a rotation racing
+// another fails with ErrSecretRotatedMeanwhile instead of voiding the
+// secret the other handed out.
 func (a *Accounts) RotateClientSecret(ctx context.Context, id string, revoke bool) (secret string, err error) {
-	if _, err := a.store.Client(ctx, id); err != nil {
+	c, err := a.store.Client(ctx, id)
+	if err != nil {
 		return "", err
 	}
 	if secret, err = randomSecret(ClientSecretPrefix, secretBytes); err != nil {
@@ -579,16 +585,11 @@ func (a *Accounts) RotateClientSecret(ctx context.Context, id string, revoke boo
 	if err != nil {
 		return "", err
 	}
-	// Read again after the slow hash, to overwrite as little as possible.
-	c, err := a.store.Client(ctx, id)
-	if err != nil {
-		return "", err
-	}
-	c.SecretHash = h
+	change := ClientChange{SecretHash: h, IfSecretHash: c.SecretHash}
 	if revoke {
-		c.NotBefore = a.notBefore()
+		change.NotBefore = a.notBefore()
 	}
-	if err := a.store.UpdateClient(ctx, c); err != nil {
+	if err := a.store.UpdateClient(ctx, id, change); err != nil {
 		return "", err
 	}
 	return secret, nil
