@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -79,6 +80,10 @@ func bsSessions(b *testing.B, f *epFixture, n int) []string {
 	return rts
 }
 
+// bsQuiet discards the service's log: the fixture's keeps every line in
+// memory, which would grow with b.N and be measured too.
+func bsQuiet(o *Options) { o.Logger = slog.New(slog.DiscardHandler) }
+
 // bsParallel is how many goroutines per GOMAXPROCS the throughput
 // benchmarks run: a store round trip waits on the network, not the CPU.
 const bsParallel = 4
@@ -88,7 +93,7 @@ const bsParallel = 4
 func BenchmarkStoreTokenRefreshGrant(b *testing.B) {
 	for _, st := range bsStores {
 		b.Run(st.name, func(b *testing.B) {
-			f := epSetupOn(b, st.open(b), nil)
+			f := epSetupOn(b, st.open(b), nil, bsQuiet)
 			var next atomic.Int64
 			rts := bsSessions(b, f, 64)
 			b.SetParallelism(bsParallel)
@@ -115,7 +120,7 @@ func BenchmarkStoreTokenRefreshGrant(b *testing.B) {
 func BenchmarkStoreTokenPasswordGrant(b *testing.B) {
 	for _, st := range bsStores {
 		b.Run(st.name, func(b *testing.B) {
-			f := epSetupOn(b, st.open(b), nil)
+			f := epSetupOn(b, st.open(b), nil, bsQuiet)
 			var next atomic.Int64
 			bsSessions(b, f, 64)
 			b.SetParallelism(bsParallel)
@@ -141,7 +146,7 @@ func BenchmarkStoreRefresh50Concurrent(b *testing.B) {
 	const n = 50
 	for _, st := range bsStores {
 		b.Run(st.name, func(b *testing.B) {
-			f := epSetupOn(b, st.open(b), nil)
+			f := epSetupOn(b, st.open(b), nil, bsQuiet)
 			rts := bsSessions(b, f, n)
 			lat := make([][]time.Duration, n)
 			per := max(1, b.N/n)
@@ -191,7 +196,7 @@ func BenchmarkStoreProtectedRequest(b *testing.B) {
 	for _, st := range stores {
 		b.Run(st.name, func(b *testing.B) {
 			store := st.open(b)
-			f := epSetupOn(b, store, nil)
+			f := epSetupOn(b, store, nil, bsQuiet)
 			f.addUser("alice")
 			_, body := bsLogin(f, "alice", "192.0.2.9")
 			at, _ := body["access_token"].(string)
