@@ -266,7 +266,7 @@ type checked struct {
 func (a *Accounts) check(ctx context.Context, account, addr, secret string,
 	lookup func(ctx context.Context, now time.Time) (credential, error),
 	replace func(ctx context.Context, oldHash, newHash string) error) (checked, error) {
-	attempt, wait, ok := a.throttle.Reserve(account, addr)
+	attempt, wait, ok := a.throttle.ReserveContext(ctx, account, addr)
 	if !ok {
 		return checked{}, &ThrottledError{RetryAfter: wait}
 	}
@@ -381,7 +381,7 @@ func (a *Accounts) VerifyBasic(r *http.Request, username, password string) (*Pri
 func (a *Accounts) VerifyAPIKey(r *http.Request, key string) (*Principal, error) {
 	ctx := r.Context()
 	addr := a.ClientAddr(r)
-	attempt, wait, ok := a.throttle.Reserve("", addr)
+	attempt, wait, ok := a.throttle.ReserveContext(ctx, "", addr)
 	if !ok {
 		return nil, &ThrottledError{RetryAfter: wait}
 	}
@@ -566,8 +566,14 @@ func (a *Accounts) CreateClient(ctx context.Context, id string, scopes []string)
 // so far ends too (for a leaked secret): access tokens as the revocation
 // feed reaches each process, refresh sessions bound to it at their next
 // refresh. Without it, tokens already issued live out their lifetime.
+//
+// Only the secret (and with revoke the not-before time) is written, and the
+// secret only if it is still the one read before hashing: a rotation racing
+// another fails with ErrSecretRotatedMeanwhile instead of voiding the
+// secret the other handed out.
 func (a *Accounts) RotateClientSecret(ctx context.Context, id string, revoke bool) (secret string, err error) {
-	if _, err := a.store.Client(ctx, id); err != nil {
+	c, err := a.store.Client(ctx, id)
+	if err != nil {
 		return "", err
 	}
 	if secret, err = randomSecret(ClientSecretPrefix, secretBytes); err != nil {
@@ -577,16 +583,11 @@ func (a *Accounts) RotateClientSecret(ctx context.Context, id string, revoke boo
 	if err != nil {
 		return "", err
 	}
-	// Read again after the slow hash, to overwrite as little as possible.
-	c, err := a.store.Client(ctx, id)
-	if err != nil {
-		return "", err
-	}
-	c.SecretHash = h
+	change := ClientChange{SecretHash: h, IfSecretHash: c.SecretHash}
 	if revoke {
-		c.NotBefore = a.notBefore()
+		change.NotBefore = a.notBefore()
 	}
-	if err := a.store.UpdateClient(ctx, c); err != nil {
+	if err := a.store.UpdateClient(ctx, id, change); err != nil {
 		return "", err
 	}
 	return secret, nil

@@ -88,13 +88,17 @@ func ConfigVars() []ConfigVar {
 				"or postgres://USER:PASSWORD@HOST:5432/DB?sslmode=verify-full for several instances sharing one database. " +
 				"A postgres URL takes libpq's parameters (sslmode, sslrootcert, connect_timeout, search_path for the schema) " +
 				"and the pool's (pool_max_conns, default the larger of 4 and the number of CPUs; pool_max_conn_lifetime; pool_max_conn_idle_time). " +
-				"The schema is migrated at start-up and by `server migrate`. Logs show the URL without its password."},
+				"The schema is migrated at start-up and by `server migrate`. Logs show the URL without its password. " +
+				"On postgres, a revocation made by one instance reaches the others within 100 ms (LISTEN/NOTIFY), " +
+				"or within 1 s (the feed's poll) while that connection is lost; every database call is bounded (5 s, or the request's end), " +
+				"and while the database is unreachable the requests that need it get 503 (access tokens too, after REVOCATION_MAX_STALENESS)."},
 		{"REDIS_URL", "",
 			"Redis shared by every instance, for failed-login throttling that counts across instances: " +
 				"redis://[USER:PASSWORD@]HOST:6379/DB, or rediss://... for TLS (use it across a network). " +
 				"Empty: each instance counts failures on its own, so with several instances a guesser gets each one's allowance. " +
 				"Options after ? are go-redis's (dial_timeout, read_timeout, pool_size, client_name, ...). " +
-				"While Redis is unreachable each instance counts on its own again and logs a warning; logs show the URL without its password."},
+				"Each call is bounded (1 s, or the request's end); while Redis is unreachable or does not answer, each instance counts on its own again " +
+				"(logins are not refused for want of Redis) and logs a warning; logs show the URL without its password."},
 		{"REDIS_KEY_PREFIX", "gatehouse",
 			"Prefix of every Redis key the server writes (PREFIX:...): deployments sharing one Redis each need their own, such as shop-prod."},
 		{"LISTEN_ADDR", ":8080",

@@ -57,6 +57,10 @@ func openRedis(ctx context.Context, cfg Config, log *slog.Logger) (*redis.Client
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
+	// Without it go-redis ignores contexts' deadlines on reads and waits
+	// out its own ReadTimeout (5s): the time-out of each call
+	// (redisCallTimeout) and the request's context would not bound it.
+	opts.ContextTimeoutEnabled = true
 	redisLogTo(log)
 	client := redis.NewClient(opts)
 	pctx, cancel := context.WithTimeout(ctx, redisCallTimeout)

@@ -165,12 +165,11 @@ type Store interface {
 	CreateClient(ctx context.Context, c Client) error      // ErrExists
 	Client(ctx context.Context, id string) (Client, error) // ErrNotFound
 	ListClients(ctx context.Context) ([]Client, error)     // sorted by id
-	// UpdateClient replaces the client's SecretHash, Scopes and NotBefore
-	// (ErrNotFound if unknown). NotBefore never moves back: an earlier value
-	// than the stored one keeps the stored one. A later NotBefore is
-	// appended to the revocation feed (ClientID event) in the same
-	// transaction.
-	UpdateClient(ctx context.Context, c Client) error
+	// UpdateClient applies c to the client (ErrNotFound if unknown) in one
+	// transaction: fields c does not set keep their stored value, and a
+	// new SecretHash is stored only if the stored one is still
+	// c.IfSecretHash (else ErrSecretRotatedMeanwhile). See ClientChange.
+	UpdateClient(ctx context.Context, id string, c ClientChange) error
 	// DeleteClient removes the client (ErrNotFound if unknown) and, in the
 	// same transaction, ends every token issued to it: it appends a ClientID
 	// event with NotBefore at to the feed, and revokes every refresh family

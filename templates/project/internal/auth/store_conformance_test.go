@@ -49,6 +49,7 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		{"ClientRoundTripAndErrors", confClient},
 		{"ListClientsSorted", confListClients},
 		{"UpdateClientNotBeforeOnlyMovesForwardAndFeedsRevocations", confClientUpdate},
+		{"ConcurrentClientRotationsOneWinsAndRevocationsStay", confConcurrentClientUpdates},
 		{"DeleteClientEndsItsTokensAndSessions", confClientDelete},
 		{"CreateRefreshValidatesAndRejectsDuplicates", confCreateRefresh},
 		{"RotateInheritsFamilyFields", confRotateInherits},
@@ -842,17 +843,17 @@ func confClientEvents(t *testing.T, s Store) []string {
 func confClientUpdate(t *testing.T, s Store) {
 	ctx := context.Background()
 	base := confBase()
-	confWantErr(t, "UpdateClient unknown", s.UpdateClient(ctx, Client{ID: "nope", SecretHash: "h"}), ErrNotFound)
-	confNoErr(t, "CreateClient", s.CreateClient(ctx, Client{ID: "svc", SecretHash: "old", Scopes: []string{"a"}, CreatedAt: base}))
+	confWantErr(t, "UpdateClient unknown", s.UpdateClient(ctx, "nope", ClientChange{SecretHash: "h", IfSecretHash: "x"}), ErrNotFound)
+	confNoErr(t, "CreateClient", s.CreateClient(ctx, Client{ID: "svc", SecretHash: "old", Scopes: []string{"b", "a"}, CreatedAt: base}))
 
 	// A new secret alone (a rotation that keeps the client's tokens).
-	confNoErr(t, "UpdateClient secret", s.UpdateClient(ctx, Client{ID: "svc", SecretHash: "new", Scopes: []string{"b", "a"}}))
+	confNoErr(t, "UpdateClient secret", s.UpdateClient(ctx, "svc", ClientChange{SecretHash: "new", IfSecretHash: "old"}))
 	got, err := s.Client(ctx, "svc")
 	confNoErr(t, "Client", err)
 	if got.SecretHash != "new" || !got.NotBefore.IsZero() {
 		t.Errorf("after UpdateClient: %+v", got)
 	}
-	confSameStrings(t, "Scopes", got.Scopes, []string{"a", "b"})
+	confSameStrings(t, "Scopes (kept)", got.Scopes, []string{"a", "b"})
 	confSameTime(t, "CreatedAt (kept)", got.CreatedAt, base)
 	if evs := confClientEvents(t, s); len(evs) != 0 {
 		t.Errorf("a secret change without not-before fed %q", evs)
@@ -860,15 +861,19 @@ func confClientUpdate(t *testing.T, s Store) {
 
 	// A rotation that ends the client's tokens.
 	nb := base.Add(time.Minute)
-	confNoErr(t, "UpdateClient not-before", s.UpdateClient(ctx, Client{ID: "svc", SecretHash: "newer", NotBefore: nb}))
-	// A racing update from an older read must not move it back.
-	confNoErr(t, "UpdateClient stale", s.UpdateClient(ctx, Client{ID: "svc", SecretHash: "newest"}))
+	confNoErr(t, "UpdateClient not-before", s.UpdateClient(ctx, "svc", ClientChange{SecretHash: "newer", IfSecretHash: "new", NotBefore: nb}))
+	// A later update without a not-before must not move it back.
+	confNoErr(t, "UpdateClient without not-before", s.UpdateClient(ctx, "svc", ClientChange{SecretHash: "newest", IfSecretHash: "newer"}))
+	// A rotation from a stale read of the secret changes nothing.
+	confWantErr(t, "UpdateClient stale secret", s.UpdateClient(ctx, "svc",
+		ClientChange{SecretHash: "lost", IfSecretHash: "newer", NotBefore: nb.Add(time.Minute)}), ErrSecretRotatedMeanwhile)
 	got, err = s.Client(ctx, "svc")
 	confNoErr(t, "Client", err)
 	confSameTime(t, "NotBefore (never moves back)", got.NotBefore, nb)
 	if got.SecretHash != "newest" {
 		t.Errorf("SecretHash = %q, want newest", got.SecretHash)
 	}
+	confSameStrings(t, "Scopes (kept)", got.Scopes, []string{"a", "b"})
 	confSameStrings(t, "client events", confClientEvents(t, s), []string{"svc@" + nb.UTC().Format(time.RFC3339Nano)})
 }
 

@@ -454,21 +454,24 @@ func (s *MemoryStore) Client(_ context.Context, id string) (Client, error) {
 }
 
 // UpdateClient implements Store.
-func (s *MemoryStore) UpdateClient(_ context.Context, c Client) error {
+func (s *MemoryStore) UpdateClient(_ context.Context, id string, ch ClientChange) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, ok := s.clients[c.ID]
+	c, ok := s.clients[id]
 	if !ok {
-		return fmt.Errorf("%w: client %q", ErrNotFound, c.ID)
+		return fmt.Errorf("%w: client %q", ErrNotFound, id)
 	}
-	c = normClient(c)
-	c.CreatedAt = old.CreatedAt
-	if !c.NotBefore.After(old.NotBefore) {
-		c.NotBefore = old.NotBefore
-	} else {
-		s.appendRevocation(Revocation{ClientID: c.ID, NotBefore: c.NotBefore})
+	if ch.SecretHash != "" {
+		if c.SecretHash != ch.IfSecretHash {
+			return fmt.Errorf("client %q: %w", id, ErrSecretRotatedMeanwhile)
+		}
+		c.SecretHash = ch.SecretHash
 	}
-	s.clients[c.ID] = c
+	if nb := normTime(ch.NotBefore); nb.After(c.NotBefore) {
+		c.NotBefore = nb
+		s.appendRevocation(Revocation{ClientID: id, NotBefore: nb})
+	}
+	s.clients[id] = c
 	return nil
 }
 

@@ -620,29 +620,37 @@ func (s *PostgresStore) CreateClient(ctx context.Context, c Client) error {
 // UpdateClient implements Store. The row is locked first, so that of two
 // concurrent updates the second sees the first's NotBefore: it never moves
 // back, and the feed records every move.
-func (s *PostgresStore) UpdateClient(ctx context.Context, c Client) error {
-	what := fmt.Sprintf("client %q", c.ID)
-	if !pgText(c.ID) {
+func (s *PostgresStore) UpdateClient(ctx context.Context, id string, c ClientChange) error {
+	what := fmt.Sprintf("client %q", id)
+	if !pgText(id) {
 		return fmt.Errorf("%w: %s", ErrNotFound, what)
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return s.inTx(ctx, "update "+what, func(tx pgx.Tx) error {
+		var oldHash string
 		var oldNotBefore int64
-		err := tx.QueryRow(ctx, `SELECT not_before FROM clients WHERE id = $1 FOR UPDATE`, c.ID).Scan(&oldNotBefore)
+		err := tx.QueryRow(ctx, `SELECT secret_hash, not_before FROM clients WHERE id = $1 FOR UPDATE`, id).Scan(&oldHash, &oldNotBefore)
 		if err != nil {
 			return pgErr(what, err)
 		}
+		hash := oldHash
+		if c.SecretHash != "" {
+			if oldHash != c.IfSecretHash {
+				return fmt.Errorf("%s: %w", what, ErrSecretRotatedMeanwhile)
+			}
+			hash = c.SecretHash
+		}
 		notBefore := max(timeToNanos(c.NotBefore), oldNotBefore)
-		_, err = tx.Exec(ctx, `UPDATE clients SET secret_hash = $2, scopes = $3, not_before = $4 WHERE id = $1`,
-			c.ID, c.SecretHash, pgScopes(c.Scopes), notBefore)
+		_, err = tx.Exec(ctx, `UPDATE clients SET secret_hash = $2, not_before = $3 WHERE id = $1`,
+			id, hash, notBefore)
 		if err != nil {
 			return pgErr("update "+what, err)
 		}
 		if notBefore == oldNotBefore {
 			return nil
 		}
-		return s.recordClientRevocation(ctx, tx, c.ID, notBefore)
+		return s.recordClientRevocation(ctx, tx, id, notBefore)
 	})
 }
 

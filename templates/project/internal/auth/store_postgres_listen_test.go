@@ -150,7 +150,7 @@ func TestPostgresEveryFeedWriteNotifies(t *testing.T) {
 		{"Deny", func() error { return a.Deny(ctx, DeniedToken{JTI: "j", ExpiresAt: now.Add(time.Hour)}) }},
 		{"UpdateUser", func() error { return a.UpdateUser(ctx, "alice", UserChange{NotBefore: now}) }},
 		{"RevokeRefresh", func() error { return a.RevokeRefresh(ctx, confDigest("f"), now) }},
-		{"UpdateClient", func() error { return a.UpdateClient(ctx, Client{ID: "c", SecretHash: "h", NotBefore: now}) }},
+		{"UpdateClient", func() error { return a.UpdateClient(ctx, "c", ClientChange{NotBefore: now}) }},
 		{"DeleteClient", func() error { return a.DeleteClient(ctx, "c", now.Add(time.Second)) }},
 	} {
 		confNoErr(t, w.name, w.write())

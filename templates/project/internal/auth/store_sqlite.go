@@ -527,22 +527,30 @@ func (s *SQLiteStore) CreateClient(ctx context.Context, c Client) error {
 
 // UpdateClient implements Store. A later NotBefore is appended to the
 // revocation feed in the same transaction.
-func (s *SQLiteStore) UpdateClient(ctx context.Context, c Client) error {
-	what := fmt.Sprintf("client %q", c.ID)
+func (s *SQLiteStore) UpdateClient(ctx context.Context, id string, c ClientChange) error {
+	what := fmt.Sprintf("client %q", id)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var oldHash string
 		var oldNotBefore int64
-		err := tx.QueryRowContext(ctx, `SELECT not_before FROM clients WHERE id = ?`, c.ID).Scan(&oldNotBefore)
+		err := tx.QueryRowContext(ctx, `SELECT secret_hash, not_before FROM clients WHERE id = ?`, id).Scan(&oldHash, &oldNotBefore)
 		if err != nil {
 			return sqliteErr(what, err)
 		}
+		hash := oldHash
+		if c.SecretHash != "" {
+			if oldHash != c.IfSecretHash {
+				return fmt.Errorf("%s: %w", what, ErrSecretRotatedMeanwhile)
+			}
+			hash = c.SecretHash
+		}
 		notBefore := max(timeToNanos(c.NotBefore), oldNotBefore)
-		_, err = tx.ExecContext(ctx, `UPDATE clients SET secret_hash = ?, scopes = ?, not_before = ? WHERE id = ?`,
-			c.SecretHash, encodeScopes(c.Scopes), notBefore, c.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE clients SET secret_hash = ?, not_before = ? WHERE id = ?`,
+			hash, notBefore, id)
 		if err != nil {
 			return sqliteErr("update "+what, err)
 		}
 		if notBefore != oldNotBefore {
-			return recordClientRevocation(ctx, tx, c.ID, notBefore)
+			return recordClientRevocation(ctx, tx, id, notBefore)
 		}
 		return nil
 	})

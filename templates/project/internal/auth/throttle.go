@@ -2,6 +2,7 @@ package auth
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"net/netip"
 	"slices"
@@ -136,9 +137,10 @@ func setDefault[T int | time.Duration](v *T, def T) {
 type Attempt struct {
 	t       *Throttle
 	account string
-	addr    string // addressKey of the client address
-	known   bool   // the account is known at addr
-	id      string // of its reservation in the shared counts; "" if held in memory
+	addr    string          // addressKey of the client address
+	known   bool            // the account is known at addr
+	id      string          // of its reservation in the shared counts; "" if held in memory
+	ctx     context.Context // of the request, which bounds the shared counts' calls
 	ended   bool
 }
 
@@ -149,17 +151,26 @@ type Attempt struct {
 // counted against the address only; an empty addr is not counted on its
 // own.
 func (t *Throttle) Reserve(account, addr string) (a *Attempt, retryAfter time.Duration, ok bool) {
+	return t.ReserveContext(context.Background(), account, addr)
+}
+
+// ReserveContext is Reserve for a request whose context is ctx: the calls
+// to the shared counts end when it does (and after redisCallTimeout at
+// most), and the attempt is then counted in memory.
+func (t *Throttle) ReserveContext(ctx context.Context, account, addr string) (a *Attempt, retryAfter time.Duration, ok bool) {
 	now := t.cfg.Now()
-	a = &Attempt{t: t, account: account, addr: addressKey(addr)}
+	a = &Attempt{t: t, ctx: ctx, account: account, addr: addressKey(addr)}
 	var wait time.Duration
 	if t.shared.usable() {
 		a.id = rand.Text()
-		wait, allowed, err := t.shared.redis.reserve(&t.cfg, a, now)
+		wait, allowed, err := t.shared.redis.reserve(ctx, &t.cfg, a, now)
 		if err == nil {
 			t.shared.answered()
 			return reserved(a, wait, allowed)
 		}
-		t.shared.failed(err)
+		if ctx.Err() == nil { // else the request ended, which says nothing of Redis
+			t.shared.failed(err)
+		}
 		a.id, a.known = "", false
 	}
 	t.mu.Lock()
@@ -263,12 +274,22 @@ func (a *Attempt) end(outcome string, local func(t *Throttle, now time.Time)) {
 	a.ended = true
 	t, now := a.t, a.t.cfg.Now()
 	if a.id != "" {
-		err := t.shared.redis.end(&t.cfg, a, outcome, now)
+		// A decided outcome is recorded even if the client has gone
+		// (bounded by redisCallTimeout): hanging up must not spare a
+		// failure its count. A cancel has nothing to record: its
+		// reservation lapses by itself if the call does not finish.
+		ctx := a.ctx
+		if outcome != outcomeCancel {
+			ctx = context.WithoutCancel(ctx)
+		}
+		err := t.shared.redis.end(ctx, &t.cfg, a, outcome, now)
 		if err == nil {
 			t.shared.answered()
 			return
 		}
-		t.shared.failed(err)
+		if ctx.Err() == nil {
+			t.shared.failed(err)
+		}
 		if outcome != outcomeFail {
 			return // its reservation lapses in Redis by itself
 		}

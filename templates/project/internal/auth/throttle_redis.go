@@ -210,8 +210,8 @@ func (r *redisThrottle) args(cfg *ThrottleConfig, a *Attempt, now time.Time) []a
 
 // reserve runs the reservation of a (whose account, addr and id are set)
 // and sets a.known. It returns how long to wait when refused.
-func (r *redisThrottle) reserve(cfg *ThrottleConfig, a *Attempt, now time.Time) (wait time.Duration, ok bool, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+func (r *redisThrottle) reserve(ctx context.Context, cfg *ThrottleConfig, a *Attempt, now time.Time) (wait time.Duration, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	args := append(r.args(cfg, a, now), cfg.AccountAddressLimit, cfg.AddressLimit,
 		cfg.AccountSlowAfter, microsOf(cfg.AccountDelay), microsOf(cfg.AccountMaxDelay),
@@ -231,8 +231,8 @@ func (r *redisThrottle) reserve(cfg *ThrottleConfig, a *Attempt, now time.Time) 
 }
 
 // end ends a's reservation with outcome: "fail", "succeed" or "cancel".
-func (r *redisThrottle) end(cfg *ThrottleConfig, a *Attempt, outcome string, now time.Time) error {
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+func (r *redisThrottle) end(ctx context.Context, cfg *ThrottleConfig, a *Attempt, outcome string, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	args := append(r.args(cfg, a, now), redisFlag(a.known), outcome, maxKnownPerAccount)
 	if err := redisEndScript.Run(ctx, r.client, r.keys(a.account, a.addr), args...).Err(); err != nil {
