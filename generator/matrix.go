@@ -107,18 +107,28 @@ func MatrixMarkdown(api *model.API) string {
 // mdCell escapes what would end a table cell.
 func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
+// csvText keeps a spreadsheet from reading a cell of the (untrusted) spec
+// as a formula: a cell starting with = + - @ or a control character gets a
+// leading apostrophe (the OWASP advice on CSV injection).
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
 // WriteMatrixCSV writes the access matrix as CSV (RFC 4180): a header row,
 // then one row per alternative, the operation repeated on each.
 func WriteMatrixCSV(w io.Writer, api *model.API) error {
 	schemes := matrixSchemes(api)
 	cw := csv.NewWriter(w)
-	if err := cw.Write(append([]string{"method", "path", "operationId", "access"}, schemes...)); err != nil {
+	if err := cw.Write(append([]string{"method", "path", "operationId", "access"}, mapStrings(schemes, csvText)...)); err != nil {
 		return err
 	}
 	for _, r := range matrixRows(api) {
-		rec := []string{r.Method, r.Path, r.OperationID, r.Access}
+		rec := []string{r.Method, r.Path, csvText(r.OperationID), r.Access}
 		for _, s := range schemes {
-			rec = append(rec, r.Cells[s])
+			rec = append(rec, csvText(r.Cells[s]))
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -126,4 +136,12 @@ func WriteMatrixCSV(w io.Writer, api *model.API) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+func mapStrings(in []string, f func(string) string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = f(s)
+	}
+	return out
 }
