@@ -222,7 +222,7 @@ func schemeChanges(oldAPI, newAPI *model.API) []SecurityDiffItem {
 		if exposed(o) && !exposed(n) {
 			class = Tightening
 		}
-		out = append(out, SecurityDiffItem{Kind: "scheme-changed", Class: class, Scheme: n.Name, Detail: fmt.Sprintf("scheme %s: %s → %s", n.Name, schemeForm(o), schemeForm(n)), Old: schemeForm(o), New: schemeForm(n)})
+		out = append(out, SecurityDiffItem{Kind: "scheme-changed", Class: class, Scheme: n.Name, Detail: schemeForm(o) + " → " + schemeForm(n), Old: schemeForm(o), New: schemeForm(n)})
 	}
 	return out
 }
