@@ -93,7 +93,7 @@ var Rules = []Rule{
 	{"admin-shares-security", SevWarning, "an admin-looking operation can be called with the credentials an ordinary operation needs",
 		"Administrative functions need their own scope or role: when the credentials of an ordinary operation also satisfy an admin one, every user is an administrator. OWASP API5:2023 Broken Function Level Authorization."},
 	{"weaker-alternative", SevWarning, "an operation is reachable through an OR alternative that needs strictly less than a sibling alternative",
-		"Alternatives are OR-ed: the weakest one is the operation's real requirement, and the scopes or extra schemes of the stronger sibling guard nothing (e.g. a write scope on a token, and an API key with no scope beside it). OWASP API5:2023."},
+		"Alternatives are OR-ed: the weakest one is the operation's real requirement, and the scopes or extra schemes of the stronger sibling guard nothing (e.g. a write scope on a token, and an API key with no scope beside it on a DELETE). Reported for a subset on any operation, for an unscoped alternative beside a scoped one on writes. OWASP API5:2023."},
 	{"credential-in-url", SevWarning, "a query or path parameter is named like a credential (password, token, secret, key)",
 		"Credentials in URLs are logged by proxies and servers and leak through Referer and history. OWASP API2:2023 (authentication details sent in the URL); RFC 6750 §5.3."},
 }
@@ -368,9 +368,11 @@ func scoped(req model.Requirement) bool {
 }
 
 // weakerAlternative finds, among an operation's alternatives, one that asks
-// strictly less than a sibling: a subset of its schemes and scopes, or no
-// scope at all beside a sibling that requires some. {} is left to
-// state-change-public.
+// strictly less than a sibling: a subset of its schemes and scopes, or, on a
+// state-changing operation, no scope at all beside a sibling that requires
+// some (on reads, a full-access key beside scoped tokens is a common and
+// deliberate design, and reporting every read buried the writes). {} is
+// left to state-change-public.
 func (r *reviewer) weakerAlternative(op model.Operation) {
 	alts := op.Security.Alternatives
 	if len(alts) < 2 || op.Security.AllowsAnonymous() {
@@ -385,7 +387,7 @@ func (r *reviewer) weakerAlternative(op model.Operation) {
 			switch {
 			case implies(strong, weak) && !implies(weak, strong):
 				r.add("weaker-alternative", rt, r.securityPos(op), rt, "%s accepts %s, which asks strictly less than its alternative %s: what the latter adds guards nothing; drop one, or make them equal", rt, weak, strong)
-			case scoped(strong) && !scoped(weak) && !implies(strong, weak):
+			case stateChanging(op.Method) && scoped(strong) && !scoped(weak) && !implies(strong, weak):
 				r.add("weaker-alternative", rt, r.securityPos(op), rt, "%s accepts %s with no scope or role, beside %s, which requires some: any valid %s credential passes the check the scopes were meant to make; require scopes on it too", rt, weak, strong, strings.Join(schemeNames(weak), " + "))
 			default:
 				continue
@@ -703,16 +705,25 @@ func (r *reviewer) urlRules() {
 	}
 }
 
-// adminSegments are path segments that name an administrative function.
-var adminSegments = []string{"admin", "admins", "administration", "administrator", "internal", "manage", "management", "superuser", "sudo", "root", "staff", "backoffice", "ops", "debug", "system"}
+// adminWords name an administrative function when a path segment is one
+// of them, or starts with one and a separator ("admin", "admin.users.list",
+// "internal-tools"). Suffixes are not matched: "change-management" is a
+// feature, not an administration.
+var adminWords = []string{"admin", "admins", "administration", "administrator", "internal", "manage", "management", "superuser", "sudo", "backoffice"}
+
+func adminWord(seg string) bool {
+	for _, a := range adminWords {
+		if rest, ok := strings.CutPrefix(seg, a); ok && (rest == "" || strings.ContainsAny(rest[:1], "-_.")) {
+			return true
+		}
+	}
+	return false
+}
 
 func adminPath(p string) bool {
 	for _, seg := range strings.Split(strings.ToLower(p), "/") {
-		seg = strings.TrimPrefix(seg, "_")
-		for _, a := range adminSegments {
-			if seg == a || strings.HasPrefix(seg, a+"-") || strings.HasPrefix(seg, a+"_") || strings.HasSuffix(seg, "-"+a) || strings.HasSuffix(seg, "_"+a) {
-				return true
-			}
+		if adminWord(strings.TrimPrefix(seg, "_")) {
+			return true
 		}
 	}
 	return false
@@ -724,7 +735,7 @@ func adminScoped(req model.Requirement) bool {
 	for _, u := range req {
 		for _, s := range u.Scopes {
 			for _, part := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return r == ':' || r == '.' || r == '/' || r == '-' || r == '_' }) {
-				if slices.Contains(adminSegments, part) || strings.HasPrefix(part, "admin") || strings.HasPrefix(part, "manage") {
+				if adminWord(part) || strings.HasPrefix(part, "admin") {
 					return true
 				}
 			}
