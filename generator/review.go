@@ -124,8 +124,6 @@ type Review struct {
 	Findings []Finding // by severity (most severe first), then place
 	Notices  []string
 	Warnings []string
-	// Files are the spec's files (root first), for SARIF artifact paths.
-	Files []string
 }
 
 // Count returns the number of findings at severity s.
@@ -159,9 +157,6 @@ func ReviewSpec(ctx context.Context, specPath string, cfg LintConfig) (*Review, 
 		return nil, err
 	}
 	rv := &Review{Spec: specPath, API: api, Notices: doc.Notices, Warnings: slices.Concat(doc.Repairs, api.Warnings)}
-	for _, f := range doc.Files {
-		rv.Files = append(rv.Files, f)
-	}
 	findings, err := runRules(doc, api)
 	if err != nil {
 		return nil, err

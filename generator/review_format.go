@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"path/filepath"
 	"strings"
 )
@@ -221,14 +222,14 @@ func (r *Review) WriteSARIF(w io.Writer) error {
 	return writeJSON(w, sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
 }
 
-// sarifURI writes a file path as a URI reference: slashes, and a relative
-// path without its leading "./".
+// sarifURI writes a file path as a URI reference: slashes, escaped where
+// a URI needs it, and a relative path without its leading "./".
 func sarifURI(p string) string {
 	p = filepath.ToSlash(filepath.Clean(p))
-	if filepath.IsAbs(p) || strings.HasPrefix(p, "/") {
-		return "file://" + p
+	if strings.HasPrefix(p, "/") {
+		return (&url.URL{Scheme: "file", Path: p}).String()
 	}
-	return p
+	return (&url.URL{Path: p}).String()
 }
 
 // sarifName makes a rule id a PascalCase name ("state-change-public" →

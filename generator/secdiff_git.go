@@ -19,17 +19,13 @@ type RevisionSpec struct {
 	Path string // the copy's path
 	// Name is the spec as git names it: "REV:path/from/the/top.yaml".
 	Name string
-	root string
+	root string // the temporary directory: the work tree's top at rev
+	rev  string
 }
 
 // Rename rewrites paths into the copy, in a message, as git names them.
 func (r *RevisionSpec) Rename(msg string) string {
-	return strings.ReplaceAll(msg, r.root+string(filepath.Separator), strings.TrimSuffix(r.Name, r.rel())+"")
-}
-
-func (r *RevisionSpec) rel() string {
-	rel, _ := filepath.Rel(r.root, r.Path)
-	return filepath.ToSlash(rel)
+	return strings.ReplaceAll(msg, r.root+string(filepath.Separator), r.rev+":")
 }
 
 // Remove removes the copy.
@@ -77,7 +73,7 @@ func SpecAtRevision(rev, specPath string) (*RevisionSpec, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs := &RevisionSpec{Path: filepath.Join(tmp, filepath.FromSlash(relSpec)), Name: rev + ":" + relSpec, root: tmp}
+	rs := &RevisionSpec{Path: filepath.Join(tmp, filepath.FromSlash(relSpec)), Name: rev + ":" + relSpec, root: tmp, rev: rev}
 	if err := untar(tmp, archive); err != nil {
 		rs.Remove()
 		return nil, fmt.Errorf("cannot read %s at %s: %v", specPath, rev, err)

@@ -10,10 +10,6 @@ import (
 	"github.com/gatehouse-go/gatehouse/generator"
 )
 
-// errFindings is returned by an output step when the run must exit 1
-// without a message of its own (the findings are the message).
-var errFindings = errors.New("findings")
-
 func (c *command) lint(ctx context.Context, args []string) int {
 	fs := newFlagSet("lint", "lint SPEC [--format text|json|sarif] [--matrix [--format markdown|csv]] [--fail-on error|warning|info|off] [--config FILE]", c.stderr)
 	format := fs.String("format", "", "output format: text (default), json or sarif; with --matrix: markdown (default) or csv")
