@@ -725,9 +725,13 @@ func adminPath(p string) bool {
 }
 
 // adminScoped reports whether a requirement asks for a scope or role that
-// names an administrative privilege ("admin", "users:admin", "manage").
+// names an administrative privilege ("admin", "users:admin", "manage"), or
+// uses a scheme named for administrators.
 func adminScoped(req model.Requirement) bool {
 	for _, u := range req {
+		if strings.HasPrefix(strings.ToLower(u.Scheme), "admin") {
+			return true // a scheme of its own for administrators (AdminApiKeyAuth)
+		}
 		for _, s := range u.Scopes {
 			for _, part := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return r == ':' || r == '.' || r == '/' || r == '-' || r == '_' }) {
 				if adminWord(part) || strings.HasPrefix(part, "admin") {
