@@ -10,7 +10,8 @@ import (
 )
 
 // WriteText writes the review for a terminal: a summary line, the findings
-// grouped by severity, then the rationale of each rule that fired.
+// grouped by severity, every operation's effective security, then the
+// rationale of each rule that fired.
 func (r *Review) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d operations, %d security schemes: %s\n", r.Spec, len(r.API.Operations), len(r.API.Schemes), r.counts())
@@ -25,6 +26,12 @@ func (r *Review) WriteText(w io.Writer) error {
 				fmt.Fprintf(&b, "  %s: %s: %s\n", f.Pos, f.Rule, f.Message)
 				fired[f.Rule] = true
 			}
+		}
+	}
+	if len(r.API.Operations) > 0 {
+		b.WriteString("\nsecurity of each operation:\n")
+		for _, op := range r.API.Operations {
+			fmt.Fprintf(&b, "  %s %s: %s\n", op.Method, op.Path, op.Security)
 		}
 	}
 	if len(fired) > 0 {
