@@ -87,6 +87,7 @@ func TestScripts(t *testing.T) {
 			"replace":     replace,
 			"pgschema":    pgSchema,
 			"redisprefix": redisPrefix,
+			"sarifvalid":  sarifValid,
 		},
 	})
 }

@@ -24,6 +24,8 @@ type Config struct {
 	Template string `yaml:"template"` // built-in template name, or a directory
 	// Strict refuses what gatehouse would repair or degrade in the spec.
 	Strict bool `yaml:"strict"`
+	// Lint configures gatehouse lint (review_config.go).
+	Lint *LintConfig `yaml:"lint,omitempty"`
 }
 
 // ReadConfig reads and strictly decodes dir/gatehouse.yaml: the version

@@ -257,6 +257,9 @@ type projectData struct {
 	Strict bool
 	// Changes list the spec's repairs and degradations (README).
 	Changes []changeData
+	// SecurityMatrix is the access matrix of `gatehouse lint --matrix`
+	// (README).
+	SecurityMatrix string
 }
 
 // changeData is one repair or degradation as the project's README lists
@@ -295,6 +298,8 @@ func newProjectData(opts Options, doc *openapi3.T, api *model.API, specFile stri
 		SpecFile: specFile,
 		API:      api,
 		Schemes:  api.Schemes,
+		// The README's table is the access matrix, from the same code.
+		SecurityMatrix: MatrixMarkdown(api),
 	}
 	for _, s := range api.Schemes {
 		if s.Kind == model.KindCustom {

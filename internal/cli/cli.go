@@ -36,7 +36,8 @@ security schemes.
 Usage:
   gatehouse new DIR --spec FILE [--module PATH] [--template NAME|DIR] [--force] [--strict]
   gatehouse generate [-C DIR] [--check] [--diff] [--force] [--strict]
-  gatehouse lint SPEC
+  gatehouse lint SPEC [--format text|json|sarif] [--matrix] [--fail-on LEVEL]
+  gatehouse diff OLD_SPEC NEW_SPEC | --base REV SPEC [--fail-on-loosening]
   gatehouse templates
   gatehouse version
 
@@ -59,6 +60,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.interruptible(ctx, func(ctx context.Context) int { return c.generate(ctx, args[1:]) })
 	case "lint":
 		return c.lint(ctx, args[1:])
+	case "diff":
+		return c.diff(ctx, args[1:])
 	case "templates":
 		return c.templates(args[1:])
 	case "version":
@@ -266,27 +269,6 @@ func defaultModule(dir string) string {
 		name = "api"
 	}
 	return "example.com/" + name
-}
-
-func (c *command) lint(ctx context.Context, args []string) int {
-	fs := newFlagSet("lint", "lint SPEC", c.stderr)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return exitUsage
-	}
-	if len(pos) != 1 {
-		return c.usageError(fs, "give exactly one spec file")
-	}
-	res, err := generator.Lint(ctx, pos[0])
-	if err != nil {
-		return c.fail(err)
-	}
-	c.report(res)
-	fmt.Fprintf(c.stdout, "%s: %d operations, %d security schemes\n", pos[0], len(res.API.Operations), len(res.API.Schemes))
-	for _, op := range res.API.Operations {
-		fmt.Fprintf(c.stdout, "  %s %s: %s\n", op.Method, op.Path, op.Security)
-	}
-	return exitOK
 }
 
 func (c *command) templates(args []string) int {
