@@ -24,6 +24,9 @@ type Config struct {
 	Template string `yaml:"template"` // built-in template name, or a directory
 	// Strict refuses what gatehouse would repair or degrade in the spec.
 	Strict bool `yaml:"strict"`
+	// RateLimits are the operations' request rate limits (nil: the
+	// runtime's default for all).
+	RateLimits *RateLimits `yaml:"rate_limits"`
 }
 
 // ReadConfig reads and strictly decodes dir/gatehouse.yaml: the version
@@ -62,6 +65,9 @@ func ReadConfig(dir string) (*Config, []byte, error) {
 		cfg.Template = "full"
 	}
 	if err := checkConfigPaths(dir, &cfg, data); err != nil {
+		return nil, nil, err
+	}
+	if err := checkRateLimits(dir, &cfg, data); err != nil {
 		return nil, nil, err
 	}
 	return &cfg, data, nil
