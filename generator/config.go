@@ -26,6 +26,9 @@ type Config struct {
 	Strict bool `yaml:"strict"`
 	// Lint configures gatehouse lint (review_config.go).
 	Lint *LintConfig `yaml:"lint,omitempty"`
+	// RateLimits are the operations' request rate limits (nil: the
+	// runtime's default for all).
+	RateLimits *RateLimits `yaml:"rate_limits"`
 }
 
 // ReadConfig reads and strictly decodes dir/gatehouse.yaml: the version
@@ -64,6 +67,9 @@ func ReadConfig(dir string) (*Config, []byte, error) {
 		cfg.Template = "full"
 	}
 	if err := checkConfigPaths(dir, &cfg, data); err != nil {
+		return nil, nil, err
+	}
+	if err := checkRateLimits(dir, &cfg, data); err != nil {
 		return nil, nil, err
 	}
 	return &cfg, data, nil

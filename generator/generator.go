@@ -71,6 +71,9 @@ type Options struct {
 	// Strict refuses, with the located error, what gatehouse would
 	// otherwise repair or degrade (--strict, strict: true).
 	Strict bool
+	// RateLimits is gatehouse.yaml's rate_limits section, checked by
+	// ReadConfig (nil: none).
+	RateLimits *RateLimits
 }
 
 // Result is what a generation produced.
@@ -178,6 +181,14 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	res.Warnings = append(res.Warnings, r.securityOverrides(opts.TemplateDir)...)
 	data := newProjectData(opts, doc.T, api, specFile)
 	data.Strict = opts.Strict
+	rateLimits, policies, err := resolveRateLimits(doc, api, opts.RateLimits)
+	if err != nil {
+		return nil, err
+	}
+	data.RateLimits = rateLimits
+	for i := range data.Ops {
+		data.Ops[i].RateLimit = policies[i]
+	}
 	data.Changes = readmeChanges(changes, doc.Repairs, specFile, bytes.Equal(specData, doc.Raw))
 	files, err := r.render(data)
 	if err != nil {

@@ -260,6 +260,9 @@ type projectData struct {
 	// SecurityMatrix is the access matrix of `gatehouse lint --matrix`
 	// (README).
 	SecurityMatrix string
+	// RateLimits are the operations' rate limits (gatehouse.yaml,
+	// x-gatehouse-rate-limit).
+	RateLimits rateLimitData
 }
 
 // changeData is one repair or degradation as the project's README lists
@@ -275,6 +278,7 @@ type opData struct {
 	model.Operation
 	PathParams []pathParam // spec name → ServeMux wildcard
 	PolicyVar  string      // name of the generated auth.Policy variable
+	RateLimit  string      // the operation's rate limit policy ("default" or its own)
 	Request    model.Request
 	Cases      []model.Case
 }

@@ -49,7 +49,7 @@ func (c *command) generate(ctx context.Context, args []string) int {
 	if manifest.Output != 0 && manifest.Output != generator.OutputVersion {
 		fmt.Fprintf(c.stderr, "notice: these files were written by a gatehouse with output version %d; this one writes version %d, so generated files change even where the spec did not (review them with --diff)\n", manifest.Output, generator.OutputVersion)
 	}
-	opts := generator.Options{SpecPath: specPath, Module: cfg.Module, Template: cfg.Template, Strict: cfg.Strict || *strict}
+	opts := generator.Options{SpecPath: specPath, Module: cfg.Module, Template: cfg.Template, Strict: cfg.Strict || *strict, RateLimits: cfg.RateLimits}
 	var overrides map[string][]byte
 	if !generator.IsBuiltinTemplate(cfg.Template) {
 		// ReadConfig checked that it is a directory of the project.

@@ -101,6 +101,16 @@ func ConfigVars() []ConfigVar {
 				"(logins are not refused for want of Redis) and logs a warning; logs show the URL without its password."},
 		{"REDIS_KEY_PREFIX", "gatehouse",
 			"Prefix of every Redis key the server writes (PREFIX:...): deployments sharing one Redis each need their own, such as shop-prod."},
+		{"RATE_LIMIT", DefaultRateLimit,
+			"Requests each caller may make, per policy: COUNT/PERIOD with an optional burst (600/1m, 10/s burst 50), or none. " +
+				"A caller is the authenticated subject, or the client address for anonymous requests and the token endpoint. " +
+				"It is the default of every operation; gatehouse.yaml's rate_limits (and x-gatehouse-rate-limit in the spec) give operations and tags their own, " +
+				"and gatehouse.yaml's default replaces this one unless the variable is set. With REDIS_URL, instances share the counts. " +
+				"Refused requests get 429 with Retry-After and the RateLimit and RateLimit-Policy fields."},
+		{"RATE_LIMIT_ADDRESS", DefaultRateLimitAddress,
+			"Requests each client address (IPv6 per /64) may make over the whole server, checked before any credential is, " +
+				"so that floods of wrong passwords or forged tokens cost nothing: COUNT/PERIOD [burst N], or none. " +
+				"Behind a reverse proxy, list it in TRUSTED_PROXIES, or every client shares the proxy's allowance."},
 		{"LISTEN_ADDR", ":8080",
 			"Address the server listens on, host:port."},
 		{"TLS_CERT_FILE", "",
@@ -171,6 +181,13 @@ type Config struct {
 	// RedisKeyPrefix is REDIS_KEY_PREFIX, without the colon that follows it.
 	RedisKeyPrefix string
 
+	// RateLimit is RATE_LIMIT, and RateLimitSet whether it was set (then
+	// it wins over gatehouse.yaml's default); RateLimitAddress is
+	// RATE_LIMIT_ADDRESS. The zero RateLimit limits nothing.
+	RateLimit        RateLimit
+	RateLimitSet     bool
+	RateLimitAddress RateLimit
+
 	ListenAddr  string
 	TLSCertFile string
 	TLSKeyFile  string
@@ -201,6 +218,9 @@ type Config struct {
 	// store's push path: tests set them to tell push from polling.
 	revocationPoll   time.Duration
 	noRevocationPush bool
+	// rateLimitKeys bounds the callers each rate limit policy tracks
+	// (defaultRateLimitKeys if 0).
+	rateLimitKeys int
 }
 
 // TLS reports whether the server serves HTTPS.
@@ -432,6 +452,18 @@ func loadConfig(lookup func(string) (string, bool), keys keyVars) (Config, error
 		c.Warnings = append(c.Warnings, "REDIS_URL is not set: failed logins are throttled per instance, "+
 			"so with several instances a guesser gets each one's allowance; set REDIS_URL to share the counts")
 	}
+
+	for _, v := range []struct {
+		name string
+		dst  *RateLimit
+	}{{"RATE_LIMIT", &c.RateLimit}, {"RATE_LIMIT_ADDRESS", &c.RateLimitAddress}} {
+		l, err := ParseRateLimit(get(v.name))
+		if err != nil {
+			fail(v.name, "%v", err)
+		}
+		*v.dst = l
+	}
+	c.RateLimitSet = set("RATE_LIMIT")
 
 	c.ListenAddr = get("LISTEN_ADDR")
 	if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil {

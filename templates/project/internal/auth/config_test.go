@@ -53,6 +53,8 @@ func TestConfigDefaults(t *testing.T) {
 		StorePath:              "data/gatehouse.db",
 		DatabaseURL:            "sqlite:data/gatehouse.db",
 		RedisKeyPrefix:         "gatehouse",
+		RateLimit:              RateLimit{Count: 1200, Period: time.Minute, Burst: 300},
+		RateLimitAddress:       RateLimit{Count: 6000, Period: time.Minute, Burst: 1000},
 		ListenAddr:             ":8080",
 		MaxBodyBytes:           1 << 20,
 		LogLevel:               slog.LevelInfo,

@@ -72,8 +72,8 @@ type HardenOptions struct {
 //     else reading stops at the limit);
 //   - CORS by an exact origin allowlist (cfg.CORSAllowedOrigins): preflight
 //     requests are answered here, before any authentication; the null
-//     origin is never allowed; WWW-Authenticate, Retry-After and the
-//     request id are exposed to scripts.
+//     origin is never allowed; WWW-Authenticate, Retry-After, the request
+//     id, RateLimit and RateLimit-Policy are exposed to scripts.
 func Harden(cfg Config, opts HardenOptions, h http.Handler) http.Handler {
 	log := orDiscard(opts.Logger)
 	maxBody := cfg.MaxBodyBytes
@@ -399,7 +399,7 @@ func newCORS(cfg Config) *cors.Cors {
 		// Which headers may be sent is for the origin check to decide; the
 		// spec's header parameters and API key headers all need to pass.
 		AllowedHeaders:   []string{"*"},
-		ExposedHeaders:   []string{"WWW-Authenticate", "Retry-After", RequestIDHeader},
+		ExposedHeaders:   []string{"WWW-Authenticate", "Retry-After", RequestIDHeader, "RateLimit", "RateLimit-Policy"},
 		AllowCredentials: cfg.CORSAllowCredentials,
 		MaxAge:           corsMaxAge,
 	})

@@ -45,6 +45,9 @@ type Options struct {
 	QueryAPIKeyParams []string
 	// Custom verifies the schemes gatehouse cannot verify itself, by name.
 	Custom map[string]CustomVerifier
+	// RateLimits are the operations' request rate limits from
+	// gatehouse.yaml and the spec (see RateLimiter).
+	RateLimits RateLimits
 	// Logger receives authentication events, the access log and start-up
 	// warnings; nil discards them.
 	Logger *slog.Logger
@@ -78,6 +81,7 @@ type Service struct {
 	storeAttrs    []slog.Attr   // logged when serving starts
 	throttleAttrs []slog.Attr   // likewise
 	redis         *redis.Client // nil without REDIS_URL
+	limiter       *RateLimiter  // nil: no rate limits
 
 	stop      context.CancelFunc // ends the revocation poll and push
 	polling   sync.WaitGroup
@@ -202,7 +206,18 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		}
 		return nil, err
 	}
+	limiter, err := NewRateLimiter(cfg, opts.RateLimits, log, now)
+	if err != nil {
+		if rdb != nil {
+			rdb.Close()
+		}
+		return nil, err
+	}
+	if rdb != nil {
+		shareRateLimits(limiter, rdb, cfg.RedisKeyPrefix, log)
+	}
 	s := &Service{
+		limiter:    limiter,
 		cfg:        cfg,
 		opts:       opts,
 		log:        log,
@@ -353,6 +368,10 @@ func (s *Service) Tokens() *Tokens { return s.tokens }
 // Store returns the store the service uses.
 func (s *Service) Store() Store { return s.store }
 
+// RateLimiter returns the request rate limiter; nil (which limits
+// nothing) when every limit is none.
+func (s *Service) RateLimiter() *RateLimiter { return s.limiter }
+
 // Config returns the configuration the service was built with.
 func (s *Service) Config() Config { return s.cfg }
 
@@ -365,7 +384,7 @@ func (s *Service) RevokePath() string { return s.revokePath }
 // Mount registers the token endpoint, the revocation endpoint and, for the
 // asymmetric algorithms, the JWKS document (JWKSPath) on mux.
 func (s *Service) Mount(mux *http.ServeMux) {
-	mux.Handle(s.tokenPath, tokenEndpoint{s.endpoints})
+	mux.Handle(s.tokenPath, s.limiter.Operation(TokenRateLimitPolicy, tokenEndpoint{s.endpoints}))
 	mux.Handle(s.revokePath, revokeEndpoint{s.endpoints})
 	if s.cfg.JWTAlgorithm != AlgHS256 && s.cfg.JWTAlgorithm != "" {
 		// Not "GET "+JWKSPath: the handler answers other methods with a
@@ -378,7 +397,7 @@ func (s *Service) Mount(mux *http.ServeMux) {
 // access log, panic recovery, security headers, size limits and CORS; and
 // it answers HealthPath (see Health).
 func (s *Service) Handler(h http.Handler) http.Handler {
-	return harden(s.cfg, s.opts, s.log, s.withHealth(h))
+	return harden(s.cfg, s.opts, s.log, s.withHealth(s.limiter.Address(h)))
 }
 
 // Serve serves h, hardened and with HealthPath answered as Handler does, on
@@ -391,7 +410,7 @@ func (s *Service) Serve(ctx context.Context, h http.Handler) error {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "store", s.storeAttrs...)
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "failed-login throttling", s.throttleAttrs...)
-	return serve(ctx, s.cfg, s.opts, s.log, s.withHealth(h))
+	return serve(ctx, s.cfg, s.opts, s.log, s.withHealth(s.limiter.Address(h)))
 }
 
 // harden wraps h in the hardening middleware, redacting from the access log

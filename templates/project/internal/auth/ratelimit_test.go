@@ -1,0 +1,422 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func mustRateLimit(t testing.TB, s string) RateLimit {
+	t.Helper()
+	l, err := ParseRateLimit(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestParseRateLimit(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want RateLimit
+		str  string
+	}{
+		{"none", RateLimit{}, "none"},
+		{" NONE ", RateLimit{}, "none"},
+		{"600/1m", RateLimit{Count: 600, Period: time.Minute}, "600/1m"},
+		{"10/s burst 50", RateLimit{Count: 10, Period: time.Second, Burst: 50}, "10/1s burst 50"},
+		{"100/1h BURST 5", RateLimit{Count: 100, Period: time.Hour, Burst: 5}, "100/1h burst 5"},
+		{"5/90s", RateLimit{Count: 5, Period: 90 * time.Second}, "5/1m30s"},
+	} {
+		got, err := ParseRateLimit(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ParseRateLimit(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+			continue
+		}
+		if got.String() != c.str {
+			t.Errorf("%q: String() = %q, want %q", c.in, got.String(), c.str)
+		}
+		if back, err := ParseRateLimit(got.String()); err != nil || back.String() != got.String() || (!got.None() && back.capacity() != got.capacity()) {
+			t.Errorf("%q: String() %q does not parse back to the same limit: %+v, %v", c.in, got.String(), back, err)
+		}
+	}
+	for _, in := range []string{"", "10", "10/", "x/1m", "0/1m", "-1/1m", "10/0s", "10/500ms", "10/25h",
+		"2000000/1s", "10/1m burst", "10/1m burst 0", "10/1m bursts 5", "10/1m burst x", "10 / 1m", "10/1m burst 5 more"} {
+		if _, err := ParseRateLimit(in); err == nil {
+			t.Errorf("ParseRateLimit(%q) accepted it", in)
+		} else if !strings.Contains(err.Error(), "600/1m") {
+			t.Errorf("ParseRateLimit(%q): %v, want an error that shows the syntax", in, err)
+		}
+	}
+}
+
+func TestConfigRateLimits(t *testing.T) {
+	c, err := cfLoad(t, map[string]string{"JWT_SECRET": cfSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimit != mustRateLimit(t, DefaultRateLimit) || c.RateLimitAddress != mustRateLimit(t, DefaultRateLimitAddress) || c.RateLimitSet {
+		t.Errorf("defaults: %+v %+v set=%v", c.RateLimit, c.RateLimitAddress, c.RateLimitSet)
+	}
+	c, err = cfLoad(t, map[string]string{"JWT_SECRET": cfSecret, "RATE_LIMIT": "none", "RATE_LIMIT_ADDRESS": "10/s burst 20"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.RateLimit.None() || !c.RateLimitSet || c.RateLimitAddress != (RateLimit{Count: 10, Period: time.Second, Burst: 20}) {
+		t.Errorf("set: %+v %+v set=%v", c.RateLimit, c.RateLimitAddress, c.RateLimitSet)
+	}
+	_, err = cfLoad(t, map[string]string{"JWT_SECRET": cfSecret, "RATE_LIMIT": "lots", "RATE_LIMIT_ADDRESS": "5/1ms"})
+	for _, want := range []string{`RATE_LIMIT: "lots" has no /PERIOD`, `RATE_LIMIT_ADDRESS: "5/1ms" has a period`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want one with %q", err, want)
+		}
+	}
+}
+
+// rlRequest is a request from addr, authenticated as subject when it is
+// not "".
+func rlRequest(addr, subject string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/x", nil)
+	r.RemoteAddr = addr
+	if subject != "" {
+		r = r.WithContext(WithPrincipal(r.Context(), NewPrincipal(subject)))
+	}
+	return r
+}
+
+func newTestRateLimiter(t testing.TB, cfg Config, limits RateLimits, clock func() time.Time, log *slog.Logger) *RateLimiter {
+	t.Helper()
+	rl, err := NewRateLimiter(cfg, limits, log, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rl
+}
+
+var rlOK = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+
+// A burst, then steady traffic at and above the rate: exactly the
+// configured counts get through, and Retry-After says when the next one
+// may.
+func TestRateLimitBurstThenSteady(t *testing.T) {
+	clock := newStepClock()
+	rl := newTestRateLimiter(t, Config{RateLimit: mustRateLimit(t, "10/1s burst 5")}, RateLimits{}, clock.Now, nil)
+	h := rl.Operation(DefaultRateLimitPolicy, rlOK)
+	call := func() *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, rlRequest("192.0.2.1:1234", "alice"))
+		return w
+	}
+	for i := range 5 {
+		if w := call(); w.Code != 200 {
+			t.Fatalf("burst request %d: %d", i+1, w.Code)
+		}
+	}
+	w := call()
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" {
+		t.Fatalf("request beyond the burst: %d Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+	}
+	// Twice the rate for 10 s: one request in two gets through, 100 in all.
+	passed := 0
+	for range 200 {
+		clock.Advance(50 * time.Millisecond)
+		if call().Code == 200 {
+			passed++
+		}
+	}
+	if passed != 100 {
+		t.Errorf("at twice the rate for 10s: %d passed, want 100", passed)
+	}
+	// A pause refills the burst, never more.
+	clock.Advance(time.Hour)
+	passed = 0
+	for range 20 {
+		if call().Code == 200 {
+			passed++
+		}
+	}
+	if passed != 5 {
+		t.Errorf("after a pause: %d passed at once, want the burst, 5", passed)
+	}
+}
+
+// Principals have a budget each; anonymous callers one per address, IPv6
+// per /64; policies count apart.
+func TestRateLimitKeys(t *testing.T) {
+	clock := newStepClock()
+	rl := newTestRateLimiter(t, Config{RateLimit: mustRateLimit(t, "2/1m")},
+		RateLimits{Policies: map[string]string{"upload": "1/1m"}}, clock.Now, nil)
+	def := rl.Operation(DefaultRateLimitPolicy, rlOK)
+	upload := rl.Operation("upload", rlOK)
+	status := func(h http.Handler, addr, subject string) int {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, rlRequest(addr, subject))
+		return w.Code
+	}
+	for range 2 {
+		if c := status(def, "192.0.2.1:1", "alice"); c != 200 {
+			t.Fatalf("alice: %d", c)
+		}
+	}
+	if c := status(def, "192.0.2.9:1", "alice"); c != 429 {
+		t.Errorf("alice from another address, third request: %d, want 429 (counted per principal)", c)
+	}
+	if c := status(def, "192.0.2.1:1", "bob"); c != 200 {
+		t.Errorf("bob from alice's address: %d, want 200 (principals do not share)", c)
+	}
+	if c := status(def, "192.0.2.1:1", ""); c != 200 {
+		t.Errorf("anonymous from alice's address: %d, want 200", c)
+	}
+	if c := status(upload, "192.0.2.1:1", "alice"); c != 200 {
+		t.Errorf("alice on another policy: %d, want 200", c)
+	}
+	if c := status(upload, "192.0.2.1:1", "alice"); c != 429 {
+		t.Errorf("alice's second upload: %d, want 429 (1/1m)", c)
+	}
+	// Anonymous: by address, IPv6 by /64, IPv4-mapped as IPv4.
+	status(def, "[2001:db8:1:2::1]:1", "")
+	status(def, "[2001:db8:1:2:ffff::9]:1", "")
+	if c := status(def, "[2001:db8:1:2::77]:1", ""); c != 429 {
+		t.Errorf("third request from one /64: %d, want 429", c)
+	}
+	if c := status(def, "[2001:db8:1:3::1]:1", ""); c != 200 {
+		t.Errorf("the next /64: %d, want 200", c)
+	}
+	status(def, "198.51.100.7:1", "")
+	status(def, "[::ffff:198.51.100.7]:1", "")
+	if c := status(def, "198.51.100.7:2", ""); c != 429 {
+		t.Errorf("IPv4 and IPv4-mapped counted apart: %d, want 429", c)
+	}
+}
+
+// Behind a trusted proxy the client is the one X-Forwarded-For names.
+func TestRateLimitTrustedProxy(t *testing.T) {
+	proxy := netip.MustParsePrefix("10.0.0.0/8")
+	rl := newTestRateLimiter(t, Config{RateLimitAddress: mustRateLimit(t, "1/1m"), TrustedProxies: []netip.Prefix{proxy}},
+		RateLimits{}, newStepClock().Now, nil)
+	h := rl.Address(rlOK)
+	status := func(client string) int {
+		r := rlRequest("10.1.2.3:5555", "")
+		r.Header.Set("X-Forwarded-For", client)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if status("203.0.113.1") != 200 || status("203.0.113.2") != 200 {
+		t.Error("two clients behind one proxy share a budget")
+	}
+	if status("203.0.113.1") != 429 {
+		t.Error("a client's second request behind the proxy was not limited")
+	}
+}
+
+// The answers: RateLimit-Policy and RateLimit on every limited answer, and
+// on the 429 Retry-After and a JSON error; the fields exposed to scripts
+// through CORS.
+func TestRateLimitHeaders(t *testing.T) {
+	f := epSetupOn(t, NewMemoryStore(), func(c *Config) {
+		c.RateLimit = mustRateLimit(t, "3/1m")
+		c.CORSAllowedOrigins = []string{"https://app.example.com"}
+	})
+	f.addUser("alice")
+	tr := f.login("alice", "")
+	// The token endpoint has a policy of its own: the login above used one
+	// of its 3, the operations none.
+	wantFields := func(w *httptest.ResponseRecorder, policy string, r, tSec int) {
+		t.Helper()
+		if got, want := w.Header().Get("RateLimit-Policy"), fmt.Sprintf("%q;q=3;w=60", policy); got != want {
+			t.Errorf("RateLimit-Policy %q, want %q", got, want)
+		}
+		if got, want := w.Header().Get("RateLimit"), fmt.Sprintf("%q;r=%d;t=%d", policy, r, tSec); got != want {
+			t.Errorf("RateLimit %q, want %q", got, want)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /limited", f.svc.Guard().Protect(Policy{{{Scheme: "bearerAuth"}}},
+		f.svc.RateLimiter().Operation(DefaultRateLimitPolicy, rlOK)))
+	h := f.svc.Handler(mux)
+	call := func() *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/limited", nil)
+		r.Header.Set("Authorization", "Bearer "+tr.AccessToken)
+		r.Header.Set("Origin", "https://app.example.com")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	w := call()
+	if w.Code != 200 {
+		t.Fatalf("first call: %d %s", w.Code, w.Body)
+	}
+	wantFields(w, "default", 2, 20)
+	exposed := strings.ToLower(w.Header().Get("Access-Control-Expose-Headers"))
+	for _, name := range []string{"ratelimit", "ratelimit-policy", "retry-after"} {
+		if !strings.Contains(exposed, name) {
+			t.Errorf("Access-Control-Expose-Headers %q does not expose %s", exposed, name)
+		}
+	}
+	call()
+	call()
+	w = call()
+	if w.Code != http.StatusTooManyRequests {
+		t.Fatalf("fourth call: %d", w.Code)
+	}
+	wantFields(w, "default", 0, 60)
+	if got := w.Header().Get("Retry-After"); got != "20" {
+		t.Errorf("Retry-After %q, want 20", got)
+	}
+	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	var body struct{ Error, ErrorDescription string }
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error != "rate_limited" {
+		t.Errorf("body %s: %v", w.Body, err)
+	}
+	if !strings.Contains(strings.ToLower(w.Header().Get("Access-Control-Expose-Headers")), "ratelimit") {
+		t.Error("the 429 does not expose the RateLimit fields")
+	}
+	// The token endpoint counts by address, apart from the operations.
+	for range 2 {
+		f.token("grant_type", "password", "username", "alice", "password", "wrong")
+	}
+	if w := f.token("grant_type", "password", "username", "alice", "password", epPassword); w.Code != 429 {
+		t.Errorf("fourth request to the token endpoint from one address: %d, want 429", w.Code)
+	}
+}
+
+// rlCountingHasher counts Verify calls: password hashes computed.
+type rlCountingHasher struct {
+	PasswordHasher
+	n atomic.Int64
+}
+
+func (c *rlCountingHasher) Verify(password, encoded string) (bool, error) {
+	c.n.Add(1)
+	return c.PasswordHasher.Verify(password, encoded)
+}
+
+// A flood of wrong Basic passwords and forged tokens from one address is
+// cut by the per-address limit before any password is hashed or token
+// checked: beyond the allowance, every answer is 429, not 401, and the
+// hasher is not called.
+func TestRateLimitAddressCutsFloodsBeforeAuthentication(t *testing.T) {
+	f := epSetupOn(t, NewMemoryStore(), func(c *Config) {
+		c.RateLimitAddress = mustRateLimit(t, "3/1m")
+	})
+	hasher := &rlCountingHasher{PasswordHasher: f.svc.accounts.hasher}
+	f.svc.accounts.hasher = hasher
+	f.addUser("alice")
+	statuses := map[int]int{}
+	for i := range 50 {
+		// A new name each time, so the failed-login throttle's per-account
+		// limits do not stop the hashing first.
+		w := f.serve(http.MethodGet, "/me", "", "", "Authorization", basicAuth(fmt.Sprintf("user%d", i), "wrong password"))
+		statuses[w.Code]++
+	}
+	if hasher.n.Load() > 3 || statuses[http.StatusTooManyRequests] != 47 {
+		t.Errorf("50 wrong Basic passwords: %d hashes, statuses %v; want at most 3 hashes and 47 answers 429", hasher.n.Load(), statuses)
+	}
+	f.clock.Advance(time.Hour)
+	statuses = map[int]int{}
+	for range 50 {
+		w := f.serve(http.MethodGet, "/me", "", "", "Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.forged")
+		statuses[w.Code]++
+	}
+	if statuses[http.StatusUnauthorized] != 3 || statuses[http.StatusTooManyRequests] != 47 {
+		t.Errorf("50 forged tokens: statuses %v; want 3 checked (401) and 47 refused before (429)", statuses)
+	}
+	// Preflight requests and /health are not counted.
+	for range 5 {
+		r := httptest.NewRequest(http.MethodOptions, "/me", nil)
+		r.Header.Set("Origin", "https://app.example.com")
+		r.Header.Set("Access-Control-Request-Method", "GET")
+		w := httptest.NewRecorder()
+		f.h.ServeHTTP(w, r)
+		if w.Code == http.StatusTooManyRequests {
+			t.Fatal("a CORS preflight request was rate limited")
+		}
+		if w := f.serve(http.MethodGet, HealthPath, "", ""); w.Code == http.StatusTooManyRequests {
+			t.Fatal("/health was rate limited")
+		}
+	}
+	// One line in the log for the 94 refusals, not one each.
+	if n := strings.Count(f.log.String(), "rate limit exceeded"); n != 1 {
+		t.Errorf("%d log lines for the refusals, want 1", n)
+	}
+}
+
+// Tests' services limit nothing unless a test asks: the generated security
+// tests are unaffected.
+func TestRateLimitOffInTestServices(t *testing.T) {
+	svc, err := NewTestService(Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if svc.RateLimiter() != nil {
+		t.Error("a test service limits request rates")
+	}
+}
+
+// An attacker rotating addresses cannot grow the tables without bound: a
+// million distinct addresses leave at most the configured number of keys,
+// and the heap grows by a few megabytes.
+func TestRateLimitMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a million requests; not in -short")
+	}
+	const maxKeys = 50_000
+	clock := newStepClock()
+	rl := newTestRateLimiter(t, Config{RateLimitAddress: mustRateLimit(t, "10/1m"), rateLimitKeys: maxKeys},
+		RateLimits{}, clock.Now, nil)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	p := rl.address
+	var a [16]byte
+	a[0] = 0x20
+	for i := range 1_000_000 {
+		a[4], a[5], a[6], a[7] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
+		if d := p.table.allow(rlKey{addr: netip.AddrFrom16(a)}, clock.Now().UnixNano()); !d.ok {
+			t.Fatalf("address %d refused on its first request", i)
+		}
+	}
+	if n := p.table.len(); n > maxKeys {
+		t.Errorf("%d keys after a million addresses, want at most %d", n, maxKeys)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("heap grew by %.1f MiB for %d keys", float64(grown)/(1<<20), p.table.len())
+	if grown > 32<<20 {
+		t.Errorf("heap grew by %d MiB, want under 32", grown>>20)
+	}
+	// A caller under way keeps its count while the table churns, unless
+	// evicted at random; one whose allowance is whole costs nothing.
+	runtime.KeepAlive(rl)
+}
+
+// The limiter's decision allocates nothing.
+func TestRateLimitAllocs(t *testing.T) {
+	rl := newTestRateLimiter(t, Config{RateLimit: mustRateLimit(t, "1000000/1s"), RateLimitAddress: mustRateLimit(t, "1000000/1s")},
+		RateLimits{}, nil, nil)
+	h := rl.Address(rlOK)
+	r := rlRequest("192.0.2.1:1234", "")
+	w := httptest.NewRecorder()
+	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n != 0 {
+		t.Errorf("the per-address limit allocates %v times a request, want 0", n)
+	}
+	p := rl.policy(DefaultRateLimitPolicy)
+	k := rlKey{id: "alice"}
+	if n := testing.AllocsPerRun(1000, func() { rl.decide(context.Background(), p, k) }); n != 0 {
+		t.Errorf("a principal's decision allocates %v times, want 0", n)
+	}
+}
