@@ -543,10 +543,15 @@ func (t *gcraTable) len() int {
 // errRateLimitAnswer is a Redis answer the limiter cannot read.
 var errRateLimitAnswer = errors.New("redis: rate limit: unexpected answer")
 
-// The defaults of RATE_LIMIT and RATE_LIMIT_ADDRESS: generous enough for
-// any client behaving well, low enough that one address cannot keep a core
-// busy checking forged signatures.
+// The defaults of RATE_LIMIT and RATE_LIMIT_ADDRESS: none. A limit that
+// suits one deployment throttles another: behind a load balancer not listed
+// in TRUSTED_PROXIES every client has the balancer's address, so a
+// per-address default would cap the whole service, and a batch client or a
+// load test would meet 429s nobody asked for. Limits are set where the
+// deployment is known: these variables, gatehouse.yaml's rate_limits and the
+// spec's x-gatehouse-rate-limit (the README suggests values for a server
+// facing the internet directly).
 const (
-	DefaultRateLimit        = "1200/1m burst 300"
-	DefaultRateLimitAddress = "6000/1m burst 1000"
+	DefaultRateLimit        = "none"
+	DefaultRateLimitAddress = "none"
 )
