@@ -85,9 +85,10 @@ type tokenState struct {
 	parser  *jwt.Parser
 	keyfunc jwt.Keyfunc
 	early   *earlyCheck // refuses forged tokens before golang-jwt parses them
+	cache   *tokenCache
+
 	// validator checks the claims as the parser does, for verifiedClaims.
 	validator *jwt.Validator
-	cache   *tokenCache
 }
 
 // NewTokens returns a token service using keys and checking revocations in
