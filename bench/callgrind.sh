@@ -14,7 +14,10 @@
 #   VerifyFirstSeenAsym/ALG / BareCryptoVerify/ALG    EdDSA, ES256 ≤ 1.15; RS256 ≤ 1.30
 #   VerifyExternalForged... / VerifyExternalFirstSeen (when present)
 #
-# Usage: bench/callgrind.sh [-1 N1] [-2 N2] [BENCHMARK...]
+# Usage: bench/callgrind.sh [-1 N1] [-2 N2] [-r REPS] [BENCHMARK...]
+#   -r  repetitions, every benchmark once per repetition (default 1); the
+#      counts vary a little from run to run with garbage collection, so
+#      it prints medians and ranges
 #   BENCHMARK  full benchmark names (default: those of the ratios above)
 # Needs: go, valgrind.
 #
@@ -23,11 +26,12 @@
 # RDTSCP, which the runtime's cputicks uses).
 set -euo pipefail
 
-n1=200 n2=1200
-while getopts "1:2:" opt; do
+n1=200 n2=1200 reps=1
+while getopts "1:2:r:" opt; do
 	case $opt in
 	1) n1=$OPTARG ;;
 	2) n2=$OPTARG ;;
+	r) reps=$OPTARG ;;
 	*) sed -n '2,25p' "$0"; exit 2 ;;
 	esac
 done
@@ -66,23 +70,27 @@ count() {
 
 results=$work/results
 : >"$results"
-for b in "${benches[@]}"; do
-	c1=$(count "$b" "$n1")
-	[ -n "$c1" ] || { echo "callgrind.sh: no benchmark $b, skipped" >&2; continue; }
-	c2=$(count "$b" "$n2")
-	echo "$b $(((c2 - c1) / (n2 - n1)))" >>"$results"
-	echo "$b done" >&2
+for rep in $(seq "$reps"); do
+	for b in "${benches[@]}"; do
+		c1=$(count "$b" "$n1")
+		[ -n "$c1" ] || { echo "callgrind.sh: no benchmark $b, skipped" >&2; continue; }
+		c2=$(count "$b" "$n2")
+		echo "$b $(((c2 - c1) / (n2 - n1)))" >>"$results"
+		echo "$b done ($rep/$reps)" >&2
+	done
 done
 
-echo "instructions per op (callgrind, ($n2 runs - $n1 runs) / $((n2 - n1))):"
+echo "instructions per op (callgrind, ($n2 runs - $n1 runs) / $((n2 - n1)), $reps repetitions):"
 python3 - "$results" <<'EOF'
-import sys
-ir = {}
+import statistics, sys
+runs = {}
 for line in open(sys.argv[1]):
     name, v = line.split()
-    ir[name] = int(v)
-for name, v in ir.items():
-    print(f"  {name:32} {v:12,}")
+    runs.setdefault(name, []).append(int(v))
+ir = {k: statistics.median(v) for k, v in runs.items()}
+print(f"  {'benchmark':32} {'median':>12} {'range':>25}")
+for name, v in runs.items():
+    print(f"  {name:32} {ir[name]:12,.0f} {min(v):12,}-{max(v):<12,}")
 print("ratios:")
 def ratio(a, b, target):
     if a in ir and b in ir:
