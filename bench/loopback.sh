@@ -9,7 +9,12 @@
 # pinned to core 0 with GOMAXPROCS=1, wrk pinned to core 1, 32 connections.
 # Every repetition runs every server and route, in a rotating order, so
 # that the machine's noise falls on all of them alike. It prints, per server
-# and route, the median and range of requests/s and the ratios of medians.
+# and route, the median and range of requests/s and of the server's CPU
+# time per request (utime+stime from /proc/PID/stat over the run, divided
+# by wrk's request count), and the ratios of medians of both. The CPU per
+# request is what to read on a loaded machine: when other work takes the
+# server's core, throughput drops but the CPU a request costs does not.
+# gen-nolog is the generated server with LOG_LEVEL=warn (no access log).
 #
 # Usage: bench/loopback.sh [-r REPS] [-d SECONDS] [-b BASE_REPO] [-k]
 #   -r  repetitions (default 5)
@@ -27,7 +32,7 @@ while getopts "r:d:b:k" opt; do
 	d) dur=$OPTARG ;;
 	b) base=$OPTARG ;;
 	k) keep=1 ;;
-	*) sed -n '2,20p' "$0"; exit 2 ;;
+	*) sed -n '2,25p' "$0"; exit 2 ;;
 	esac
 done
 for tool in go wrk taskset curl python3; do
@@ -173,25 +178,30 @@ EOF
 
 # Start the servers on core 0. The generated ones run in production mode
 # with default settings, each on its own SQLite file, logging to a file.
-servers=(bare jwtmw gen)
+# gen-nolog is gen with LOG_LEVEL=warn: no access log.
+servers=(bare jwtmw gen gen-nolog)
 [ -n "$base" ] && servers+=(gen-base)
-declare -A port
+declare -A port spid
+hz=$(getconf CLK_TCK)
 p=18470
 for s in "${servers[@]}"; do
 	p=$((p + 1))
 	port[$s]=$p
 	case $s in
 	gen*)
+		bin=${s%-nolog} level=info
+		[ "$bin" != "$s" ] && level=warn
 		mkdir -p "$work/run-$s"
 		(cd "$work/run-$s" && echo 'bench password 1234' |
-			"$work/bin/$s" users add --username bench --password-stdin --scopes "accounts:read" >/dev/null)
-		(cd "$work/run-$s" && LISTEN_ADDR=127.0.0.1:$p GOMAXPROCS=1 exec taskset -c 0 "$work/bin/$s" 2>"$work/$s.log") &
+			"$work/bin/$bin" users add --username bench --password-stdin --scopes "accounts:read" >/dev/null)
+		(cd "$work/run-$s" && LOG_LEVEL=$level LISTEN_ADDR=127.0.0.1:$p GOMAXPROCS=1 exec taskset -c 0 "$work/bin/$bin" 2>"$work/$s.log") &
 		;;
 	*)
 		GOMAXPROCS=1 taskset -c 0 "$work/bin/$s" "127.0.0.1:$p" &
 		;;
 	esac
 	pids+=($!)
+	spid[$s]=$! # taskset and the subshell exec the server: the same process
 done
 for s in "${servers[@]}"; do
 	for _ in $(seq 100); do
@@ -216,7 +226,18 @@ for s in "${servers[@]}"; do
 	[ "$code" = 401 ] || { echo "loopback.sh: $s answers $code to the forged token" >&2; exit 1; }
 done
 
-# run SERVER ROUTE: requests/s of one wrk run.
+# cputicks PID: the process's user+system CPU time, in clock ticks.
+cputicks() {
+	# Fields 14 and 15 of /proc/PID/stat, counted after the command name
+	# (which is in parentheses and may hold spaces).
+	sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+# run SERVER ROUTE: requests/s of one wrk run, and the server's CPU time
+# per request in µs (utime+stime over the run ÷ wrk's request count).
+# With the server saturated on its core, throughput is the inverse of the
+# CPU per request; but the CPU per request does not drop when other work
+# takes the core from the server, so it survives a loaded machine.
 run() {
 	local s=$1 route=$2 hdr=()
 	case $route in
@@ -225,8 +246,14 @@ run() {
 	esac
 	local path=/accounts
 	[ "$route" = public ] && path=/branches
-	taskset -c 1 wrk -t1 -c32 -d"${dur}s" "${hdr[@]}" "http://127.0.0.1:${port[$s]}$path" |
-		awk '/^Requests\/sec:/ {print $2}'
+	local t0 t1 out
+	t0=$(cputicks "${spid[$s]}")
+	out=$(taskset -c 1 wrk -t1 -c32 -d"${dur}s" "${hdr[@]}" "http://127.0.0.1:${port[$s]}$path")
+	t1=$(cputicks "${spid[$s]}")
+	awk -v ticks=$((t1 - t0)) -v hz="$hz" '
+		/ requests in / {n = $1}
+		/^Requests\/sec:/ {rps = $2}
+		END {printf "%s %.2f\n", rps, ticks / hz * 1e6 / n}' <<<"$out"
 }
 
 routes=(valid public forged)
@@ -255,21 +282,30 @@ echo "loopback: $reps reps x ${dur}s, wrk -t1 -c32 on core 1, servers GOMAXPROCS
 echo "load average before: $load_before, after: $load_after (2 cores; other work on the machine adds noise)"
 python3 - "$results" <<'EOF'
 import statistics, sys
-runs = {}
+rps, cpu = {}, {}
 for line in open(sys.argv[1]):
-    s, r, v = line.split()
-    runs.setdefault((s, r), []).append(float(v))
-med = {k: statistics.median(v) for k, v in runs.items()}
-print(f"{'server':10} {'route':7} {'median req/s':>12} {'range':>19}")
-for (s, r), v in sorted(runs.items()):
-    print(f"{s:10} {r:7} {med[(s, r)]:12.0f} {min(v):9.0f}-{max(v):<9.0f}")
-print("ratios of medians:")
-for s in sorted({s for s, _ in runs}):
+    s, r, v, c = line.split()
+    rps.setdefault((s, r), []).append(float(v))
+    cpu.setdefault((s, r), []).append(float(c))
+def table(title, runs, fmt):
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    print(title)
+    print(f"  {'server':10} {'route':7} {'median':>9} {'range':>19}")
+    for (s, r), v in sorted(runs.items()):
+        print(f"  {s:10} {r:7} {med[(s, r)]:9{fmt}} {min(v):9{fmt}}-{max(v):<9{fmt}}")
+    return med
+mr = table("requests/s (wrk):", rps, ".0f")
+mc = table("server CPU per request, µs (utime+stime / requests):", cpu, ".2f")
+print("ratios of medians (throughput; and bare CPU ÷ server CPU, the throughput a saturated core would give):")
+print(f"  {'':36} {'req/s':>6} {'CPU':>6}")
+def ratio(a, b, label):
+    print(f"  {label:36} {mr[a] / mr[b]:6.2f} {mc[b] / mc[a]:6.2f}")
+for s in sorted({s for s, _ in rps}):
     if s == "bare":
         continue
     for r in ("valid", "public"):
-        if (s, r) in med and ("bare", r) in med:
-            print(f"  {s:9} {r:7} / bare {r:7} = {med[(s, r)] / med[('bare', r)]:.2f}")
-    if (s, "forged") in med:
-        print(f"  {s:9} forged  / {s} valid   = {med[(s, 'forged')] / med[(s, 'valid')]:.2f}")
+        if (s, r) in mr and ("bare", r) in mr:
+            ratio((s, r), ("bare", r), f"{s} {r} / bare {r}")
+    if (s, "forged") in mr:
+        ratio((s, "forged"), (s, "valid"), f"{s} forged / {s} valid")
 EOF

@@ -84,6 +84,9 @@ type tokenState struct {
 	keyfunc jwt.Keyfunc
 	early   *earlyCheck // refuses forged tokens before golang-jwt parses them
 	cache   *tokenCache
+
+	// validator checks the claims as the parser does, for verifiedClaims.
+	validator *jwt.Validator
 }
 
 // NewTokens returns a token service using keys and checking revocations in
@@ -127,7 +130,7 @@ func (t *Tokens) SetKeys(keys *KeySet) {
 	st := &tokenState{keys: keys, cache: newTokenCache(t.cacheSize)}
 	if keys != nil {
 		st.early = newEarlyCheck(keys)
-		st.parser = jwt.NewParser(
+		opts := []jwt.ParserOption{
 			jwt.WithValidMethods([]string{keys.alg}),
 			jwt.WithIssuer(t.cfg.Issuer),
 			jwt.WithAudience(t.cfg.Audience),
@@ -136,7 +139,9 @@ func (t *Tokens) SetKeys(keys *KeySet) {
 			jwt.WithStrictDecoding(),
 			jwt.WithLeeway(t.cfg.Leeway),
 			jwt.WithTimeFunc(t.cfg.Now),
-		)
+		}
+		st.parser = jwt.NewParser(opts...)
+		st.validator = jwt.NewValidator(opts...) // the parser's own, for verifiedClaims
 	}
 	st.keyfunc = st.key
 	t.state.Store(st)
@@ -283,11 +288,16 @@ func (t *Tokens) authentic(token string) (*cacheEntry, error) {
 	if e := st.cache.get(token); e != nil && now.Before(e.deadline) {
 		return e, nil
 	}
-	if reason := st.early.refuse(st, token); reason != "" {
+	reason, verified := st.early.check(st, token)
+	if reason != "" {
 		return nil, &tokenError{reason: reason}
 	}
 	var wc wireClaims
-	if _, err := st.parser.ParseWithClaims(token, &wc, st.keyfunc); err != nil {
+	if verified {
+		if reason := st.verifiedClaims(token, &wc); reason != "" {
+			return nil, &tokenError{reason: reason}
+		}
+	} else if _, err := st.parser.ParseWithClaims(token, &wc, st.keyfunc); err != nil {
 		// The claims of a token that failed are never looked at.
 		return nil, &tokenError{reason: reasonFor(err)}
 	}

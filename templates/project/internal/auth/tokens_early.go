@@ -102,26 +102,35 @@ func signatureLength(key any) int {
 // refuse returns why token is certainly refused, or "" when golang-jwt
 // must decide. st is the token state e belongs to.
 func (e *earlyCheck) refuse(st *tokenState, token string) rejection {
+	r, _ := e.check(st, token)
+	return r
+}
+
+// check is refuse, and reports whether the token is an HS256 token whose
+// header is one this server writes and whose HMAC matched under the key
+// that header names: then only its claims are left to check
+// (tokenState.verifiedClaims).
+func (e *earlyCheck) check(st *tokenState, token string) (_ rejection, verified bool) {
 	header, rest, ok := strings.Cut(token, ".")
 	if !ok {
-		return rejectMalformed
+		return rejectMalformed, false
 	}
 	claims, sigSeg, ok := strings.Cut(rest, ".")
 	if !ok || strings.IndexByte(sigSeg, '.') >= 0 {
-		return rejectMalformed
+		return rejectMalformed, false
 	}
 	enc := base64.RawURLEncoding.Strict()
 	if enc.DecodedLen(len(sigSeg)) > min(e.maxSig, maxEarlySignature) {
 		// Too long for any key: no key verifies it. (golang-jwt would
 		// also refuse it if it is not base64 at all, as malformed.)
-		return rejectSignature
+		return rejectSignature, false
 	}
 	// Both on the stack: the signature fits (checked above).
 	var src [(maxEarlySignature*8 + 5) / 6]byte
 	var buf [maxEarlySignature]byte
 	n, err := enc.Decode(buf[:], src[:copy(src[:], sigSeg)])
 	if err != nil {
-		return rejectMalformed
+		return rejectMalformed, false
 	}
 	sig := buf[:n]
 	signing := token[:len(header)+1+len(claims)]
@@ -129,28 +138,29 @@ func (e *earlyCheck) refuse(st *tokenState, token string) rejection {
 	key := e.byHeader[header]
 	if e.hmac {
 		if key != nil {
-			return key.checkMAC(signing, sig)
+			r := key.checkMAC(signing, sig)
+			return r, r == ""
 		}
 		// A header this server does not write: refuse unless some key
 		// signed it (then golang-jwt refuses it on its header, or not).
 		for _, k := range e.keys {
 			if k.checkMAC(signing, sig) == "" {
-				return ""
+				return "", false
 			}
 		}
-		return rejectSignature
+		return rejectSignature, false
 	}
 	if key == nil {
 		kid, r := st.headerKID(header)
 		if r != "" {
-			return r
+			return r, false
 		}
 		key = e.byKID[kid]
 	}
 	if key.sigLen >= 0 && len(sig) != key.sigLen {
-		return rejectSignature
+		return rejectSignature, false
 	}
-	return ""
+	return "", false
 }
 
 // checkMAC compares the HMAC-SHA256 of signing with sig in constant time.
