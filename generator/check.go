@@ -95,6 +95,7 @@ func checkCode(code []byte, client string) (*checked, error) {
 		}
 		imported[name] = true
 	}
+	needles := importNeedles(imported)
 	conf := types.Config{
 		Importer: emptyImporter{},
 		Error: func(err error) {
@@ -105,7 +106,7 @@ func checkCode(code []byte, client string) (*checked, error) {
 			if te.Soft && unusedImportRE.MatchString(te.Msg) {
 				c.unused[te.Pos] = true
 			}
-			if te.Soft || mentionsImport(te.Msg, imported) {
+			if te.Soft || mentionsImport(te.Msg, needles) {
 				return
 			}
 			if strings.HasPrefix(te.Msg, "\t") {
@@ -188,13 +189,26 @@ func (emptyImporter) Import(path string) (*types.Package, error) {
 	return p, nil
 }
 
-func mentionsImport(msg string, imported map[string]bool) bool {
-	for name := range imported {
-		if strings.Contains(msg, name+".") || strings.Contains(msg, strconv.Quote(name)) {
+// mentionsImport reports whether msg names an imported package, given
+// importNeedles of the imported names. Every use of an imported package is
+// such an error (see emptyImporter): on a large spec, thousands.
+func mentionsImport(msg string, needles []string) bool {
+	for _, n := range needles {
+		if strings.Contains(msg, n) {
 			return true
 		}
 	}
 	return false
+}
+
+// importNeedles returns what mentionsImport looks for in a message: each
+// imported name followed by a dot, and quoted.
+func importNeedles(imported map[string]bool) []string {
+	var out []string
+	for name := range imported {
+		out = append(out, name+".", strconv.Quote(name))
+	}
+	return out
 }
 
 var goIdentRE = regexp.MustCompile(`\b[A-Z][A-Za-z0-9_]*\b`)
