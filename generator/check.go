@@ -95,6 +95,7 @@ func checkCode(code []byte, client string) (*checked, error) {
 		}
 		imported[name] = true
 	}
+	needles := importNeedles(imported)
 	conf := types.Config{
 		Importer: emptyImporter{},
 		Error: func(err error) {
@@ -105,7 +106,7 @@ func checkCode(code []byte, client string) (*checked, error) {
 			if te.Soft && unusedImportRE.MatchString(te.Msg) {
 				c.unused[te.Pos] = true
 			}
-			if te.Soft || mentionsImport(te.Msg, imported) {
+			if te.Soft || mentionsImport(te.Msg, imported, needles) {
 				return
 			}
 			if strings.HasPrefix(te.Msg, "\t") {
@@ -188,14 +189,19 @@ func (emptyImporter) Import(path string) (*types.Package, error) {
 	return p, nil
 }
 
-func mentionsImport(msg string, imported map[string]bool) bool {
-	if m := shadowedImportRE.FindStringSubmatch(msg); m != nil && imported[m[1]] {
-		// A variable hides the package (a parameter named url, then
-		// url.Parse): a fault of the code, not of the empty import.
-		return false
+// mentionsImport reports whether msg names an imported package, given
+// importNeedles of the imported names. Every use of an imported package is
+// such an error (see emptyImporter): on a large spec, thousands.
+func mentionsImport(msg string, imported map[string]bool, needles []string) bool {
+	if strings.Contains(msg, " undefined (type ") {
+		if m := shadowedImportRE.FindStringSubmatch(msg); m != nil && imported[m[1]] {
+			// A variable hides the package (a parameter named url, then
+			// url.Parse): a fault of the code, not of the empty import.
+			return false
+		}
 	}
-	for name := range imported {
-		if strings.Contains(msg, name+".") || strings.Contains(msg, strconv.Quote(name)) {
+	for _, n := range needles {
+		if strings.Contains(msg, n) {
 			return true
 		}
 	}
@@ -205,6 +211,16 @@ func mentionsImport(msg string, imported map[string]bool) bool {
 // shadowedImportRE matches the type checker's report of a selector on a
 // variable that has the name of an imported package.
 var shadowedImportRE = regexp.MustCompile(`^(\w+)\.\w+ undefined \(type `)
+
+// importNeedles returns what mentionsImport looks for in a message: each
+// imported name followed by a dot, and quoted.
+func importNeedles(imported map[string]bool) []string {
+	var out []string
+	for name := range imported {
+		out = append(out, name+".", strconv.Quote(name))
+	}
+	return out
+}
 
 var goIdentRE = regexp.MustCompile(`\b[A-Z][A-Za-z0-9_]*\b`)
 

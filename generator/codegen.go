@@ -398,9 +398,9 @@ func loadTree(tr tree) (*openapi3.T, error) {
 	return loadCopy(data)
 }
 
-// loadCopy loads a copy of the document, given as JSON.
+// loadCopy loads a copy of the document, given as JSON (see yamlFriendly).
 func loadCopy(data []byte) (*openapi3.T, error) {
-	t, err := openapi3.NewLoader().LoadFromData(data)
+	t, err := loadFriendly(data)
 	if err != nil {
 		return nil, fmt.Errorf("copy spec: %w", err)
 	}

@@ -43,7 +43,7 @@ type Locator struct {
 func NewLocator(file string, data []byte) *Locator {
 	l := &Locator{file: file, data: data}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err == nil && len(doc.Content) > 0 {
+	if err := unmarshalNodes(data, &doc); err == nil && len(doc.Content) > 0 {
 		l.root = doc.Content[0]
 	}
 	return l
