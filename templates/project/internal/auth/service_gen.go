@@ -74,6 +74,7 @@ type Service struct {
 	accounts   *Accounts
 	guard      *Guard
 	endpoints  *endpoints
+	login      *loginFlow // nil without LOGIN_PROVIDERS (login_gen.go)
 	tokenPath  string
 	revokePath string
 
@@ -237,6 +238,12 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		maxBody:           cfg.MaxBodyBytes,
 		realm:             "api",
 	}
+	if s.login, err = newLoginFlow(cfg.Login, s.endpoints, accounts); err != nil {
+		if rdb != nil {
+			rdb.Close()
+		}
+		return nil, err
+	}
 	pollCtx, stop := context.WithCancel(ctx)
 	s.stop = stop
 	s.polling.Add(1)
@@ -369,6 +376,9 @@ func (s *Service) RevokePath() string { return s.revokePath }
 func (s *Service) Mount(mux *http.ServeMux) {
 	mux.Handle(s.tokenPath, tokenEndpoint{s.endpoints})
 	mux.Handle(s.revokePath, revokeEndpoint{s.endpoints})
+	if s.login != nil {
+		s.login.mount(mux)
+	}
 	if s.cfg.JWTAlgorithm != AlgHS256 && s.cfg.JWTAlgorithm != "" {
 		// Not "GET "+JWKSPath: the handler answers other methods with a
 		// JSON 405 itself.
