@@ -81,6 +81,7 @@ func usagef(format string, args ...any) error {
 //	clients remove --id ID
 //	clients list
 //	keys rotate
+//	links add|remove|list (login_admin_gen.go)
 //	migrate
 //	help
 //
@@ -311,7 +312,7 @@ func fmtScopes(scopes []string) string {
 
 // adminCommands lists every administration command, in help order.
 func adminCommands() []adminCommand {
-	return []adminCommand{
+	return append([]adminCommand{
 		{
 			group: "users", name: "add",
 			args:    `--username NAME (--password-stdin | --password-env VAR) [--scopes "a b"]`,
@@ -626,5 +627,5 @@ func adminCommands() []adminCommand {
 				}
 			},
 		},
-	}
+	}, linkAdminCommands()...)
 }

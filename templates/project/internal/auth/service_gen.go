@@ -45,6 +45,11 @@ type Options struct {
 	// from the access log (as are the parameters of the header and cookie
 	// apiKey schemes of Schemes).
 	QueryAPIKeyParams []string
+	// ProviderLogin is set when the spec asks for login through external
+	// providers (an authorizationCode flow or an openIdConnect scheme): the
+	// server warns when LOGIN_PROVIDERS configures none. Configured
+	// providers are served whether or not it is set.
+	ProviderLogin bool
 	// Custom verifies the schemes gatehouse cannot verify itself, by name.
 	Custom map[string]CustomVerifier
 	// Logger receives authentication events, the access log and start-up
@@ -237,6 +242,9 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		clientCredentials: opts.ClientCredentials,
 		maxBody:           cfg.MaxBodyBytes,
 		realm:             "api",
+	}
+	if opts.ProviderLogin && len(cfg.Login.Providers) == 0 {
+		s.cfg.Warnings = append(slices.Clip(s.cfg.Warnings), "the spec asks for login through external providers, but LOGIN_PROVIDERS is empty: that login is off")
 	}
 	if s.login, err = newLoginFlow(cfg.Login, s.endpoints, accounts); err != nil {
 		if rdb != nil {
