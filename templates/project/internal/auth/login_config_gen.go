@@ -167,7 +167,7 @@ func loadLoginConfig(lookup func(string) (string, bool), development bool) (Logi
 	}
 	names := get("LOGIN_PROVIDERS")
 	if names == "" {
-		return c, errs
+		return LoginConfig{}, errs // off: the zero configuration
 	}
 	checkURL := func(name, v string, required bool) string {
 		if v == "" {

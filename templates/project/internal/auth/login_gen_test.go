@@ -330,7 +330,7 @@ func (lt *loginTest) login() tokenResponse {
 	return tr
 }
 
-// refuted checks that a callback answer issued nothing: an error status,
+// refused checks that a callback answer issued nothing: an error status,
 // no session cookie, and nothing to hand over.
 func (lt *loginTest) refused(b *http.Client, resp *http.Response, body map[string]string, status int, code string) {
 	lt.t.Helper()
