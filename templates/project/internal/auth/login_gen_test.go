@@ -591,7 +591,7 @@ func TestProviderLoginIDTokenAttacks(t *testing.T) {
 func TestProviderLoginReturnTo(t *testing.T) {
 	lt := newLoginTest(t, func(c *LoginConfig) {
 		u, _ := url.Parse("https://app.example/spa/")
-		c.ReturnTo = append(c.ReturnTo, u)
+		c.ReturnTo = []*url.URL{u}
 	})
 	lt.user("jane", false)
 	lt.link("248289761001", "jane")
@@ -599,7 +599,7 @@ func TestProviderLoginReturnTo(t *testing.T) {
 	for _, rt := range []string{
 		"https://evil.example/", "https://app.example.evil.example/", "http://app.example/", "//evil.example/",
 		"https://app.example@evil.example/", "https://evil.example/?https://app.example/", "/relative",
-		"https://app.example:8443/", "https://app.example/spa/../../x", "javascript:alert(1)", "https://app.example\\@evil.example/",
+		"https://app.example:8443/", "https://app.example/spa/../../x", "https://app.example/other", "https://app.example/spa-evil/", "javascript:alert(1)", "https://app.example\\@evil.example/",
 	} {
 		resp := lt.get(nf, lt.srv.URL+"/auth/login/fake?return_to="+url.QueryEscape(rt))
 		if resp.StatusCode != http.StatusBadRequest {
