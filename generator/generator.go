@@ -126,7 +126,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Warnings: slices.Concat(doc.Repairs, api.Warnings, imports), API: api}
+	res := &Result{Warnings: slices.Concat(doc.Repairs, api.Warnings, imports, providerLoginWarnings(opts.Template, doc, api)), API: api}
 	routeChanges, err := dropSameRoutes(doc, api, opts.Strict)
 	if err != nil {
 		return nil, err

@@ -44,6 +44,19 @@ func checkTemplate(template string, doc *spec.Doc, api *model.API) error {
 	return nil
 }
 
+// providerLoginWarnings says that the minimal and resource-server templates
+// have no login through external providers, which the spec asks for with an
+// authorizationCode flow or an openIdConnect scheme: their servers verify
+// bearer tokens only.
+func providerLoginWarnings(template string, doc *spec.Doc, api *model.API) []string {
+	if api.ProviderLogin == "" || (template != "minimal" && template != "resource-server") {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: security scheme %q asks for login through an external provider (authorization code flow); "+
+		"template %s has no login, so its server only verifies bearer tokens for it; use --template full for provider login",
+		doc.Locate("components", "securitySchemes", api.ProviderLogin), api.ProviderLogin, template)}
+}
+
 // BuiltinTemplates lists the built-in templates.
 func BuiltinTemplates() []Template { return slices.Clone(builtinTemplates) }
 

@@ -41,6 +41,10 @@ type API struct {
 	RevokePath string
 	// ClientCredentials is set when an oauth2 scheme has that flow.
 	ClientCredentials bool
+	// ProviderLogin names the first scheme (in name order) that asks for
+	// login through an external provider: an oauth2 scheme with the
+	// authorizationCode flow, or an openIdConnect scheme; "" if none.
+	ProviderLogin string
 	// Implemented are operations the spec declares at the token or revoke
 	// path: gatehouse serves them itself and leaves them out of the user's
 	// interface.
@@ -303,9 +307,15 @@ func (api *API) buildSchemes(doc *spec.Doc) error {
 					api.ClientCredentials = true
 					ccURLs = append(ccURLs, f.ClientCredentials.TokenURL)
 				}
+				if f.AuthorizationCode != nil && api.ProviderLogin == "" {
+					api.ProviderLogin = name
+				}
 			}
 		case "openidconnect":
 			s.Kind = KindOpenIDConnect
+			if api.ProviderLogin == "" {
+				api.ProviderLogin = name
+			}
 		case "apikey":
 			s.Kind = KindAPIKey
 			s.In = strings.ToLower(ss.In)

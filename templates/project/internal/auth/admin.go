@@ -79,6 +79,7 @@ func usagef(format string, args ...any) error {
 //	clients remove --id ID
 //	clients list
 //	keys rotate
+//	links add|remove|list (login_admin_gen.go)
 //	migrate
 //	help
 //
@@ -309,7 +310,7 @@ func fmtScopes(scopes []string) string {
 
 // adminCommands lists every administration command, in help order.
 func adminCommands() []adminCommand {
-	return []adminCommand{
+	return append([]adminCommand{
 		{
 			group: "users", name: "add",
 			args:    `--username NAME (--password-stdin | --password-env VAR) [--scopes "a b"]`,
@@ -624,5 +625,5 @@ func adminCommands() []adminCommand {
 				}
 			},
 		},
-	}
+	}, linkAdminCommands()...)
 }

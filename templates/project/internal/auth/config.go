@@ -56,7 +56,7 @@ type ConfigVar struct {
 // order .env.example presents them. LoadConfig takes its defaults from this
 // list, so the two cannot disagree.
 func ConfigVars() []ConfigVar {
-	return []ConfigVar{
+	return append([]ConfigVar{
 		{"GATEHOUSE_ENV", "production",
 			"production or development. Development mode generates a throwaway JWT_SECRET when none is set (tokens then do not survive a restart); never use it in production."},
 		{"JWT_SECRET", "",
@@ -135,7 +135,7 @@ func ConfigVars() []ConfigVar {
 			"json or text."},
 		{"DOCS_ENABLED", "",
 			"true serves the interactive API reference at /docs, false does not; empty means on in development mode and off in production."},
-	}
+	}, loginConfigVars()...)
 }
 
 // Config is the validated configuration of the server. LoadConfig fills it
@@ -212,6 +212,9 @@ type Config struct {
 	// Warnings are conditions worth logging at start-up that do not stop
 	// the server (development mode, a memory store).
 	Warnings []string
+
+	// Login configures login through external providers (LOGIN_*).
+	Login LoginConfig
 
 	// revocationPoll is how often the revocation feed is pulled
 	// (DefaultRevocationPoll if 0), and noRevocationPush turns off the
@@ -545,6 +548,12 @@ func loadConfig(lookup func(string) (string, bool), keys keyVars) (Config, error
 			fail("DOCS_ENABLED", "must be true or false, not %q", v)
 		}
 		c.DocsEnabled = b
+	}
+
+	if keys == signingKeys { // login through providers (login_config_gen.go)
+		var loginErrs []error
+		c.Login, loginErrs = loadLoginConfig(lookup, c.Development)
+		errs = append(errs, loginErrs...)
 	}
 
 	if len(errs) > 0 {

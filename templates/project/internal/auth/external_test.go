@@ -35,6 +35,10 @@ type fakeIdP struct {
 	onFetch     func() // called on each key fetch, before it is answered
 	discoveries atomic.Int32
 	fetches     atomic.Int32
+	// mux serves the issuer; discovery adds discoveryExtra's entries to its
+	// document (login_gen_test.go adds a provider's endpoints).
+	mux            *http.ServeMux
+	discoveryExtra map[string]any
 }
 
 func newFakeIdP(t *testing.T, tls bool) *fakeIdP {
@@ -44,7 +48,13 @@ func newFakeIdP(t *testing.T, tls bool) *fakeIdP {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+discoveryPath, func(w http.ResponseWriter, r *http.Request) {
 		idp.discoveries.Add(1)
-		json.NewEncoder(w).Encode(map[string]string{"issuer": idp.issuer, "jwks_uri": idp.srv.URL + "/keys"})
+		doc := map[string]any{"issuer": idp.issuer, "jwks_uri": idp.srv.URL + "/keys"}
+		idp.mu.Lock()
+		for k, v := range idp.discoveryExtra {
+			doc[k] = v
+		}
+		idp.mu.Unlock()
+		json.NewEncoder(w).Encode(doc)
 	})
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
 		idp.fetches.Add(1)
@@ -74,6 +84,7 @@ func newFakeIdP(t *testing.T, tls bool) *fakeIdP {
 		}
 		json.NewEncoder(w).Encode(map[string]any{"keys": keys})
 	})
+	idp.mux = mux
 	if tls {
 		idp.srv = httptest.NewTLSServer(mux)
 	} else {

@@ -43,6 +43,11 @@ type Options struct {
 	// from the access log (as are the parameters of the header and cookie
 	// apiKey schemes of Schemes).
 	QueryAPIKeyParams []string
+	// ProviderLogin is set when the spec asks for login through external
+	// providers (an authorizationCode flow or an openIdConnect scheme): the
+	// server warns when LOGIN_PROVIDERS configures none. Configured
+	// providers are served whether or not it is set.
+	ProviderLogin bool
 	// Custom verifies the schemes gatehouse cannot verify itself, by name.
 	Custom map[string]CustomVerifier
 	// RateLimits are the operations' request rate limits from
@@ -75,6 +80,7 @@ type Service struct {
 	accounts   *Accounts
 	guard      *Guard
 	endpoints  *endpoints
+	login      *loginFlow // nil without LOGIN_PROVIDERS (login_gen.go)
 	tokenPath  string
 	revokePath string
 
@@ -250,6 +256,15 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		maxBody:           cfg.MaxBodyBytes,
 		realm:             "api",
 	}
+	if opts.ProviderLogin && len(cfg.Login.Providers) == 0 {
+		s.cfg.Warnings = append(slices.Clip(s.cfg.Warnings), "the spec asks for login through external providers, but LOGIN_PROVIDERS is empty: that login is off")
+	}
+	if s.login, err = newLoginFlow(cfg.Login, s.endpoints, accounts); err != nil {
+		if rdb != nil {
+			rdb.Close()
+		}
+		return nil, err
+	}
 	pollCtx, stop := context.WithCancel(ctx)
 	s.stop = stop
 	s.polling.Add(1)
@@ -386,6 +401,9 @@ func (s *Service) RevokePath() string { return s.revokePath }
 func (s *Service) Mount(mux *http.ServeMux) {
 	mux.Handle(s.tokenPath, s.limiter.Operation(TokenRateLimitPolicy, tokenEndpoint{s.endpoints}))
 	mux.Handle(s.revokePath, revokeEndpoint{s.endpoints})
+	if s.login != nil {
+		s.login.mount(mux)
+	}
 	if s.cfg.JWTAlgorithm != AlgHS256 && s.cfg.JWTAlgorithm != "" {
 		// Not "GET "+JWKSPath: the handler answers other methods with a
 		// JSON 405 itself.

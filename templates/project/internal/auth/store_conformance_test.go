@@ -70,6 +70,7 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		{"DenyValidates", confDenyValidates},
 		{"ExpiredDenialsArePruned", confPrune},
 		{"DenialsOutliveExpiryByMaxLeeway", confPruneKeepsLeeway},
+		{"IdentityLinks", confIdentityLinks},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t)) })
 	}

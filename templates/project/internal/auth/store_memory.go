@@ -264,6 +264,7 @@ type MemoryStore struct {
 	revocations []Revocation
 	seq         int64
 	lastPrune   time.Time
+	links       map[string]IdentityLink // issuer+subject (see links_gen.go), created on first use
 }
 
 type memRefresh struct {

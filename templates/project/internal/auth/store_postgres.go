@@ -232,6 +232,8 @@ ALTER TABLE refresh_tokens ADD COLUMN successor bytea;
 ALTER TABLE refresh_tokens ADD COLUMN sealed bytea;
 CREATE INDEX refresh_families_client ON refresh_families (client_id) WHERE client_id <> '';
 `,
+		// 3: identity links of login through external providers.
+		postgresLinksMigration,
 	}
 }
 

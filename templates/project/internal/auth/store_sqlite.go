@@ -196,6 +196,8 @@ ALTER TABLE refresh_tokens ADD COLUMN successor BLOB;
 ALTER TABLE refresh_tokens ADD COLUMN sealed BLOB;
 CREATE INDEX refresh_tokens_client ON refresh_tokens (client_id) WHERE client_id <> '';
 `,
+		// 3: identity links of login through external providers.
+		sqliteLinksMigration,
 	}
 }
 
