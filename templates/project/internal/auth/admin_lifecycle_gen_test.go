@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -113,6 +114,9 @@ func adLifecycle(t *testing.T, store Store) {
 		if strings.Join(s.Scopes, " ") == "pets:read" {
 			secondID = s.FamilyID
 		}
+	}
+	if !slices.Contains(ids, secondID) {
+		t.Errorf("sessions list shows %q, not the session %q", ids, secondID)
 	}
 	run(ExitOK, "sessions", "revoke", "--id", secondID)
 	f.sync()

@@ -222,14 +222,14 @@ func (t *Tokens) issue(subject, clientID string, scopes []string, id accessID) (
 	}
 
 	payload, err := json.Marshal(struct {
-		Issuer    string      `json:"iss"`
-		Subject   string      `json:"sub"`
-		Audience  string      `json:"aud"`
-		ExpiresAt int64       `json:"exp"`
-		IssuedAt  int64       `json:"iat"`
-		ID        string      `json:"jti"`
-		Scope     string      `json:"scope,omitempty"`
-		ClientID  string      `json:"client_id,omitempty"`
+		Issuer    string `json:"iss"`
+		Subject   string `json:"sub"`
+		Audience  string `json:"aud"`
+		ExpiresAt int64  `json:"exp"`
+		IssuedAt  int64  `json:"iat"`
+		ID        string `json:"jti"`
+		Scope     string `json:"scope,omitempty"`
+		ClientID  string `json:"client_id,omitempty"`
 	}{claims.Issuer, subject, t.cfg.Audience, exp.Unix(), iat.Unix(), claims.ID, claims.Scope, clientID})
 	if err != nil {
 		return "", AccessClaims{}, fmt.Errorf("auth: issuing access token: %w", err)
