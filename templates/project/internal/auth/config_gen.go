@@ -119,8 +119,8 @@ func ConfigVars() []ConfigVar {
 			"Largest request body accepted, in bytes (1 MiB by default)."},
 		{"LOG_LEVEL", "info",
 			"debug, info, warn or error. info writes one access-log line per request, saying who it authenticated as, and authentication failures at most once a minute per client address, with a count of the others; debug adds a line per authentication; warn and error drop the access log."},
-		{"LOG_FORMAT", "json",
-			"json or text."},
+		{"LOG_FORMAT", "",
+			"json or text; empty means text in development mode (one readable line per event) and json in production (for a log collector)."},
 		{"DOCS_ENABLED", "",
 			"true serves the interactive API reference at /docs, false does not; empty means on in development mode and off in production."},
 		{"ADMIN_USERNAME", "",
@@ -513,6 +513,12 @@ func loadConfig(lookup func(string) (string, bool), keys keyVars) (Config, error
 		fail("LOG_LEVEL", "must be debug, info, warn or error, not %q", get("LOG_LEVEL"))
 	}
 	c.LogFormat = get("LOG_FORMAT")
+	if c.LogFormat == "" {
+		c.LogFormat = "json"
+		if c.Development {
+			c.LogFormat = "text"
+		}
+	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		fail("LOG_FORMAT", "must be json or text, not %q", c.LogFormat)
 	}
