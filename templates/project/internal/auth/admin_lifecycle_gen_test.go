@@ -303,3 +303,39 @@ func (l *lockedBuffer) Reset() {
 	defer l.mu.Unlock()
 	l.b.Reset()
 }
+
+// Instances starting at once on one PostgreSQL database create the first
+// administrator once; the others log that it exists.
+func TestFirstAdminOnPostgresOnce(t *testing.T) {
+	t.Parallel()
+	pwFile := filepath.Join(t.TempDir(), "admin-password")
+	if err := os.WriteFile(pwFile, []byte(epPassword), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pg := pgTestConfig(t)
+	admin := func(c *Config) { c.AdminUsername, c.AdminPasswordFile = "root", pwFile }
+	fixtures := make([]*epFixture, 4)
+	for i := range fixtures {
+		fixtures[i] = epSetupOn(t, openTestPostgresConfig(t, pg.Copy()), admin)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(fixtures))
+	for i, f := range fixtures {
+		wg.Go(func() { errs[i] = f.svc.createFirstAdmin(context.Background()) })
+	}
+	wg.Wait()
+	created, exists := 0, 0
+	for i, f := range fixtures {
+		if errs[i] != nil {
+			t.Fatalf("instance %d: %v", i, errs[i])
+		}
+		created += strings.Count(f.log.String(), "created the first administrator")
+		exists += strings.Count(f.log.String(), "the user exists; left unchanged")
+	}
+	if created != 1 || exists != len(fixtures)-1 {
+		t.Errorf("created %d times, found existing %d times; want 1 and %d", created, exists, len(fixtures)-1)
+	}
+	if _, err := fixtures[0].svc.Accounts().Authenticate(context.Background(), "root", epPassword, "127.0.0.1"); err != nil {
+		t.Errorf("the administrator: %v", err)
+	}
+}
