@@ -182,7 +182,7 @@ func (a *Accounts) authenticate(ctx context.Context, username, password, clientA
 		case err != nil:
 			return credential{}, fmt.Errorf("auth: look up user: %w", err)
 		}
-		usable := !u.Disabled && !u.NotBefore.After(now)
+		usable := !u.Disabled && !notBeforeSecond(u.NotBefore).After(now)
 		return credential{found: true, hash: u.PasswordHash, usable: usable}, nil
 	}
 	replace := func(ctx context.Context, oldHash, newHash string) error {
@@ -225,7 +225,7 @@ func (a *Accounts) authenticateClient(ctx context.Context, clientID, secret, cli
 		case err != nil:
 			return credential{}, fmt.Errorf("auth: look up client: %w", err)
 		}
-		return credential{found: true, hash: c.SecretHash, usable: !c.NotBefore.After(now)}, nil
+		return credential{found: true, hash: c.SecretHash, usable: !notBeforeSecond(c.NotBefore).After(now)}, nil
 	}
 	// Client secrets are not rehashed: they are 256 random bits, which no
 	// hash parameters make easier or harder to guess.
@@ -487,14 +487,27 @@ func (a *Accounts) DisableUser(ctx context.Context, username string) error {
 }
 
 // notBefore is the NotBefore that ends every session dated until now: the
-// first millisecond (the precision of the access tokens' iat) after now.
+// first whole second (the precision of the access tokens' iat) after now.
 // Sessions are dated when their login was judged, so one judged before this
-// change, even in the same millisecond and however late its tokens were
-// issued, carries an iat before it and ends; a login judged after it waits
-// for that millisecond (NotBefore still ahead). The stores never move a
-// not-before time back, so a later one set by another process stays.
+// change, even in the same second and however late its tokens were issued,
+// carries an iat before it and ends; a login judged after it is refused
+// until that second (NotBefore still ahead): at most a second, right after
+// an administrator changed the account. The stores never move a not-before
+// time back, so a later one set by another process stays.
 func (a *Accounts) notBefore() time.Time {
-	return a.now().Truncate(time.Millisecond).Add(time.Millisecond)
+	return notBeforeSecond(a.now().Add(time.Nanosecond))
+}
+
+// notBeforeSecond is t rounded up to a whole second: access tokens' iat
+// is in whole seconds (RFC 7519 NumericDate without a fraction), so
+// not-before times are compared at that precision. Rounding up, not down,
+// keeps a not-before time stored with a finer precision (by an earlier
+// version) ending every session dated before it.
+func notBeforeSecond(t time.Time) time.Time {
+	if s := t.Truncate(time.Second); !s.Equal(t) {
+		return s.Add(time.Second)
+	}
+	return t
 }
 
 // CreateAPIKey creates an API key for owner (a user name, normalised like

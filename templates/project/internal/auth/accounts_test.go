@@ -323,9 +323,10 @@ func TestSetPasswordEndsSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := a.store.User(ctx, "alice")
-	// The first millisecond after the change: a session dated in the
-	// millisecond of the change may have been judged before it.
-	want := a.clock.Now().Truncate(time.Millisecond).Add(time.Millisecond)
+	// The first whole second after the change (iat has whole seconds): a
+	// session dated in the second of the change may have been judged
+	// before it.
+	want := a.clock.Now().Truncate(time.Second).Add(time.Second)
 	if !u.NotBefore.Equal(want) {
 		t.Errorf("NotBefore = %v, want %v", u.NotBefore, want)
 	}
@@ -337,7 +338,11 @@ func TestSetPasswordEndsSessions(t *testing.T) {
 		t.Errorf("old password: %v", err)
 	}
 	if _, err := a.Authenticate(ctx, "alice", "a new passphrase", "192.0.2.1"); !errors.Is(err, ErrInvalidCredentials) {
-		t.Errorf("new password in the millisecond of the change: %v, want ErrInvalidCredentials (NotBefore ahead)", err)
+		t.Errorf("new password in the second of the change: %v, want ErrInvalidCredentials (NotBefore ahead)", err)
+	}
+	a.clock.Advance(want.Sub(a.clock.Now()) - time.Millisecond)
+	if _, err := a.Authenticate(ctx, "alice", "a new passphrase", "192.0.2.1"); !errors.Is(err, ErrInvalidCredentials) {
+		t.Errorf("new password a millisecond before NotBefore: %v, want ErrInvalidCredentials", err)
 	}
 	a.clock.Advance(time.Millisecond)
 	if _, err := a.Authenticate(ctx, "alice", "a new passphrase", "192.0.2.1"); err != nil {
@@ -373,7 +378,7 @@ func TestDisableUserStopsLoginBasicAndKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := a.store.User(ctx, "alice")
-	if !u.Disabled || !u.NotBefore.Equal(a.clock.Now().Truncate(time.Millisecond).Add(time.Millisecond)) {
+	if !u.Disabled || !u.NotBefore.Equal(a.clock.Now().Truncate(time.Second).Add(time.Second)) {
 		t.Errorf("after DisableUser: %+v", u)
 	}
 	if _, err := a.VerifyBasic(r, "alice", testPassword); !errors.Is(err, ErrInvalidCredentials) {

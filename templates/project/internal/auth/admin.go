@@ -36,6 +36,10 @@ type AdminDeps struct {
 	Getenv func(string) string
 	// Program names the binary in messages ("server" if empty).
 	Program string
+	// SpecScopes are the scopes the spec's operations require (SpecScopes
+	// of routes.Operations), sorted; granting another one warns. nil: no
+	// warnings.
+	SpecScopes []string
 }
 
 // adminCommand is one subcommand: its usage, flags and action.
@@ -52,6 +56,10 @@ type adminRun struct {
 	deps           AdminDeps
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// open, if not nil, fills deps when a command is about to run (after
+	// its command line was checked) and returns what closes them.
+	open      func(ctx context.Context, a *adminRun) (func(), error)
+	closeDeps func() // set by ready once open succeeded
 }
 
 // usageError is a command-line mistake: exit code 2 and the usage.
@@ -89,14 +97,20 @@ func usagef(format string, args ...any) error {
 // printed once, when created. Lists are sorted and tab-separated, one
 // record per line, without a header.
 func RunAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, deps AdminDeps) int {
+	return runAdmin(ctx, args, stdin, stdout, stderr, deps, nil)
+}
+
+// runAdmin is RunAdmin with open (see adminRun).
+func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, deps AdminDeps,
+	open func(context.Context, *adminRun) (func(), error)) int {
 	if deps.Program == "" {
 		deps.Program = "server"
 	}
 	if deps.Getenv == nil {
 		deps.Getenv = os.Getenv
 	}
-	a := &adminRun{deps: deps, stdin: stdin, stdout: stdout, stderr: stderr}
-	cmds := adminCommands()
+	a := &adminRun{deps: deps, stdin: stdin, stdout: stdout, stderr: stderr, open: open}
+	cmds := withLifecycleCommands(adminCommands())
 
 	if len(args) == 0 || isHelp(args[0]) || args[0] == "help" {
 		if len(args) >= 2 && args[0] == "help" {
@@ -181,7 +195,7 @@ func (a *adminRun) run(ctx context.Context, cmds []adminCommand, args []string) 
 	case err == nil && fs.NArg() > 0:
 		err = usagef("unexpected argument %q", fs.Arg(0))
 	case err == nil:
-		err = action(ctx, a)
+		err = a.act(ctx, action)
 	default:
 		err = &usageError{msg: flagErrorMessage(err)}
 	}
@@ -222,7 +236,7 @@ func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "-
 
 func (a *adminRun) topUsage(w io.Writer, cmds []adminCommand) {
 	prog := a.deps.Program
-	fmt.Fprintf(w, "usage: %s                 serve the API\n", prog)
+	fmt.Fprintf(w, "usage: %s [serve]         serve the API\n", prog)
 	fmt.Fprintf(w, "       %s COMMAND ...     administer users, API keys, clients, keys and the schema\n\ncommands:\n", prog)
 	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-21s %s\n", strings.TrimSpace(c.group+" "+c.name), c.summary)
@@ -329,6 +343,9 @@ func adminCommands() []adminCommand {
 					if err != nil {
 						return err
 					}
+					if err := a.ready(ctx); err != nil {
+						return err
+					}
 					u, err := a.deps.Accounts.CreateUser(ctx, *username, password, parseScopesFlag(*scopes))
 					if errors.Is(err, ErrExists) {
 						return fmt.Errorf("user %q already exists", *username)
@@ -336,6 +353,7 @@ func adminCommands() []adminCommand {
 					if err != nil {
 						return failed(err, "creating user %q", *username)
 					}
+					a.warnScopes(a.deps.Program+" users add", u.Scopes)
 					fmt.Fprintf(a.stdout, "created user %s\n", u.Username)
 					return nil
 				}
@@ -355,6 +373,9 @@ func adminCommands() []adminCommand {
 					}
 					password, err := pw.read(a)
 					if err != nil {
+						return err
+					}
+					if err := a.ready(ctx); err != nil {
 						return err
 					}
 					err = a.deps.Accounts.SetPassword(ctx, *username, password)
@@ -379,6 +400,9 @@ func adminCommands() []adminCommand {
 					if err := required("username", *username); err != nil {
 						return err
 					}
+					if err := a.ready(ctx); err != nil {
+						return err
+					}
 					err := a.deps.Accounts.DisableUser(ctx, *username)
 					if errors.Is(err, ErrNotFound) {
 						return fmt.Errorf("no user %q", *username)
@@ -396,6 +420,9 @@ func adminCommands() []adminCommand {
 			summary: "list users: NAME, active|disabled, SCOPES, CREATED (tab-separated)",
 			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
 				return func(ctx context.Context, a *adminRun) error {
+					if err := a.ready(ctx); err != nil {
+						return err
+					}
 					users, err := a.deps.Store.ListUsers(ctx)
 					if err != nil {
 						return failed(err, "listing users")
@@ -415,7 +442,7 @@ func adminCommands() []adminCommand {
 			group: "apikeys", name: "create",
 			args:    `--owner NAME [--scopes "a b"]`,
 			summary: "create an API key; prints ID<TAB>KEY, the key only this once",
-			help: "Requests with the key act for the owner (a user name; if that user is disabled, the key stops working)\n" +
+			help: "Requests with the key act for the owner, an existing user (disabled, the key stops working; deleted, it is revoked)\n" +
 				"with the key's scopes. Only a digest of the key is stored: it cannot be shown again.",
 			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
 				owner := fs.String("owner", "", "the `NAME` requests with the key act for")
@@ -424,10 +451,20 @@ func adminCommands() []adminCommand {
 					if err := required("owner", *owner); err != nil {
 						return err
 					}
+					if err := a.ready(ctx); err != nil {
+						return err
+					}
+					switch ok, err := a.deps.Accounts.UserExists(ctx, *owner); {
+					case err != nil:
+						return failed(err, "creating an API key")
+					case !ok:
+						return fmt.Errorf("no user %q: create the user first (users add); the key acts for its owner", *owner)
+					}
 					id, key, err := a.deps.Accounts.CreateAPIKey(ctx, *owner, parseScopesFlag(*scopes))
 					if err != nil {
 						return failed(err, "creating an API key")
 					}
+					a.warnScopes(a.deps.Program+" apikeys create", storedScopes(parseScopesFlag(*scopes)))
 					fmt.Fprintf(a.stdout, "%s\t%s\n", id, key)
 					fmt.Fprintf(a.stderr, "API key %s created; store the key now, it is not shown again\n", id)
 					return nil
@@ -442,6 +479,9 @@ func adminCommands() []adminCommand {
 				id := fs.String("id", "", "the key's `ID` (as listed, not the key itself)")
 				return func(ctx context.Context, a *adminRun) error {
 					if err := required("id", *id); err != nil {
+						return err
+					}
+					if err := a.ready(ctx); err != nil {
 						return err
 					}
 					err := a.deps.Accounts.RevokeAPIKey(ctx, *id)
@@ -461,6 +501,9 @@ func adminCommands() []adminCommand {
 			summary: "list API keys: ID, OWNER, active|revoked, SCOPES, CREATED (tab-separated)",
 			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
 				return func(ctx context.Context, a *adminRun) error {
+					if err := a.ready(ctx); err != nil {
+						return err
+					}
 					keys, err := a.deps.Store.ListAPIKeys(ctx)
 					if err != nil {
 						return failed(err, "listing API keys")
@@ -489,6 +532,9 @@ func adminCommands() []adminCommand {
 					if err := required("id", *id); err != nil {
 						return err
 					}
+					if err := a.ready(ctx); err != nil {
+						return err
+					}
 					secret, err := a.deps.Accounts.CreateClient(ctx, *id, parseScopesFlag(*scopes))
 					if errors.Is(err, ErrExists) {
 						return fmt.Errorf("client %q already exists", *id)
@@ -496,6 +542,7 @@ func adminCommands() []adminCommand {
 					if err != nil {
 						return failed(err, "registering client %q", *id)
 					}
+					a.warnScopes(a.deps.Program+" clients add", storedScopes(parseScopesFlag(*scopes)))
 					fmt.Fprintf(a.stdout, "%s\t%s\n", *id, secret)
 					fmt.Fprintf(a.stderr, "client %s registered; store the secret now, it is not shown again\n", *id)
 					return nil
@@ -513,6 +560,9 @@ func adminCommands() []adminCommand {
 				revoke := fs.Bool("revoke-tokens", false, "also end every token issued to the client so far")
 				return func(ctx context.Context, a *adminRun) error {
 					if err := required("id", *id); err != nil {
+						return err
+					}
+					if err := a.ready(ctx); err != nil {
 						return err
 					}
 					secret, err := a.deps.Accounts.RotateClientSecret(ctx, *id, *revoke)
@@ -542,6 +592,9 @@ func adminCommands() []adminCommand {
 					if err := required("id", *id); err != nil {
 						return err
 					}
+					if err := a.ready(ctx); err != nil {
+						return err
+					}
 					err := a.deps.Accounts.RemoveClient(ctx, *id)
 					if errors.Is(err, ErrNotFound) {
 						return fmt.Errorf("no client %q", *id)
@@ -559,6 +612,9 @@ func adminCommands() []adminCommand {
 			summary: "list OAuth clients: ID, SCOPES, CREATED (tab-separated)",
 			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
 				return func(ctx context.Context, a *adminRun) error {
+					if err := a.ready(ctx); err != nil {
+						return err
+					}
 					clients, err := a.deps.Store.ListClients(ctx)
 					if err != nil {
 						return failed(err, "listing clients")
@@ -579,6 +635,9 @@ func adminCommands() []adminCommand {
 				"moving the current one to JWT_PREVIOUS_SECRETS.",
 			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
 				return func(ctx context.Context, a *adminRun) error {
+					if err := a.ready(ctx); err != nil {
+						return err
+					}
 					if a.deps.Algorithm == AlgHS256 || a.deps.Algorithm == "" {
 						b := make([]byte, 48)
 						if _, err := rand.Read(b); err != nil {
@@ -607,6 +666,9 @@ func adminCommands() []adminCommand {
 				"A schema newer than this binary is refused, by this command and by the server.",
 			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
 				return func(ctx context.Context, a *adminRun) error {
+					if err := a.ready(ctx); err != nil {
+						return err
+					}
 					m, ok := a.deps.Store.(SchemaMigrator)
 					if !ok {
 						fmt.Fprintf(a.stdout, "this store keeps no schema: nothing to migrate\n")

@@ -64,7 +64,7 @@ func TestAdminUsersEndToEnd(t *testing.T) {
 
 	const newPW = "another long password"
 	adRun(f, newPW, nil, "users", "passwd", "--username", "alice", "--password-stdin").want(t, ExitOK)
-	f.clock.Advance(time.Millisecond) // logins wait for the millisecond after a change
+	f.clock.Advance(time.Second) // logins wait for the second after a change
 	f.wantTokens(f.token("grant_type", "password", "username", "alice", "password", newPW))
 	adRun(f, newPW, nil, "users", "passwd", "--username", "nobody", "--password-stdin").want(t, ExitError)
 
@@ -114,6 +114,10 @@ func TestAdminNeverTakesOrEchoesPasswords(t *testing.T) {
 
 func TestAdminAPIKeysEndToEnd(t *testing.T) {
 	f := epSetup(t)
+	if r := adRun(f, "", nil, "apikeys", "create", "--owner", "alice", "--scopes", "a,b").want(t, ExitError); !strings.Contains(r.stderr, `no user "alice"`) {
+		t.Errorf("apikeys create for an owner that does not exist: stderr %q", r.stderr)
+	}
+	f.addUser("alice")
 	r := adRun(f, "", nil, "apikeys", "create", "--owner", "alice", "--scopes", "a,b").want(t, ExitOK)
 	id, key, ok := strings.Cut(strings.TrimSuffix(r.stdout, "\n"), "\t")
 	if !ok || !strings.HasPrefix(key, APIKeyPrefix) || strings.Contains(key, "\t") {
@@ -206,8 +210,8 @@ func TestAdminClientsRotateSecretAndRemoveEndTheirTokens(t *testing.T) {
 	r = adRun(f, "", nil, "clients", "rotate-secret", "--id", "partner", "--revoke-tokens").want(t, ExitOK)
 	leaked := adClientSecret(t, r, "partner")
 	f.sync()
-	// The client's logins wait for the millisecond after the revocation.
-	f.clock.Advance(time.Millisecond)
+	// The client's logins wait for the second after the revocation.
+	f.clock.Advance(time.Second)
 	for name, access := range map[string]string{"client token": before.AccessToken, "user session": session.AccessToken} {
 		if code := f.me(access); code != http.StatusUnauthorized {
 			t.Errorf("%s after rotate-secret --revoke-tokens: %d, want 401", name, code)

@@ -131,10 +131,16 @@ func ConfigVars() []ConfigVar {
 			"Largest request body accepted, in bytes (1 MiB by default)."},
 		{"LOG_LEVEL", "info",
 			"debug, info, warn or error. info writes one access-log line per request, saying who it authenticated as, and authentication failures at most once a minute per client address, with a count of the others; debug adds a line per authentication; warn and error drop the access log."},
-		{"LOG_FORMAT", "json",
-			"json or text."},
+		{"LOG_FORMAT", "",
+			"json or text; empty means text in development mode (one readable line per event) and json in production (for a log collector)."},
 		{"DOCS_ENABLED", "",
 			"true serves the interactive API reference at /docs, false does not; empty means on in development mode and off in production."},
+		{"ADMIN_USERNAME", "",
+			"A first administrator created at start-up, for containers: when no user of this name exists, the server creates it with the password in ADMIN_PASSWORD_FILE and the scopes in ADMIN_SCOPES; an existing user is left unchanged (logged). Several instances starting at once create it once."},
+		{"ADMIN_PASSWORD_FILE", "",
+			"File holding the password of ADMIN_USERNAME (its first line; a Docker or Kubernetes secret), read only when the user is created. Required with ADMIN_USERNAME."},
+		{"ADMIN_SCOPES", "",
+			"Scopes of ADMIN_USERNAME, separated by spaces or commas, when it is created."},
 	}, loginConfigVars()...)
 }
 
@@ -208,6 +214,13 @@ type Config struct {
 	// DocsEnabled is DOCS_ENABLED: whether the API reference is served at
 	// /docs. It defaults to Development.
 	DocsEnabled bool
+
+	// AdminUsername, AdminPasswordFile and AdminScopes are ADMIN_USERNAME,
+	// ADMIN_PASSWORD_FILE and ADMIN_SCOPES: the first administrator New
+	// creates if it does not exist ("" for none).
+	AdminUsername     string
+	AdminPasswordFile string
+	AdminScopes       []string
 
 	// Warnings are conditions worth logging at start-up that do not stop
 	// the server (development mode, a memory store).
@@ -537,6 +550,12 @@ func loadConfig(lookup func(string) (string, bool), keys keyVars) (Config, error
 		fail("LOG_LEVEL", "must be debug, info, warn or error, not %q", get("LOG_LEVEL"))
 	}
 	c.LogFormat = get("LOG_FORMAT")
+	if c.LogFormat == "" {
+		c.LogFormat = "json"
+		if c.Development {
+			c.LogFormat = "text"
+		}
+	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		fail("LOG_FORMAT", "must be json or text, not %q", c.LogFormat)
 	}
@@ -554,6 +573,24 @@ func loadConfig(lookup func(string) (string, bool), keys keyVars) (Config, error
 		var loginErrs []error
 		c.Login, loginErrs = loadLoginConfig(lookup, c.Development)
 		errs = append(errs, loginErrs...)
+	}
+
+	c.AdminUsername, c.AdminPasswordFile = get("ADMIN_USERNAME"), get("ADMIN_PASSWORD_FILE")
+	if v := get("ADMIN_SCOPES"); v != "" {
+		c.AdminScopes = parseScopesFlag(v)
+	}
+	switch {
+	case c.AdminUsername == "" && (c.AdminPasswordFile != "" || len(c.AdminScopes) > 0):
+		fail("ADMIN_USERNAME", "is required with ADMIN_PASSWORD_FILE and ADMIN_SCOPES")
+	case c.AdminUsername != "" && c.AdminPasswordFile == "":
+		fail("ADMIN_PASSWORD_FILE", "is required with ADMIN_USERNAME: the file that holds the administrator's password")
+	case c.AdminUsername != "":
+		if _, err := NormalizeUsername(c.AdminUsername); err != nil {
+			fail("ADMIN_USERNAME", "%s", strings.TrimPrefix(err.Error(), "auth: "))
+		}
+		if _, err := cleanScopes(c.AdminScopes); err != nil {
+			fail("ADMIN_SCOPES", "%s", strings.TrimPrefix(err.Error(), "auth: "))
+		}
 	}
 
 	if len(errs) > 0 {

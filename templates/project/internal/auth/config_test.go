@@ -360,3 +360,25 @@ func TestConfigWarnsAboutPlainHTTPInProduction(t *testing.T) {
 		}
 	}
 }
+
+// Logs are text in development mode and JSON in production, unless
+// LOG_FORMAT says otherwise.
+func TestLogFormatFollowsTheMode(t *testing.T) {
+	for _, tc := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"JWT_SECRET": cfSecret}, "json"},
+		{map[string]string{"GATEHOUSE_ENV": "development"}, "text"},
+		{map[string]string{"GATEHOUSE_ENV": "development", "LOG_FORMAT": "json"}, "json"},
+		{map[string]string{"JWT_SECRET": cfSecret, "LOG_FORMAT": "text"}, "text"},
+	} {
+		c, err := cfLoad(t, tc.vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.LogFormat != tc.want {
+			t.Errorf("%v: LOG_FORMAT %q, want %q", tc.vars, c.LogFormat, tc.want)
+		}
+	}
+}

@@ -355,10 +355,10 @@ func (e tokenEndpoint) continueSession(ctx context.Context, t RefreshToken, clie
 }
 
 // sessionEnded reports whether a session that logged in at authTime ended
-// at notBefore, comparing at millisecond precision as access tokens' iat
-// is compared.
+// at notBefore, which is rounded up to a whole second as it is for access
+// tokens' iat.
 func sessionEnded(authTime, notBefore time.Time) bool {
-	return authTime.Truncate(time.Millisecond).Before(notBefore.Truncate(time.Millisecond))
+	return authTime.Before(notBeforeSecond(notBefore))
 }
 
 func (e tokenEndpoint) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, p map[string]string) *requestError {

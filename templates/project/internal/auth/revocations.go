@@ -362,8 +362,8 @@ func (r *Revocations) ClientNotBefore(clientID string) time.Time {
 // check returns why a token with these claims is refused, or "" if it is
 // not, under a single read lock: revoked (its jti, its subject's or its
 // client's not-before time), or unknown because the state is stale. A
-// token is compared with not-before times at millisecond precision, the
-// precision of its iat.
+// token is compared with not-before times rounded up to a whole second,
+// the precision of its iat.
 func (r *Revocations) check(c *AccessClaims) rejection {
 	r.mu.RLock()
 	_, denied := r.denied[c.ID]
@@ -377,9 +377,9 @@ func (r *Revocations) check(c *AccessClaims) rejection {
 	switch {
 	case denied:
 		return rejectDenied
-	case hasNB && c.IssuedAt.Before(nb.Truncate(time.Millisecond)):
+	case hasNB && c.IssuedAt.Before(notBeforeSecond(nb)):
 		return rejectNotBefore
-	case hasCNB && c.IssuedAt.Before(cnb.Truncate(time.Millisecond)):
+	case hasCNB && c.IssuedAt.Before(notBeforeSecond(cnb)):
 		return rejectClient
 	case r.isStale():
 		return rejectStale

@@ -177,7 +177,9 @@ func (s *hardened) logRequest(r *http.Request, rec *statusRecorder, id string, s
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),
 		slog.Int64("bytes", rec.bytes),
-		slog.Duration("duration", time.Since(start)),
+		// Milliseconds with microsecond precision: readable, and a number
+		// in JSON (slog.Duration writes nanoseconds there).
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		slog.String("remote_addr", s.cfg.ClientAddr(r)),
 	)
 	if r.URL.RawQuery != "" {

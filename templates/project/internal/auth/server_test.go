@@ -402,3 +402,18 @@ func TestServeShutsDownGracefullyOnCancel(t *testing.T) {
 		t.Errorf("missing certificate: %v", err)
 	}
 }
+
+// The access log's duration is in milliseconds, a number in JSON.
+func TestAccessLogDurationInMilliseconds(t *testing.T) {
+	f := epSetup(t)
+	f.serve(http.MethodGet, "/me", "", "")
+	logs := f.log.String()
+	i := strings.Index(logs, `"duration_ms":`)
+	if i < 0 || strings.Contains(logs, `"duration":`) {
+		t.Fatalf("no duration_ms in the access log:\n%s", logs)
+	}
+	rest := logs[i+len(`"duration_ms":`):]
+	if rest == "" || rest[0] < '0' || rest[0] > '9' {
+		t.Errorf("duration_ms is not a number: %.40s", rest)
+	}
+}

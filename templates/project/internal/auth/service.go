@@ -53,6 +53,10 @@ type Options struct {
 	// RateLimits are the operations' request rate limits from
 	// gatehouse.yaml and the spec (see RateLimiter).
 	RateLimits RateLimits
+	// SpecScopes are the scopes the spec's operations require, sorted
+	// (SpecScopes): granting another one, by an administration command or
+	// ADMIN_SCOPES, warns. nil: no warnings.
+	SpecScopes []string
 	// Logger receives authentication events, the access log and start-up
 	// warnings; nil discards them.
 	Logger *slog.Logger
@@ -122,6 +126,10 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.storeAttrs = storeAttrs
+	if err := s.createFirstAdmin(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -459,11 +467,12 @@ func serve(ctx context.Context, cfg Config, opts Options, log *slog.Logger, h ht
 // signing secret a service needs.
 func (s *Service) Admin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return RunAdmin(ctx, args, stdin, stdout, stderr, AdminDeps{
-		Accounts:  s.accounts,
-		Store:     s.store,
-		Algorithm: s.cfg.JWTAlgorithm,
-		KeyDir:    s.cfg.JWTKeyDir,
-		Getenv:    os.Getenv,
+		Accounts:   s.accounts,
+		Store:      s.store,
+		Algorithm:  s.cfg.JWTAlgorithm,
+		KeyDir:     s.cfg.JWTKeyDir,
+		Getenv:     os.Getenv,
+		SpecScopes: s.opts.SpecScopes,
 	})
 }
 
@@ -474,38 +483,12 @@ func (s *Service) Admin(ctx context.Context, args []string, stdin io.Reader, std
 // not the signing secret, so that it can run as a one-off job (a
 // migration, a user disabled) beside the running instances.
 func RunAdminFromEnv(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || isHelp(args[0]) {
-		return RunAdmin(ctx, args, stdin, stdout, stderr, AdminDeps{}) // help needs no configuration
-	}
-	lookup, err := envLookup()
-	if err != nil {
-		fmt.Fprintf(stderr, "server: configuration:\n%v\n", err)
-		return ExitError
-	}
-	return runAdminWith(ctx, lookup, args, stdin, stdout, stderr)
+	return RunAdminFromEnvWith(ctx, args, stdin, stdout, stderr, Options{})
 }
 
 // runAdminWith is RunAdminFromEnv with the variables from lookup.
 func runAdminWith(ctx context.Context, lookup func(string) (string, bool), args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig(lookup, keyLocations)
-	if err != nil {
-		fmt.Fprintf(stderr, "server: configuration:\n%v\n", err)
-		return ExitError
-	}
-	store, _, err := openStore(ctx, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "server: %v\n", err)
-		return ExitError
-	}
-	defer store.Close()
-	accounts := NewAccounts(store, newHasher(cfg), NewThrottle(ThrottleConfig{}), AccountsOptions{})
-	return RunAdmin(ctx, args, stdin, stdout, stderr, AdminDeps{
-		Accounts:  accounts,
-		Store:     store,
-		Algorithm: cfg.JWTAlgorithm,
-		KeyDir:    cfg.JWTKeyDir,
-		Getenv:    os.Getenv,
-	})
+	return runAdminLookup(ctx, func() (func(string) (string, bool), error) { return lookup, nil }, args, stdin, stdout, stderr, Options{})
 }
 
 // Close stops the background work and closes the store. It is safe to call

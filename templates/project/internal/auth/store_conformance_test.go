@@ -71,6 +71,8 @@ func testStoreConformance(t *testing.T, open func(t *testing.T) Store) {
 		{"ExpiredDenialsArePruned", confPrune},
 		{"DenialsOutliveExpiryByMaxLeeway", confPruneKeepsLeeway},
 		{"IdentityLinks", confIdentityLinks},
+		{"SessionsListsLiveFamiliesAndRevokeSessionEndsOne", confSessionsListAndRevoke},
+		{"DeleteUserEndsItsKeysSessionsAndTokens", confDeleteUser},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t)) })
 	}

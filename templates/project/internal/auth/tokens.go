@@ -181,9 +181,11 @@ func (t *Tokens) newAccessID() accessID { return t.accessIDAt(t.cfg.Now()) }
 // tokens when it judged the account, which is not after now, so that a
 // password change recorded in between ends them.
 func (t *Tokens) accessIDAt(at time.Time) accessID {
-	// iat keeps milliseconds so that a session started right after a
-	// password change is not mistaken for one from before it.
-	iat := at.Truncate(time.Millisecond)
+	// iat is in whole seconds (strict parsers refuse fractions); a session
+	// started right after a password change is still not mistaken for one
+	// from before it, because not-before times are whole seconds too and
+	// a login is refused until then (see Accounts.notBefore).
+	iat := at.Truncate(time.Second)
 	return accessID{
 		jti: rand.Text(), // 26 base32 characters: 130 random bits
 		iat: iat,
@@ -223,15 +225,15 @@ func (t *Tokens) issue(subject, clientID string, scopes []string, id accessID) (
 	}
 
 	payload, err := json.Marshal(struct {
-		Issuer    string      `json:"iss"`
-		Subject   string      `json:"sub"`
-		Audience  string      `json:"aud"`
-		ExpiresAt int64       `json:"exp"`
-		IssuedAt  json.Number `json:"iat"`
-		ID        string      `json:"jti"`
-		Scope     string      `json:"scope,omitempty"`
-		ClientID  string      `json:"client_id,omitempty"`
-	}{claims.Issuer, subject, t.cfg.Audience, exp.Unix(), numericDateMillis(iat), claims.ID, claims.Scope, clientID})
+		Issuer    string `json:"iss"`
+		Subject   string `json:"sub"`
+		Audience  string `json:"aud"`
+		ExpiresAt int64  `json:"exp"`
+		IssuedAt  int64  `json:"iat"`
+		ID        string `json:"jti"`
+		Scope     string `json:"scope,omitempty"`
+		ClientID  string `json:"client_id,omitempty"`
+	}{claims.Issuer, subject, t.cfg.Audience, exp.Unix(), iat.Unix(), claims.ID, claims.Scope, clientID})
 	if err != nil {
 		return "", AccessClaims{}, fmt.Errorf("auth: issuing access token: %w", err)
 	}
@@ -242,16 +244,6 @@ func (t *Tokens) issue(subject, clientID string, scopes []string, id accessID) (
 		return "", AccessClaims{}, fmt.Errorf("auth: signing access token: %w", err)
 	}
 	return signing + "." + enc.EncodeToString(sig), claims, nil
-}
-
-// numericDateMillis writes t as a NumericDate with millisecond precision
-// (RFC 7519 §2 allows fractions), without a fraction when it is zero.
-func numericDateMillis(t time.Time) json.Number {
-	sec, ms := t.Unix(), t.Nanosecond()/int(time.Millisecond)
-	if ms == 0 {
-		return json.Number(strconv.FormatInt(sec, 10))
-	}
-	return json.Number(fmt.Sprintf("%d.%03d", sec, ms))
 }
 
 // Verify checks an access token and returns its claims. Every failure

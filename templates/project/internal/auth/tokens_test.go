@@ -178,8 +178,10 @@ func TestIssueWritesRFC9068AccessToken(t *testing.T) {
 		payload["client_id"] != "cli" || payload["scope"] != "read write" || payload["exp"] != wantExp {
 		t.Errorf("payload = %v", payload)
 	}
-	if iat, _ := payload["iat"].(float64); iat != 1935817689.25 {
-		t.Errorf("iat = %v, want seconds with milliseconds", payload["iat"])
+	// RFC 7519 NumericDate without a fraction (strict parsers refuse one).
+	rawPayload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	if iat, _ := payload["iat"].(float64); iat != 1935817689 || !strings.Contains(string(rawPayload), `"iat":1935817689,`) {
+		t.Errorf("iat = %v, want whole seconds", payload["iat"])
 	}
 	// jti: at least 128 random bits, different every time.
 	if len(claims.ID) < 26 || payload["jti"] != claims.ID {
@@ -417,15 +419,31 @@ func TestVerifyNotBefore(t *testing.T) {
 			if cached {
 				f.wantAccepted(t, old)
 			}
-			// A password change 1 ms later, then a new login 1 ms after it:
-			// the same second, yet the old session ends and the new works.
+			// A password change 1 ms later: NotBefore is the next whole
+			// second (Accounts.notBefore). A token dated in the second of
+			// the change, even after it, is refused (its login may have
+			// been judged before the change, and logins judged after it are
+			// refused until NotBefore: TestSetPasswordEndsSessions); one
+			// dated at NotBefore works.
 			f.clock.Add(time.Millisecond)
-			f.rev.SetNotBefore("alice", f.clock.Now())
+			nb := notBeforeSecond(f.clock.Now().Add(time.Nanosecond))
+			f.rev.SetNotBefore("alice", nb)
 			f.clock.Add(time.Millisecond)
+			sameSecond, _ := f.issue(t, "alice")
+			f.clock.Add(nb.Sub(f.clock.Now()))
 			fresh, _ := f.issue(t, "alice")
 			f.wantRejected(t, old, rejectNotBefore)
+			f.wantRejected(t, sameSecond, rejectNotBefore)
 			f.wantAccepted(t, fresh)
 			f.wantAccepted(t, bob)
+			// A not-before time stored with milliseconds (an earlier
+			// version) is rounded up, not down: it still ends the sessions
+			// of its second.
+			f.rev.SetNotBefore("alice", nb.Add(1500*time.Millisecond))
+			f.clock.Add(2 * time.Second)
+			late, _ := f.issue(t, "alice")
+			f.wantRejected(t, fresh, rejectNotBefore)
+			f.wantAccepted(t, late)
 		})
 	}
 }
