@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -13,18 +14,26 @@ import (
 // the literal.
 func TestPathFormat(t *testing.T) {
 	for _, tt := range []struct{ path, want string }{
-		{"/pets/{petId}", "/pets/v"},
-		{"/files/{name}%3Ameta", "/files/v%3Ameta"},
-		{`/a"b/{id}`, `/a"b/v`},
-		{`/a\b/{id}`, `/a\b/v`},
-		{"/x/{a}/{b}", "/x/v/v"},
+		{"/pets/{petId}", "/pets/petId"},
+		{"/files/{name}%3Ameta", "/files/name%3Ameta"},
+		{`/a"b/{id}`, `/a"b/id`},
+		{`/a\b/{id}`, `/a\b/id`},
+		{"/x/{a}/{b}", "/x/a/b"},
+		{"/x/{a}/{b}/y/{a}", "/x/a/b/y/a"},
+		{"/x/{a}/{a}/{b}/{b}%", "/x/a/a/b/b%"},
 	} {
 		format, err := strconv.Unquote(`"` + pathFormat(tt.path) + `"`)
 		if err != nil {
 			t.Errorf("%s: %q is not the inside of a Go string literal: %v", tt.path, pathFormat(tt.path), err)
 			continue
 		}
-		args := []any{"v", "v"}[:len(codegen.OrderedParamsFromUri(tt.path))]
+		// The client passes each parameter once, in the order of first appearance.
+		var args []any
+		for _, n := range codegen.OrderedParamsFromUri(tt.path) {
+			if !slices.Contains(args, any(n)) {
+				args = append(args, n)
+			}
+		}
 		if got := fmt.Sprintf(format, args...); got != tt.want {
 			t.Errorf("%s: the client builds %q, want %q", tt.path, got, tt.want)
 		}

@@ -251,10 +251,46 @@ func init() {
 }
 
 // pathFormat returns the fmt format of a path template, each {parameter}
-// a %s, escaped for a Go string literal.
+// a %s, escaped for a Go string literal. The client passes each parameter
+// once, in the order of first appearance, so a parameter the template
+// names twice (/accounts/{id}/maps/{map}/accounts/{id}) is written with
+// argument indexes: %[1]s, %[2]s, %[1]s.
 func pathFormat(path string) string {
-	q := strconv.Quote(codegen.ReplacePathParamsWithStr(strings.ReplaceAll(path, "%", "%%")))
+	escaped := strings.ReplaceAll(path, "%", "%%")
+	names := codegen.OrderedParamsFromUri(escaped)
+	format := codegen.ReplacePathParamsWithStr(escaped)
+	if index := firstIndexes(names); index != nil {
+		i := 0
+		format = pathParamRE.ReplaceAllStringFunc(escaped, func(string) string {
+			verb := fmt.Sprintf("%%[%d]s", index[names[i]])
+			i++
+			return verb
+		})
+	}
+	q := strconv.Quote(format)
 	return q[1 : len(q)-1]
+}
+
+// pathParamRE matches a parameter of a path template as oapi-codegen does.
+var pathParamRE = regexp.MustCompile(`{[.;?]?([^{}*]+)\*?}`)
+
+// firstIndexes returns, when a name repeats in names, the 1-based index of
+// each name's first appearance among the distinct names; nil when none
+// repeats.
+func firstIndexes(names []string) map[string]int {
+	index := map[string]int{}
+	repeats := false
+	for _, n := range names {
+		if _, ok := index[n]; ok {
+			repeats = true
+			continue
+		}
+		index[n] = len(index) + 1
+	}
+	if !repeats {
+		return nil
+	}
+	return index
 }
 
 // clientOutput adjusts the client in oapi-codegen's output: it decodes YAML
