@@ -77,7 +77,6 @@ func Mount(mux *http.ServeMux, opts Options) error {
 	mux.HandleFunc("GET "+Path, h.servePage)
 	mux.Handle("GET "+Path+"/{$}", http.RedirectHandler(Path, http.StatusMovedPermanently))
 	mux.HandleFunc("GET "+Path+"/{file}", h.file)
-	mountSpec(mux, raw)
 	return nil
 }
 
