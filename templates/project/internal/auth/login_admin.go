@@ -15,7 +15,12 @@ import (
 //	links remove --issuer URL --subject ID
 //	links list
 func linkAdminCommands() []adminCommand {
-	linkStore := func(a *adminRun) (IdentityLinkStore, error) {
+	// linkStore opens the store (see adminRun.ready): called once the
+	// command line has been checked.
+	linkStore := func(ctx context.Context, a *adminRun) (IdentityLinkStore, error) {
+		if err := a.ready(ctx); err != nil {
+			return nil, err
+		}
 		ls, ok := a.deps.Store.(IdentityLinkStore)
 		if !ok {
 			return nil, fmt.Errorf("this store (%T) keeps no identity links", a.deps.Store)
@@ -40,7 +45,7 @@ func linkAdminCommands() []adminCommand {
 							return err
 						}
 					}
-					ls, err := linkStore(a)
+					ls, err := linkStore(ctx, a)
 					if err != nil {
 						return err
 					}
@@ -77,7 +82,7 @@ func linkAdminCommands() []adminCommand {
 					if err := required("subject", *subject); err != nil {
 						return err
 					}
-					ls, err := linkStore(a)
+					ls, err := linkStore(ctx, a)
 					if err != nil {
 						return err
 					}
@@ -98,7 +103,7 @@ func linkAdminCommands() []adminCommand {
 			summary: "list identity links: USER, PROVIDER, ISSUER, SUBJECT, EMAIL, CREATED (tab-separated)",
 			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
 				return func(ctx context.Context, a *adminRun) error {
-					ls, err := linkStore(a)
+					ls, err := linkStore(ctx, a)
 					if err != nil {
 						return err
 					}
