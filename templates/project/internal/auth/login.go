@@ -11,8 +11,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -76,6 +78,12 @@ const (
 	loginSessionCookie = "gatehouse_session"
 	loginSessionTTL    = 2 * time.Minute
 	maxLoginStates     = 100_000 // started logins kept at once, per process
+	// maxLoginStatesPerAddress bounds the started logins of one client
+	// address (IPv6 per /64), so that one address cannot fill the table and
+	// keep everyone else from logging in.
+	maxLoginStatesPerAddress = 20
+	// maxStoredReturn bounds return_to as kept with a started login.
+	maxStoredReturn    = 512
 	maxProfileBytes    = 1 << 20
 	maxExternalSubject = 255 // OIDC Core §2: sub is at most 255 ASCII characters
 	providerTimeout    = 10 * time.Second
@@ -105,7 +113,7 @@ func newLoginFlow(cfg LoginConfig, e *endpoints, accounts *Accounts) (*loginFlow
 	f := &loginFlow{
 		cfg: cfg, e: e, links: links, accounts: accounts,
 		providers: make(map[string]*loginProvider, len(cfg.Providers)),
-		states:    &loginStates{m: make(map[string]loginState)},
+		states:    &loginStates{m: make(map[string]loginState), perAddr: make(map[string]int)},
 		client:    &http.Client{Timeout: providerTimeout},
 	}
 	for _, p := range cfg.Providers {
@@ -203,14 +211,20 @@ func (f *loginFlow) start(w http.ResponseWriter, r *http.Request) {
 	}
 	state, binding, nonce := rand.Text(), rand.Text(), rand.Text()
 	verifier := oauth2.GenerateVerifier()
-	if !f.states.put(state, loginState{
+	switch f.states.put(state, loginState{
 		provider: p.cfg.Name,
+		addr:     loginAddrKey(f.accounts.ClientAddr(r)),
 		binding:  sha256.Sum256([]byte(binding)),
 		verifier: verifier,
 		nonce:    nonce,
 		returnTo: returnTo,
 		expires:  f.e.now().Add(f.cfg.StateTTL),
 	}, f.e.now()) {
+	case errLoginsFromAddress:
+		w.Header().Set("Retry-After", strconv.Itoa(int(f.cfg.StateTTL/time.Second)))
+		WriteError(w, http.StatusTooManyRequests, "slow_down", "too many logins in progress from this address; finish or wait for one")
+		return
+	case errLoginsInProgress:
 		WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "too many logins in progress; try again later")
 		return
 	}
@@ -231,7 +245,7 @@ func (f *loginFlow) allowedReturn(s string) (string, bool) {
 	if s == "" {
 		return f.cfg.ReturnTo[0].String(), true
 	}
-	if len(s) > 2048 || strings.ContainsAny(s, "\\\x00\r\n\t") {
+	if len(s) > maxStoredReturn || strings.ContainsAny(s, "\\\x00\r\n\t") {
 		return "", false
 	}
 	u, err := url.Parse(s)
@@ -598,6 +612,7 @@ func (f *loginFlow) allowedOrigin(o string) bool {
 // loginState is a started login, kept on the server until its callback.
 type loginState struct {
 	provider string
+	addr     string   // the client address that started it (loginAddrKey)
 	binding  [32]byte // SHA-256 of the browser's state cookie
 	verifier string   // PKCE code verifier
 	nonce    string
@@ -607,26 +622,68 @@ type loginState struct {
 
 // loginStates keeps started logins in this process. Each is taken once.
 type loginStates struct {
-	mu sync.Mutex
-	m  map[string]loginState
+	mu      sync.Mutex
+	m       map[string]loginState
+	perAddr map[string]int // started logins by loginState.addr
+	swept   time.Time      // last removal of expired states
 }
 
-// put stores a state; false when the table is full of live ones.
-func (s *loginStates) put(key string, st loginState, now time.Time) bool {
+var (
+	errLoginsInProgress  = errors.New("auth: too many logins in progress")
+	errLoginsFromAddress = errors.New("auth: too many logins in progress from one address")
+)
+
+// put stores a state, unless the table, or the share of it of the state's
+// address, is full of live ones. Expired states are removed when one of
+// them is full, at most once a second (a full table is a flood, and each
+// sweep reads all of it).
+func (s *loginStates) put(key string, st loginState, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.m) >= maxLoginStates {
+	full := func() bool {
+		return len(s.m) >= maxLoginStates || s.perAddr[st.addr] >= maxLoginStatesPerAddress
+	}
+	if full() && now.Sub(s.swept) >= time.Second {
+		s.swept = now
 		for k, v := range s.m {
 			if !now.Before(v.expires) {
-				delete(s.m, k)
+				s.remove(k, v)
 			}
 		}
-		if len(s.m) >= maxLoginStates {
-			return false
-		}
+	}
+	switch {
+	case s.perAddr[st.addr] >= maxLoginStatesPerAddress:
+		return errLoginsFromAddress
+	case len(s.m) >= maxLoginStates:
+		return errLoginsInProgress
 	}
 	s.m[key] = st
-	return true
+	s.perAddr[st.addr]++
+	return nil
+}
+
+// remove deletes the state k, v (s.mu held).
+func (s *loginStates) remove(k string, v loginState) {
+	delete(s.m, k)
+	if s.perAddr[v.addr]--; s.perAddr[v.addr] <= 0 {
+		delete(s.perAddr, v.addr)
+	}
+}
+
+// loginAddrKey is the key of a client address in loginStates: IPv6
+// addresses by their /64, as one subscriber commonly holds a whole /64.
+func loginAddrKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return ip.String()
 }
 
 // take removes and returns a live state.
@@ -637,6 +694,6 @@ func (s *loginStates) take(key string, now time.Time) (loginState, bool) {
 	if !ok {
 		return loginState{}, false
 	}
-	delete(s.m, key)
+	s.remove(key, st)
 	return st, now.Before(st.expires)
 }
