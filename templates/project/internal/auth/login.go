@@ -136,7 +136,8 @@ func (f *loginFlow) redirectURL(p *loginProvider) string {
 // providerContext carries the client for requests to providers, in the
 // form both oauth2 and go-oidc read it.
 func (f *loginFlow) providerContext(ctx context.Context) context.Context {
-	return oidc.ClientContext(context.WithValue(ctx, oauth2.HTTPClient, f.client), f.client)
+	c := guardedProviderClient(f.client)
+	return oidc.ClientContext(context.WithValue(ctx, oauth2.HTTPClient, c), c)
 }
 
 // ready discovers an OIDC provider's endpoints on first use (and again after
