@@ -98,7 +98,16 @@ type loginProvider struct {
 	mu       sync.Mutex
 	oauth    *oauth2.Config
 	verifier *oidc.IDTokenVerifier // nil for plain OAuth2
+	// failed and failure are the time and error of the last failed
+	// discovery, answered again for discoveryRetry without asking the
+	// provider: a provider that is down costs one request per period, not
+	// one per visitor.
+	failed  time.Time
+	failure error
 }
+
+// discoveryRetry is how long a failed discovery is answered from memory.
+const discoveryRetry = 30 * time.Second
 
 // newLoginFlow returns the login flow of cfg, or nil when no provider is
 // configured. The store must keep identity links.
@@ -149,6 +158,21 @@ func (f *loginFlow) ready(ctx context.Context, p *loginProvider) (*oauth2.Config
 	if p.oauth != nil {
 		return p.oauth, p.verifier, nil
 	}
+	if p.failure != nil && f.e.now().Sub(p.failed) < discoveryRetry {
+		return nil, nil, p.failure
+	}
+	c, v, err := f.discover(ctx, p)
+	if err != nil {
+		p.failed, p.failure = f.e.now(), err
+		return nil, nil, err
+	}
+	p.oauth, p.verifier, p.failure = c, v, nil
+	return c, v, nil
+}
+
+// discover returns the endpoints and ID-token verifier of p: from its
+// discovery document for an OIDC provider, from configuration otherwise.
+func (f *loginFlow) discover(ctx context.Context, p *loginProvider) (*oauth2.Config, *oidc.IDTokenVerifier, error) {
 	c := &oauth2.Config{
 		ClientID:     p.cfg.ClientID,
 		ClientSecret: p.cfg.ClientSecret,
@@ -186,7 +210,6 @@ func (f *loginFlow) ready(ctx context.Context, p *loginProvider) (*oauth2.Config
 			}
 		}
 	}
-	p.oauth, p.verifier = c, v
 	return c, v, nil
 }
 
@@ -206,7 +229,7 @@ func (f *loginFlow) start(w http.ResponseWriter, r *http.Request) {
 	}
 	oc, v, err := f.ready(r.Context(), p)
 	if err != nil {
-		f.e.event(r, slog.LevelError, "provider_unavailable", slog.String("provider", p.cfg.Name), slog.String("error", err.Error()))
+		f.e.event(r, slog.LevelError, "provider_unavailable", slog.String("provider", p.cfg.Name), slog.String("error", shortError(err)))
 		WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the login provider cannot be reached; try again later")
 		return
 	}
@@ -329,7 +352,7 @@ func (f *loginFlow) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	oc, v, err := f.ready(r.Context(), p)
 	if err != nil {
-		f.loginError(w, r, name, http.StatusServiceUnavailable, "temporarily_unavailable", "the login provider cannot be reached; try again later", err.Error())
+		f.loginError(w, r, name, http.StatusServiceUnavailable, "temporarily_unavailable", "the login provider cannot be reached; try again later", shortError(err))
 		return
 	}
 	ctx, cancel := context.WithTimeout(f.providerContext(r.Context()), providerTimeout)
@@ -341,7 +364,7 @@ func (f *loginFlow) callback(w http.ResponseWriter, r *http.Request) {
 			f.loginError(w, r, name, http.StatusBadRequest, "invalid_grant", "the login provider refused the authorization code; start again", "code exchange refused: "+re.ErrorCode)
 			return
 		}
-		f.loginError(w, r, name, http.StatusServiceUnavailable, "temporarily_unavailable", "the login provider cannot be reached; try again later", "code exchange: "+err.Error())
+		f.loginError(w, r, name, http.StatusServiceUnavailable, "temporarily_unavailable", "the login provider cannot be reached; try again later", "code exchange: "+shortError(err))
 		return
 	}
 	var claims map[string]any
@@ -351,12 +374,12 @@ func (f *loginFlow) callback(w http.ResponseWriter, r *http.Request) {
 		claims, err = f.userInfo(ctx, oc, p, tok)
 	}
 	if err != nil {
-		f.loginError(w, r, name, http.StatusBadRequest, "invalid_grant", "the login provider's answer could not be verified", err.Error())
+		f.loginError(w, r, name, http.StatusBadRequest, "invalid_grant", "the login provider's answer could not be verified", shortError(err))
 		return
 	}
 	id, err := profileOf(p.cfg, claims)
 	if err != nil {
-		f.loginError(w, r, name, http.StatusBadRequest, "invalid_grant", "the login provider's profile has no usable account id", err.Error())
+		f.loginError(w, r, name, http.StatusBadRequest, "invalid_grant", "the login provider's profile has no usable account id", shortError(err))
 		return
 	}
 	user, rerr := f.localUser(r, p, id)

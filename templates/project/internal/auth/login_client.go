@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 )
 
 // maxProviderBody bounds every answer read from a login provider
@@ -67,3 +69,22 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// maxLoggedError bounds the text of a provider error as logged: go-oidc
+// and oauth2 put the provider's answer in their errors, and a provider
+// must not be able to write large log lines.
+const maxLoggedError = 256
+
+// shortError returns err's text, cut to maxLoggedError bytes (at a rune
+// boundary) with its line breaks replaced.
+func shortError(err error) string {
+	s := strings.ReplaceAll(err.Error(), "\n", " ")
+	if len(s) <= maxLoggedError {
+		return s
+	}
+	cut := maxLoggedError
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -2,11 +2,14 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Requests to login providers follow no redirect (a token request sent on
@@ -51,5 +54,38 @@ func TestGuardedProviderClient(t *testing.T) {
 	}
 	if b, err := read("/exact"); err != nil || len(b) != maxProviderBody {
 		t.Errorf("an answer of exactly the limit: %d bytes, %v", len(b), err)
+	}
+}
+
+// A provider whose discovery fails is asked again after discoveryRetry,
+// not at every visitor's login; its error, which go-oidc fills with the
+// provider's answer, is logged cut short.
+func TestFailedDiscoveryIsRememberedAndLoggedShort(t *testing.T) {
+	var asked int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked++
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write(bytes.Repeat([]byte("provider says\n"), 10_000))
+	}))
+	defer srv.Close()
+	clock := time.Unix(1_900_000_000, 0)
+	f := &loginFlow{e: &endpoints{now: func() time.Time { return clock }}, client: srv.Client(), cfg: LoginConfig{AllowHTTP: true}}
+	p := &loginProvider{cfg: ProviderConfig{Name: "p", Issuer: srv.URL}}
+	ctx := context.Background()
+
+	_, _, err := f.ready(ctx, p)
+	if err == nil || asked != 1 {
+		t.Fatalf("first discovery: err %v, asked %d", err, asked)
+	}
+	if s := shortError(err); len(s) > maxLoggedError+len("…") || strings.Contains(s, "\n") {
+		t.Errorf("logged error: %d bytes, line breaks %v", len(s), strings.Contains(s, "\n"))
+	}
+	clock = clock.Add(discoveryRetry - time.Second)
+	if _, _, err := f.ready(ctx, p); err == nil || asked != 1 {
+		t.Errorf("within discoveryRetry: err %v, asked %d times, want the remembered failure", err, asked)
+	}
+	clock = clock.Add(2 * time.Second)
+	if _, _, err := f.ready(ctx, p); err == nil || asked != 2 {
+		t.Errorf("after discoveryRetry: err %v, asked %d times, want a second discovery", err, asked)
 	}
 }
