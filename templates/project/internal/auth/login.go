@@ -68,6 +68,9 @@ type loginFlow struct {
 	accounts  *Accounts
 	providers map[string]*loginProvider
 	states    *loginStates
+	// failures decides which refused logins are logged: at most one line
+	// per window and client address, as for the guard's failures.
+	failures *failureLimiter
 	// client makes every request to providers (tests give one trusting
 	// their test server's certificate).
 	client *http.Client
@@ -124,6 +127,7 @@ func newLoginFlow(cfg LoginConfig, e *endpoints, accounts *Accounts) (*loginFlow
 		providers: make(map[string]*loginProvider, len(cfg.Providers)),
 		states:    &loginStates{m: make(map[string]loginState), perAddr: make(map[string]int)},
 		client:    &http.Client{Timeout: providerTimeout},
+		failures:  newFailureLimiter(failureLogWindow, maxFailureAddrs, e.now),
 	}
 	for _, p := range cfg.Providers {
 		f.providers[p.Name] = &loginProvider{cfg: p, issuer: p.LinkIssuer()}
@@ -223,13 +227,13 @@ func (f *loginFlow) start(w http.ResponseWriter, r *http.Request) {
 	}
 	returnTo, ok := f.allowedReturn(r.URL.Query().Get("return_to"))
 	if !ok {
-		f.e.event(r, slog.LevelWarn, "provider_login_refused", slog.String("provider", p.cfg.Name), slog.String("reason", "return_to not allowed"))
+		f.refused(r, slog.LevelWarn, "provider_login_refused", slog.String("provider", p.cfg.Name), slog.String("reason", "return_to not allowed"))
 		WriteError(w, http.StatusBadRequest, "invalid_request", "return_to is not an allowed address (see LOGIN_RETURN_TO)")
 		return
 	}
 	oc, v, err := f.ready(r.Context(), p)
 	if err != nil {
-		f.e.event(r, slog.LevelError, "provider_unavailable", slog.String("provider", p.cfg.Name), slog.String("error", shortError(err)))
+		f.refused(r, slog.LevelError, "provider_unavailable", slog.String("provider", p.cfg.Name), slog.String("error", shortError(err)))
 		WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the login provider cannot be reached; try again later")
 		return
 	}
@@ -298,8 +302,26 @@ func (f *loginFlow) allowedReturn(s string) (string, bool) {
 // loginError refuses a callback: nothing is issued. The state, if it was
 // valid, is spent.
 func (f *loginFlow) loginError(w http.ResponseWriter, r *http.Request, provider string, status int, code, desc, reason string) {
-	f.e.event(r, slog.LevelWarn, "provider_login_failure", slog.String("provider", provider), slog.String("reason", reason))
+	f.refused(r, slog.LevelWarn, "provider_login_failure", slog.String("provider", provider), slog.String("reason", reason))
 	WriteError(w, status, code, desc)
+}
+
+// refused logs a refused or failed login, unless a line for the same
+// client address was written in the last window: anyone can send forged
+// callbacks, and must not be able to write a line per request. The line
+// says how many were not logged since the last.
+func (f *loginFlow) refused(r *http.Request, level slog.Level, name string, attrs ...slog.Attr) {
+	ok, unlogged, shared := f.failures.allow(failureKey(f.accounts.ClientAddr(r)))
+	if !ok {
+		return
+	}
+	if unlogged > 0 {
+		attrs = append(attrs, slog.Int("unlogged", unlogged))
+		if shared {
+			attrs = append(attrs, slog.Bool("unlogged_shared", true))
+		}
+	}
+	f.e.event(r, level, name, attrs...)
 }
 
 // providerErrors are the error codes of RFC 6749 §4.1.2.1 and OIDC Core
@@ -495,7 +517,7 @@ func profileOf(p ProviderConfig, claims map[string]any) (externalIdentity, error
 func (f *loginFlow) localUser(r *http.Request, p *loginProvider, id externalIdentity) (User, *requestError) {
 	ctx := r.Context()
 	refused := func(reason string) (User, *requestError) {
-		f.e.event(r, slog.LevelWarn, "provider_login_refused", slog.String("provider", p.cfg.Name),
+		f.refused(r, slog.LevelWarn, "provider_login_refused", slog.String("provider", p.cfg.Name),
 			slog.String("external_subject", truncate(id.subject, 255)), slog.String("reason", reason))
 		return User{}, &requestError{status: http.StatusForbidden, code: "access_denied", desc: "this account may not log in here"}
 	}

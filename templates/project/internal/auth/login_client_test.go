@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -87,5 +88,31 @@ func TestFailedDiscoveryIsRememberedAndLoggedShort(t *testing.T) {
 	clock = clock.Add(2 * time.Second)
 	if _, _, err := f.ready(ctx, p); err == nil || asked != 2 {
 		t.Errorf("after discoveryRetry: err %v, asked %d times, want a second discovery", err, asked)
+	}
+}
+
+// Forged callbacks from one address write one log line per window, and the
+// next line counts the ones not logged.
+func TestRefusedLoginsAreLoggedOncePerWindow(t *testing.T) {
+	lt := newLoginTest(t, nil)
+	var logs lockedBuffer
+	lt.svc.login.e.log = slog.New(slog.NewJSONHandler(&logs, nil))
+	b := lt.browser()
+	forge := func() {
+		resp := lt.get(b, lt.srv.URL+DefaultLoginPath+"/fake/callback?state=forged&code=x")
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("forged callback: %d", resp.StatusCode)
+		}
+	}
+	for range 5 {
+		forge()
+	}
+	if n := strings.Count(logs.String(), `"event":"provider_login_failure"`); n != 1 {
+		t.Fatalf("5 forged callbacks in one window: %d lines, want 1\n%s", n, logs.String())
+	}
+	lt.now.Add(int64(failureLogWindow + time.Second))
+	forge()
+	if n := strings.Count(logs.String(), `"event":"provider_login_failure"`); n != 2 || !strings.Contains(logs.String(), `"unlogged":4`) {
+		t.Fatalf("after the window: %d lines, want 2, the second with unlogged 4\n%s", n, logs.String())
 	}
 }
