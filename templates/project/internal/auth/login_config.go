@@ -248,6 +248,18 @@ func loadLoginConfig(lookup func(string) (string, bool), development bool) (Logi
 		c.Providers = append(c.Providers, p)
 	}
 	slices.SortFunc(c.Providers, func(a, b ProviderConfig) int { return strings.Compare(a.Name, b.Name) })
+	// Identities are linked by issuer and subject: two providers under one
+	// issuer (two tenants of one host as plain OAuth2, or a plain provider
+	// at an OIDC issuer's origin) would share one subject namespace, and an
+	// account at one could log in as a user linked through the other.
+	byIssuer := map[string]string{}
+	for _, p := range c.Providers {
+		if other, ok := byIssuer[p.LinkIssuer()]; ok {
+			fail("LOGIN_PROVIDERS", "providers %s and %s both link identities under the issuer %s, so an account at one could log in as a user linked through the other; configure one as OpenID Connect (LOGIN_NAME_ISSUER) or drop one", other, p.Name, p.LinkIssuer())
+			continue
+		}
+		byIssuer[p.LinkIssuer()] = p.Name
+	}
 
 	if v := get("LOGIN_PUBLIC_URL"); v == "" {
 		fail("LOGIN_PUBLIC_URL", "is required when LOGIN_PROVIDERS is set")

@@ -737,6 +737,18 @@ func TestLoadLoginConfig(t *testing.T) {
 		}
 		env[k] = old
 	}
+	// A plain provider at the OIDC issuer's origin would share its subjects.
+	env["LOGIN_PROVIDERS"] = "google,github,gplain"
+	for k, v := range map[string]string{"AUTH_URL": "https://accounts.google.com/o/oauth2/v2/auth", "TOKEN_URL": "https://oauth2.googleapis.com/token",
+		"USERINFO_URL": "https://openidconnect.googleapis.com/v1/userinfo", "CLIENT_ID": "p", "CLIENT_SECRET": "ps"} {
+		env["LOGIN_GPLAIN_"+k] = v
+	}
+	_, errs = loadLoginConfig(lookup, false)
+	if msg := errors.Join(errs...).Error(); !strings.Contains(msg, "providers google and gplain both link identities under the issuer https://accounts.google.com") {
+		t.Errorf("two providers under one issuer: %v", msg)
+	}
+	env["LOGIN_PROVIDERS"] = "google,github"
+
 	env["LOGIN_ACCOUNT_POLICY"] = "anyone"
 	env["LOGIN_PUBLIC_URL"] = "http://api.example.com"
 	_, errs = loadLoginConfig(lookup, false)
