@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"path"
@@ -324,6 +325,13 @@ func (f *loginFlow) refused(r *http.Request, level slog.Level, name string, attr
 	f.e.event(r, level, name, attrs...)
 }
 
+// isEmailAddress reports whether s is one bare email address
+// (local@domain, no display name, no angle brackets).
+func isEmailAddress(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s && strings.Contains(s, "@")
+}
+
 // providerErrors are the error codes of RFC 6749 §4.1.2.1 and OIDC Core
 // §3.1.2.6 a provider may send back; any other is reported as access_denied.
 var providerErrors = map[string]bool{
@@ -532,8 +540,10 @@ func (f *loginFlow) localUser(r *http.Request, p *loginProvider, id externalIden
 		return refused("identity not linked")
 	default:
 		// An email is used only when the provider verified it: otherwise
-		// anyone could claim the address of an existing user.
-		if id.email != "" && id.emailVerified {
+		// anyone could claim the address of an existing user. And only an
+		// email address: a provider that marks any string verified must not
+		// link an account to a user named like it (admin, google-1234).
+		if id.email != "" && id.emailVerified && isEmailAddress(id.email) {
 			if name, err := NormalizeUsername(id.email); err == nil {
 				if _, err := f.e.store.User(ctx, name); err == nil {
 					username = name

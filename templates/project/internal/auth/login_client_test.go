@@ -116,3 +116,26 @@ func TestRefusedLoginsAreLoggedOncePerWindow(t *testing.T) {
 		t.Fatalf("after the window: %d lines, want 2, the second with unlogged 4\n%s", n, logs.String())
 	}
 }
+
+// A "verified email" that is not an email address links nothing, even to a
+// user of exactly that name.
+func TestProviderLoginLinksOnlyEmailAddresses(t *testing.T) {
+	lt := newLoginTest(t, func(c *LoginConfig) { c.Policy = PolicyVerifiedEmail })
+	lt.user("admin", false, "pets:read")
+	lt.idp.mu.Lock()
+	lt.idp.user = map[string]any{"sub": "248289761001", "email": "admin", "email_verified": true}
+	lt.idp.mu.Unlock()
+	b := lt.browser()
+	resp, body := lt.finish(b, lt.begin(b, ""))
+	lt.refused(b, resp, body, http.StatusForbidden, "access_denied")
+	for _, s := range []string{"jane@example.com", "a.b+c@sub.example.org"} {
+		if !isEmailAddress(s) {
+			t.Errorf("%q is an email address", s)
+		}
+	}
+	for _, s := range []string{"admin", "Jane <jane@example.com>", "<jane@example.com>", "jane@example.com, bob@example.com", ""} {
+		if isEmailAddress(s) {
+			t.Errorf("%q is not one bare email address", s)
+		}
+	}
+}
