@@ -48,7 +48,7 @@ func TestDocsInBrowser(t *testing.T) {
 	implementListAccounts(t, dir)
 	server := filepath.Join(dir, "server")
 	run(t, dir, nil, nil, "go", "build", "-o", server, "./cmd/server")
-	env := []string{"GATEHOUSE_ENV=development", "DATABASE_URL=sqlite:" + filepath.Join(dir, "bank.db"), "LISTEN_ADDR=127.0.0.1:0"}
+	env := []string{"GATEHOUSE_ENV=development", "LOG_FORMAT=json", "DATABASE_URL=sqlite:" + filepath.Join(dir, "bank.db"), "LISTEN_ADDR=127.0.0.1:0"}
 	run(t, dir, env, strings.NewReader("correct horse battery\n"), server, "users", "add", "--username", "alice", "--password-stdin", "--scopes", "accounts:read")
 	base := startServer(t, dir, server, env)
 

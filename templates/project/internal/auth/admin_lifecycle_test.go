@@ -217,6 +217,15 @@ func TestFirstAdminFromEnvironment(t *testing.T) {
 	var logs lockedBuffer
 	opts := Options{SpecScopes: []string{"pets:read"}, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 
+	// The schema exists (SQLite serialises its creation by failing a second
+	// writer with SQLITE_BUSY; instances sharing one database are a
+	// PostgreSQL deployment, tested in TestFirstAdminOnPostgresOnce).
+	first, err := New(ctx, svConfig(t, dir, nil), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+
 	// Several instances start at once.
 	var wg sync.WaitGroup
 	svcs := make([]*Service, 3)
