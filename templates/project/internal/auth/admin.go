@@ -394,26 +394,7 @@ func adminCommands() []adminCommand {
 			group: "users", name: "disable",
 			args:    "--username NAME",
 			summary: "disable a user; ends the user's sessions and API keys",
-			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
-				username := fs.String("username", "", "the user `NAME`")
-				return func(ctx context.Context, a *adminRun) error {
-					if err := required("username", *username); err != nil {
-						return err
-					}
-					if err := a.ready(ctx); err != nil {
-						return err
-					}
-					err := a.deps.Accounts.DisableUser(ctx, *username)
-					if errors.Is(err, ErrNotFound) {
-						return fmt.Errorf("no user %q", *username)
-					}
-					if err != nil {
-						return failed(err, "disabling %q", *username)
-					}
-					fmt.Fprintf(a.stdout, "disabled user %s; sessions are ended\n", *username)
-					return nil
-				}
-			},
+			setup:   userChange((*Accounts).DisableUser, "disabling", "disabled user %s; sessions are ended"),
 		},
 		{
 			group: "users", name: "list",

@@ -108,6 +108,27 @@ func failedOr(err error, missing string, format string, args ...any) error {
 	return failed(err, format, args...)
 }
 
+// userChange is the setup of a command that changes the user named by
+// --username with act, and says done (a format of the user's name).
+func userChange(act func(*Accounts, context.Context, string) error, doing, done string) func(*flag.FlagSet) func(context.Context, *adminRun) error {
+	return func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
+		username := fs.String("username", "", "the user `NAME`")
+		return func(ctx context.Context, a *adminRun) error {
+			if err := required("username", *username); err != nil {
+				return err
+			}
+			if err := a.ready(ctx); err != nil {
+				return err
+			}
+			if err := act(a.deps.Accounts, ctx, *username); err != nil {
+				return failedOr(err, fmt.Sprintf("no user %q", *username), "%s %q", doing, *username)
+			}
+			fmt.Fprintf(a.stdout, done+"\n", *username)
+			return nil
+		}
+	}
+}
+
 // scopesFlag is --scopes where an empty value means "none" and the flag
 // missing means "not given".
 type scopesFlag struct {
@@ -158,22 +179,7 @@ func lifecycleCommands() []adminCommand {
 			group: "users", name: "enable",
 			args:    "--username NAME",
 			summary: "enable a disabled user (the user logs in again)",
-			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
-				username := fs.String("username", "", "the user `NAME`")
-				return func(ctx context.Context, a *adminRun) error {
-					if err := required("username", *username); err != nil {
-						return err
-					}
-					if err := a.ready(ctx); err != nil {
-						return err
-					}
-					if err := a.deps.Accounts.EnableUser(ctx, *username); err != nil {
-						return failedOr(err, fmt.Sprintf("no user %q", *username), "enabling %q", *username)
-					}
-					fmt.Fprintf(a.stdout, "enabled user %s\n", *username)
-					return nil
-				}
-			},
+			setup:   userChange((*Accounts).EnableUser, "enabling", "enabled user %s"),
 		},
 		{
 			group: "users", name: "delete",
@@ -182,22 +188,7 @@ func lifecycleCommands() []adminCommand {
 			help: "The user's refresh tokens and access tokens stop working in every instance (within the revocation\n" +
 				"feed's poll), and the API keys the user owns are revoked. A user later created under the same name\n" +
 				"inherits none of them.",
-			setup: func(fs *flag.FlagSet) func(context.Context, *adminRun) error {
-				username := fs.String("username", "", "the user `NAME`")
-				return func(ctx context.Context, a *adminRun) error {
-					if err := required("username", *username); err != nil {
-						return err
-					}
-					if err := a.ready(ctx); err != nil {
-						return err
-					}
-					if err := a.deps.Accounts.DeleteUser(ctx, *username); err != nil {
-						return failedOr(err, fmt.Sprintf("no user %q", *username), "deleting %q", *username)
-					}
-					fmt.Fprintf(a.stdout, "deleted user %s; its sessions, tokens and API keys are ended\n", *username)
-					return nil
-				}
-			},
+			setup: userChange((*Accounts).DeleteUser, "deleting", "deleted user %s; its sessions, tokens and API keys are ended"),
 		},
 		{
 			group: "sessions", name: "list",
