@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 // Prefixes of the secrets this package issues, so that a leaked one is easy
@@ -61,7 +63,7 @@ type AccountsOptions struct {
 // same algorithm and parameters). Attempts the throttle holds back give a
 // *ThrottledError before any hashing.
 type Accounts struct {
-	store      Store
+	store      store.Store
 	hasher     PasswordHasher
 	throttle   *Throttle
 	now        func() time.Time
@@ -82,7 +84,7 @@ type Accounts struct {
 //
 // It hashes one random password to make the dummy hash, so it costs one
 // password hash.
-func NewAccounts(store Store, hasher PasswordHasher, throttle *Throttle, opts AccountsOptions) *Accounts {
+func NewAccounts(store store.Store, hasher PasswordHasher, throttle *Throttle, opts AccountsOptions) *Accounts {
 	if hasher == nil {
 		hasher = NewArgon2id(DefaultArgon2Params)
 	}
@@ -139,7 +141,7 @@ func (a *Accounts) ClientAddr(r *http.Request) string { return a.clientAddr(r) }
 // The account is judged after the password is verified, as it is then: a
 // password change or a disable recorded while the attempt waited or hashed
 // makes it fail.
-func (a *Accounts) Authenticate(ctx context.Context, username, password, clientAddr string) (User, error) {
+func (a *Accounts) Authenticate(ctx context.Context, username, password, clientAddr string) (store.User, error) {
 	l, err := a.authenticate(ctx, username, password, clientAddr)
 	return l.user, err
 }
@@ -147,7 +149,7 @@ func (a *Accounts) Authenticate(ctx context.Context, username, password, clientA
 // login is the outcome of a password check, with what the token endpoint
 // needs besides the user.
 type login struct {
-	user User // set only on success
+	user store.User // set only on success
 	// at is when the account was judged usable, after the password was
 	// verified. Sessions are dated at it (iat, auth time), so that a
 	// password change or a disable recorded after it ends them, however
@@ -169,7 +171,7 @@ func (a *Accounts) authenticate(ctx context.Context, username, password, clientA
 		account = name
 	}
 	// u is the record as read by the latest lookup: the one judged.
-	var u User
+	var u store.User
 	lookup := func(ctx context.Context, now time.Time) (credential, error) {
 		if account == "" {
 			return credential{}, nil
@@ -177,7 +179,7 @@ func (a *Accounts) authenticate(ctx context.Context, username, password, clientA
 		var err error
 		u, err = a.store.User(ctx, account)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, store.ErrNotFound):
 			return credential{}, nil
 		case err != nil:
 			return credential{}, fmt.Errorf("auth: look up user: %w", err)
@@ -198,7 +200,7 @@ func (a *Accounts) authenticate(ctx context.Context, username, password, clientA
 // AuthenticateClient checks a client id and secret (the client_credentials
 // grant) with the same guarantees as Authenticate. Clients are throttled
 // apart from users of the same name.
-func (a *Accounts) AuthenticateClient(ctx context.Context, clientID, secret, clientAddr string) (Client, error) {
+func (a *Accounts) AuthenticateClient(ctx context.Context, clientID, secret, clientAddr string) (store.Client, error) {
 	c, _, err := a.authenticateClient(ctx, clientID, secret, clientAddr)
 	return c, err
 }
@@ -206,13 +208,13 @@ func (a *Accounts) AuthenticateClient(ctx context.Context, clientID, secret, cli
 // authenticateClient is AuthenticateClient, also telling when the client
 // was judged (its tokens are dated then, as a login's are) and whether the
 // id names an existing client (for logs only).
-func (a *Accounts) authenticateClient(ctx context.Context, clientID, secret, clientAddr string) (Client, checked, error) {
+func (a *Accounts) authenticateClient(ctx context.Context, clientID, secret, clientAddr string) (store.Client, checked, error) {
 	// User names cannot contain a colon, so this key never collides with one.
 	var account string
 	if validClientID(clientID) == nil {
 		account = "client:" + clientID
 	}
-	var c Client
+	var c store.Client
 	lookup := func(ctx context.Context, now time.Time) (credential, error) {
 		if account == "" {
 			return credential{}, nil
@@ -220,7 +222,7 @@ func (a *Accounts) authenticateClient(ctx context.Context, clientID, secret, cli
 		var err error
 		c, err = a.store.Client(ctx, clientID)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, store.ErrNotFound):
 			return credential{}, nil
 		case err != nil:
 			return credential{}, fmt.Errorf("auth: look up client: %w", err)
@@ -231,7 +233,7 @@ func (a *Accounts) authenticateClient(ctx context.Context, clientID, secret, cli
 	// hash parameters make easier or harder to guess.
 	res, err := a.check(ctx, account, clientAddr, secret, lookup, nil)
 	if err != nil {
-		return Client{}, res, err
+		return store.Client{}, res, err
 	}
 	return c, res, nil
 }
@@ -396,7 +398,7 @@ func (a *Accounts) VerifyAPIKey(r *http.Request, key string) (*Principal, error)
 	digest := sha256.Sum256([]byte(key))
 	k, err := a.store.APIKeyByDigest(ctx, digest[:])
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return fail()
 	case err != nil:
 		return nil, fmt.Errorf("auth: look up API key: %w", err)
@@ -407,7 +409,7 @@ func (a *Accounts) VerifyAPIKey(r *http.Request, key string) (*Principal, error)
 	// The owner need not be a user; if it is, a disabled user's keys stop
 	// working with the account.
 	switch u, err := a.store.User(ctx, k.Owner); {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("auth: look up API key owner: %w", err)
 	case u.Disabled:
@@ -430,27 +432,27 @@ func (a *Accounts) hash(ctx context.Context, secret string) (string, error) {
 // CreateUser creates a user. The name is normalised (NormalizeUsername), the
 // password checked (CheckPassword) and the scopes sorted and de-duplicated.
 // An existing user of the same normalised name gives ErrExists.
-func (a *Accounts) CreateUser(ctx context.Context, username, password string, scopes []string) (User, error) {
+func (a *Accounts) CreateUser(ctx context.Context, username, password string, scopes []string) (store.User, error) {
 	name, err := NormalizeUsername(username)
 	if err != nil {
-		return User{}, err
+		return store.User{}, err
 	}
 	if err := CheckPassword(password); err != nil {
-		return User{}, err
+		return store.User{}, err
 	}
 	sc, err := cleanScopes(scopes)
 	if err != nil {
-		return User{}, err
+		return store.User{}, err
 	}
 	h, err := a.hash(ctx, password)
 	if err != nil {
-		return User{}, err
+		return store.User{}, err
 	}
-	u := User{Username: name, PasswordHash: h, Scopes: sc, CreatedAt: a.now()}
+	u := store.User{Username: name, PasswordHash: h, Scopes: sc, CreatedAt: a.now()}
 	if err := a.store.CreateUser(ctx, u); err != nil {
-		return User{}, err
+		return store.User{}, err
 	}
-	return normUser(u), nil
+	return store.NormUser(u), nil
 }
 
 // SetPassword sets a user's password and ends the user's earlier sessions
@@ -472,7 +474,7 @@ func (a *Accounts) SetPassword(ctx context.Context, username, password string) e
 	if err != nil {
 		return err
 	}
-	return a.store.UpdateUser(ctx, name, UserChange{PasswordHash: h, NotBefore: a.notBefore()})
+	return a.store.UpdateUser(ctx, name, store.UserChange{PasswordHash: h, NotBefore: a.notBefore()})
 }
 
 // DisableUser disables a user, which also ends the user's sessions and
@@ -483,7 +485,7 @@ func (a *Accounts) DisableUser(ctx context.Context, username string) error {
 	if err != nil {
 		return err
 	}
-	return a.store.UpdateUser(ctx, name, UserChange{Disabled: new(true), NotBefore: a.notBefore()})
+	return a.store.UpdateUser(ctx, name, store.UserChange{Disabled: new(true), NotBefore: a.notBefore()})
 }
 
 // notBefore is the NotBefore that ends every session dated until now: the
@@ -531,10 +533,10 @@ func (a *Accounts) CreateAPIKey(ctx context.Context, owner string, scopes []stri
 			return "", "", err
 		}
 		digest := sha256.Sum256([]byte(secret))
-		err = a.store.CreateAPIKey(ctx, APIKey{
+		err = a.store.CreateAPIKey(ctx, store.APIKey{
 			ID: id, Digest: digest[:], Owner: o, Scopes: sc, CreatedAt: a.now(),
 		})
-		if !errors.Is(err, ErrExists) {
+		if !errors.Is(err, store.ErrExists) {
 			break
 		}
 	}
@@ -568,7 +570,7 @@ func (a *Accounts) CreateClient(ctx context.Context, id string, scopes []string)
 	if err != nil {
 		return "", err
 	}
-	if err := a.store.CreateClient(ctx, Client{ID: id, SecretHash: h, Scopes: sc, CreatedAt: a.now()}); err != nil {
+	if err := a.store.CreateClient(ctx, store.Client{ID: id, SecretHash: h, Scopes: sc, CreatedAt: a.now()}); err != nil {
 		return "", err
 	}
 	return secret, nil
@@ -596,7 +598,7 @@ func (a *Accounts) RotateClientSecret(ctx context.Context, id string, revoke boo
 	if err != nil {
 		return "", err
 	}
-	change := ClientChange{SecretHash: h, IfSecretHash: c.SecretHash}
+	change := store.ClientChange{SecretHash: h, IfSecretHash: c.SecretHash}
 	if revoke {
 		change.NotBefore = a.notBefore()
 	}
@@ -644,7 +646,7 @@ func cleanScopes(scopes []string) ([]string, error) {
 			}
 		}
 	}
-	return storedScopes(scopes), nil
+	return store.NormScopes(scopes), nil
 }
 
 // randomSecret returns prefix followed by n random bytes in lower-case

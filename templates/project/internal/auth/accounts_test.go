@@ -17,6 +17,10 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/sqlite"
 )
 
 // countingHasher wraps a hasher, recording Verify calls and how many run at
@@ -61,7 +65,7 @@ func (h *countingHasher) calls() []string {
 
 type testAccounts struct {
 	*Accounts
-	store  *MemoryStore
+	store  *memory.Store
 	hasher *countingHasher
 	clock  *stepClock
 }
@@ -69,7 +73,7 @@ type testAccounts struct {
 func newTestAccounts(t *testing.T, opts AccountsOptions) testAccounts {
 	t.Helper()
 	clock := newStepClock()
-	store := NewMemoryStore()
+	store := memory.New()
 	hasher := &countingHasher{PasswordHasher: NewArgon2id(cheapArgon2)}
 	if opts.Now == nil {
 		opts.Now = clock.Now
@@ -94,7 +98,7 @@ func TestCreateUserNormalisesAndRefusesLookalikes(t *testing.T) {
 		t.Error("the password is stored in clear")
 	}
 	for _, dup := range []string{"alice", "ALICE", "Ａｌｉｃｅ"} {
-		if _, err := a.CreateUser(ctx, dup, testPassword, nil); !errors.Is(err, ErrExists) {
+		if _, err := a.CreateUser(ctx, dup, testPassword, nil); !errors.Is(err, store.ErrExists) {
 			t.Errorf("CreateUser(%q) = %v, want ErrExists", dup, err)
 		}
 	}
@@ -114,7 +118,7 @@ func TestCreateUserNormalisesAndRefusesLookalikes(t *testing.T) {
 			t.Errorf("%s: CreateUser = %v, want %v", name, err, tc.want)
 		}
 	}
-	if _, err := a.store.User(ctx, "bob"); !errors.Is(err, ErrNotFound) {
+	if _, err := a.store.User(ctx, "bob"); !errors.Is(err, store.ErrNotFound) {
 		t.Error("a refused CreateUser stored a user")
 	}
 }
@@ -148,7 +152,7 @@ func TestAuthenticateFailuresAreIndistinguishable(t *testing.T) {
 		t.Fatal(err)
 	}
 	// fred's sessions are ended until a time still ahead.
-	if err := a.store.UpdateUser(ctx, "fred", UserChange{NotBefore: a.clock.Now().Add(time.Hour)}); err != nil {
+	if err := a.store.UpdateUser(ctx, "fred", store.UserChange{NotBefore: a.clock.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	fred, _ := a.store.User(ctx, "fred")
@@ -351,7 +355,7 @@ func TestSetPasswordEndsSessions(t *testing.T) {
 	if err := a.SetPassword(ctx, "alice", "short"); !errors.Is(err, ErrInvalidPassword) {
 		t.Errorf("short password: %v", err)
 	}
-	if err := a.SetPassword(ctx, "nobody", testPassword); !errors.Is(err, ErrNotFound) {
+	if err := a.SetPassword(ctx, "nobody", testPassword); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown user: %v", err)
 	}
 }
@@ -387,25 +391,37 @@ func TestDisableUserStopsLoginBasicAndKeys(t *testing.T) {
 	if _, err := a.VerifyAPIKey(r, key); !errors.Is(err, ErrInvalidCredentials) {
 		t.Errorf("VerifyAPIKey of a disabled user's key = %v", err)
 	}
-	if err := a.DisableUser(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
+	if err := a.DisableUser(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("DisableUser unknown = %v", err)
 	}
 }
 
 // interleavedStore lets another process's write land just before the next
-// UpdateUser, after the caller read what it read: the moment at which
-// writing back the whole user would undo that write.
+// UpdateUser or UpdateClient, after the caller read what it read (and
+// hashed): the moment at which writing back the whole user would undo
+// that write, or a second rotation overwrite the secret the first handed
+// out.
 type interleavedStore struct {
-	Store
+	store.Store
 	before func()
 }
 
-func (s *interleavedStore) UpdateUser(ctx context.Context, username string, c UserChange) error {
+// interleave runs the write of the other process, once.
+func (s *interleavedStore) interleave() {
 	if f := s.before; f != nil {
 		s.before = nil
 		f()
 	}
+}
+
+func (s *interleavedStore) UpdateUser(ctx context.Context, username string, c store.UserChange) error {
+	s.interleave()
 	return s.Store.UpdateUser(ctx, username, c)
+}
+
+func (s *interleavedStore) UpdateClient(ctx context.Context, id string, c store.ClientChange) error {
+	s.interleave()
+	return s.Store.UpdateClient(ctx, id, c)
 }
 
 // Admin commands run by two processes at once keep each other's changes:
@@ -414,8 +430,8 @@ func (s *interleavedStore) UpdateUser(ctx context.Context, username string, c Us
 func TestPasswordChangeAndDisableRacingKeepBoth(t *testing.T) {
 	ctx := context.Background()
 	other := newTestAccounts(t, AccountsOptions{})
-	store := &interleavedStore{Store: other.store}
-	a := NewAccounts(store, other.hasher, NewThrottle(ThrottleConfig{Now: other.clock.Now}), AccountsOptions{Now: other.clock.Now})
+	st := &interleavedStore{Store: other.store}
+	a := NewAccounts(st, other.hasher, NewThrottle(ThrottleConfig{Now: other.clock.Now}), AccountsOptions{Now: other.clock.Now})
 	for _, name := range []string{"alice", "bob"} {
 		if _, err := a.CreateUser(ctx, name, testPassword, nil); err != nil {
 			t.Fatal(err)
@@ -436,7 +452,7 @@ func TestPasswordChangeAndDisableRacingKeepBoth(t *testing.T) {
 		}
 	}
 
-	store.before = func() {
+	st.before = func() {
 		if err := other.DisableUser(ctx, "alice"); err != nil {
 			t.Error(err)
 		}
@@ -446,7 +462,7 @@ func TestPasswordChangeAndDisableRacingKeepBoth(t *testing.T) {
 	}
 	check("alice")
 
-	store.before = func() {
+	st.before = func() {
 		if err := other.SetPassword(ctx, "bob", newPassword); err != nil {
 			t.Error(err)
 		}
@@ -524,7 +540,7 @@ func TestAPIKeys(t *testing.T) {
 	if _, err := a.VerifyAPIKey(r, key); !errors.Is(err, ErrInvalidCredentials) {
 		t.Errorf("revoked key: %v", err)
 	}
-	if err := a.RevokeAPIKey(ctx, "ak_nope"); !errors.Is(err, ErrNotFound) {
+	if err := a.RevokeAPIKey(ctx, "ak_nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("RevokeAPIKey unknown = %v", err)
 	}
 	if _, _, err := a.CreateAPIKey(ctx, "bad owner", nil); err == nil {
@@ -574,7 +590,7 @@ func TestClients(t *testing.T) {
 	if err != nil || c.ID != "billing-svc" || !slices.Equal(c.Scopes, []string{"read", "write"}) {
 		t.Errorf("AuthenticateClient = %+v, %v", c, err)
 	}
-	if _, err := a.CreateClient(ctx, "billing-svc", nil); !errors.Is(err, ErrExists) {
+	if _, err := a.CreateClient(ctx, "billing-svc", nil); !errors.Is(err, store.ErrExists) {
 		t.Errorf("duplicate client: %v", err)
 	}
 	for _, bad := range []string{"", "has space", "has:colon", strings.Repeat("x", 129), "é"} {
@@ -848,7 +864,7 @@ func TestLoginUpgradesOutdatedHashes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := a.store.CreateUser(ctx, User{Username: "alice", PasswordHash: old, Scopes: []string{"read"}}); err != nil {
+			if err := a.store.CreateUser(ctx, store.User{Username: "alice", PasswordHash: old, Scopes: []string{"read"}}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := a.Authenticate(ctx, "alice", "wrong password", "192.0.2.1"); !errors.Is(err, ErrInvalidCredentials) {
@@ -894,7 +910,7 @@ func TestUnusableStoredHashCostsAWrongPassword(t *testing.T) {
 		"$2a$99$" + good[7:],     // cost out of range
 	} {
 		name := fmt.Sprint("user", i)
-		if err := a.store.CreateUser(ctx, User{Username: name, PasswordHash: stored}); err != nil {
+		if err := a.store.CreateUser(ctx, store.User{Username: name, PasswordHash: stored}); err != nil {
 			t.Fatal(err)
 		}
 		before := len(a.hasher.calls())
@@ -911,7 +927,7 @@ func TestUnusableStoredHashCostsAWrongPassword(t *testing.T) {
 // One end-to-end pass with the real OWASP parameters and the SQLite store.
 func TestAccountsWithDefaultsOnSQLite(t *testing.T) {
 	ctx := context.Background()
-	store, err := OpenSQLite(ctx, t.TempDir()+"/auth.db")
+	store, err := sqlite.Open(ctx, t.TempDir()+"/auth.db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -939,7 +955,7 @@ func TestAccountsWithDefaultsOnSQLite(t *testing.T) {
 func BenchmarkConcurrentLogins(b *testing.B) {
 	ctx := context.Background()
 	hasher := &countingHasher{PasswordHasher: NewArgon2id(DefaultArgon2Params)}
-	a := NewAccounts(NewMemoryStore(), hasher, NewThrottle(ThrottleConfig{AccountAddressLimit: 1 << 30, AddressLimit: 1 << 30, AccountSlowAfter: 1 << 30}), AccountsOptions{})
+	a := NewAccounts(memory.New(), hasher, NewThrottle(ThrottleConfig{AccountAddressLimit: 1 << 30, AddressLimit: 1 << 30, AccountSlowAfter: 1 << 30}), AccountsOptions{})
 	if _, err := a.CreateUser(ctx, "alice", testPassword, nil); err != nil {
 		b.Fatal(err)
 	}
@@ -961,3 +977,41 @@ func BenchmarkConcurrentLogins(b *testing.B) {
 
 // Accounts is what the guard verifies HTTP Basic and API keys with.
 var _ AccountVerifier = (*Accounts)(nil)
+
+// Two admin processes rotating one client's secret at once: the one that
+// lands second fails and says so, and the secret the first handed out
+// works; a rotation racing a revoking rotation does not undo the
+// revocation either (it fails as well).
+func TestRotateClientSecretRacingKeepsTheOtherRotation(t *testing.T) {
+	ctx := context.Background()
+	other := newTestAccounts(t, AccountsOptions{})
+	st := &interleavedStore{Store: other.store}
+	a := NewAccounts(st, other.hasher, NewThrottle(ThrottleConfig{Now: other.clock.Now}), AccountsOptions{Now: other.clock.Now})
+	if _, err := a.CreateClient(ctx, "partner", []string{"read"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, revoke := range []bool{false, true} {
+		var otherSecret string
+		st.before = func() {
+			var err error
+			if otherSecret, err = other.RotateClientSecret(ctx, "partner", revoke); err != nil {
+				t.Error(err)
+			}
+		}
+		before, _ := other.store.Client(ctx, "partner")
+		secret, err := a.RotateClientSecret(ctx, "partner", false)
+		if !errors.Is(err, store.ErrSecretRotatedMeanwhile) {
+			t.Fatalf("rotation racing another (revoke %v): secret %q, error %v; want ErrSecretRotatedMeanwhile", revoke, secret, err)
+		}
+		c, err := other.store.Client(ctx, "partner")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := other.hasher.Verify(c.SecretHash, otherSecret); !ok || err != nil {
+			t.Errorf("the secret of the rotation that landed first no longer works (revoke %v, %v)", revoke, err)
+		}
+		if revoke && !c.NotBefore.After(before.NotBefore) {
+			t.Errorf("the revoking rotation's not-before was undone: %v, before %v", c.NotBefore, before.NotBefore)
+		}
+	}
+}

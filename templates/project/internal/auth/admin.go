@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 // Exit codes of RunAdmin.
@@ -27,7 +29,7 @@ const maxPasswordInput = 4 << 10
 // AdminDeps is what the administration commands work on.
 type AdminDeps struct {
 	Accounts *Accounts
-	Store    Store
+	Store    store.Store
 	// Algorithm and KeyDir are JWT_ALGORITHM and JWT_KEY_DIR, for
 	// `keys rotate`.
 	Algorithm string
@@ -347,7 +349,7 @@ func adminCommands() []adminCommand {
 						return err
 					}
 					u, err := a.deps.Accounts.CreateUser(ctx, *username, password, parseScopesFlag(*scopes))
-					if errors.Is(err, ErrExists) {
+					if errors.Is(err, store.ErrExists) {
 						return fmt.Errorf("user %q already exists", *username)
 					}
 					if err != nil {
@@ -379,7 +381,7 @@ func adminCommands() []adminCommand {
 						return err
 					}
 					err = a.deps.Accounts.SetPassword(ctx, *username, password)
-					if errors.Is(err, ErrNotFound) {
+					if errors.Is(err, store.ErrNotFound) {
 						return fmt.Errorf("no user %q", *username)
 					}
 					if err != nil {
@@ -445,7 +447,7 @@ func adminCommands() []adminCommand {
 					if err != nil {
 						return failed(err, "creating an API key")
 					}
-					a.warnScopes(a.deps.Program+" apikeys create", storedScopes(parseScopesFlag(*scopes)))
+					a.warnScopes(a.deps.Program+" apikeys create", store.NormScopes(parseScopesFlag(*scopes)))
 					fmt.Fprintf(a.stdout, "%s\t%s\n", id, key)
 					fmt.Fprintf(a.stderr, "API key %s created; store the key now, it is not shown again\n", id)
 					return nil
@@ -466,7 +468,7 @@ func adminCommands() []adminCommand {
 						return err
 					}
 					err := a.deps.Accounts.RevokeAPIKey(ctx, *id)
-					if errors.Is(err, ErrNotFound) {
+					if errors.Is(err, store.ErrNotFound) {
 						return fmt.Errorf("no API key %q", *id)
 					}
 					if err != nil {
@@ -517,13 +519,13 @@ func adminCommands() []adminCommand {
 						return err
 					}
 					secret, err := a.deps.Accounts.CreateClient(ctx, *id, parseScopesFlag(*scopes))
-					if errors.Is(err, ErrExists) {
+					if errors.Is(err, store.ErrExists) {
 						return fmt.Errorf("client %q already exists", *id)
 					}
 					if err != nil {
 						return failed(err, "registering client %q", *id)
 					}
-					a.warnScopes(a.deps.Program+" clients add", storedScopes(parseScopesFlag(*scopes)))
+					a.warnScopes(a.deps.Program+" clients add", store.NormScopes(parseScopesFlag(*scopes)))
 					fmt.Fprintf(a.stdout, "%s\t%s\n", *id, secret)
 					fmt.Fprintf(a.stderr, "client %s registered; store the secret now, it is not shown again\n", *id)
 					return nil
@@ -547,7 +549,7 @@ func adminCommands() []adminCommand {
 						return err
 					}
 					secret, err := a.deps.Accounts.RotateClientSecret(ctx, *id, *revoke)
-					if errors.Is(err, ErrNotFound) {
+					if errors.Is(err, store.ErrNotFound) {
 						return fmt.Errorf("no client %q", *id)
 					}
 					if err != nil {
@@ -577,7 +579,7 @@ func adminCommands() []adminCommand {
 						return err
 					}
 					err := a.deps.Accounts.RemoveClient(ctx, *id)
-					if errors.Is(err, ErrNotFound) {
+					if errors.Is(err, store.ErrNotFound) {
 						return fmt.Errorf("no client %q", *id)
 					}
 					if err != nil {
@@ -650,7 +652,7 @@ func adminCommands() []adminCommand {
 					if err := a.ready(ctx); err != nil {
 						return err
 					}
-					m, ok := a.deps.Store.(SchemaMigrator)
+					m, ok := a.deps.Store.(store.SchemaMigrator)
 					if !ok {
 						fmt.Fprintf(a.stdout, "this store keeps no schema: nothing to migrate\n")
 						return nil

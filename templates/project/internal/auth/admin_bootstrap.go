@@ -10,6 +10,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 // createFirstAdmin creates the user ADMIN_USERNAME names, with the password
@@ -35,7 +37,7 @@ func (s *Service) createFirstAdmin(ctx context.Context) error {
 	case err == nil:
 		exists()
 		return nil
-	case !errors.Is(err, ErrNotFound):
+	case !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("ADMIN_USERNAME: look up %q: %w", name, err)
 	}
 	password, err := readPasswordFile(cfg.AdminPasswordFile)
@@ -44,7 +46,7 @@ func (s *Service) createFirstAdmin(ctx context.Context) error {
 	}
 	u, err := s.accounts.CreateUser(ctx, name, password, cfg.AdminScopes)
 	switch {
-	case errors.Is(err, ErrExists): // another instance was first
+	case errors.Is(err, store.ErrExists): // another instance was first
 		exists()
 		return nil
 	case err != nil:

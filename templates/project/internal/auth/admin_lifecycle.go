@@ -8,19 +8,23 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 // RunAdminFromEnvWith is RunAdminFromEnv for a server built with opts: the
 // commands that grant scopes warn about those no operation of the spec
 // requires (opts.SpecScopes). The configuration is read and the store
-// opened only once the command line is known to be right, so `help`,
-// `--help` and mistakes need no configuration and create no files.
-func RunAdminFromEnvWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, opts Options) int {
-	return runAdminLookup(ctx, envLookup, args, stdin, stdout, stderr, opts)
+// opened (with backends) only once the command line is known to be right,
+// so `help`, `--help` and mistakes need no configuration and create no
+// files.
+func RunAdminFromEnvWith(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, backends Backends, opts Options) int {
+	return runAdminLookup(ctx, envLookup, args, stdin, stdout, stderr, backends, opts)
 }
 
 // runAdminLookup is RunAdminFromEnvWith with the variables from env.
-func runAdminLookup(ctx context.Context, env func() (func(string) (string, bool), error), args []string, stdin io.Reader, stdout, stderr io.Writer, opts Options) int {
+func runAdminLookup(ctx context.Context, env func() (func(string) (string, bool), error), args []string, stdin io.Reader, stdout, stderr io.Writer,
+	backends Backends, opts Options) int {
 	deps := AdminDeps{SpecScopes: opts.SpecScopes}
 	return runAdmin(ctx, args, stdin, stdout, stderr, deps, func(ctx context.Context, a *adminRun) (func(), error) {
 		lookup, err := env()
@@ -31,14 +35,17 @@ func runAdminLookup(ctx context.Context, env func() (func(string) (string, bool)
 		if err != nil {
 			return nil, fmt.Errorf("configuration:\n%w", err)
 		}
-		store, _, err := openStore(ctx, cfg)
+		if err := checkBackends(&cfg, backends); err != nil {
+			return nil, err
+		}
+		st, _, err := openStore(ctx, cfg, backends)
 		if err != nil {
 			return nil, err
 		}
-		a.deps.Accounts = NewAccounts(store, newHasher(cfg), NewThrottle(ThrottleConfig{}), AccountsOptions{})
-		a.deps.Store = store
+		a.deps.Accounts = NewAccounts(st, newHasher(cfg), NewThrottle(ThrottleConfig{}), AccountsOptions{})
+		a.deps.Store = st
 		a.deps.Algorithm, a.deps.KeyDir = cfg.JWTAlgorithm, cfg.JWTKeyDir
-		return func() { store.Close() }, nil
+		return func() { st.Close() }, nil
 	})
 }
 
@@ -102,7 +109,7 @@ func withLifecycleCommands(cmds []adminCommand) []adminCommand {
 
 // failedOr is failed, with the message missing when err is ErrNotFound.
 func failedOr(err error, missing string, format string, args ...any) error {
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return errors.New(missing)
 	}
 	return failed(err, format, args...)
@@ -170,7 +177,7 @@ func lifecycleCommands() []adminCommand {
 						return failedOr(err, fmt.Sprintf("no user %q", *username), "setting the scopes of %q", *username)
 					}
 					a.warnScopes(a.deps.Program+" users scopes", scopes.scopes)
-					fmt.Fprintf(a.stdout, "set the scopes of %s to %s; earlier sessions are ended\n", *username, fmtScopes(storedScopes(scopes.scopes)))
+					fmt.Fprintf(a.stdout, "set the scopes of %s to %s; earlier sessions are ended\n", *username, fmtScopes(store.NormScopes(scopes.scopes)))
 					return nil
 				}
 			},

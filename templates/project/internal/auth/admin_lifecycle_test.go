@@ -12,6 +12,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/open"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/postgres/pgtest"
 )
 
 // Help, --help and command-line mistakes need no configuration at all (here
@@ -42,7 +47,7 @@ func TestAdminHelpAndMistakesNeedNoConfigurationAndCreateNoFiles(t *testing.T) {
 		{[]string{"users", "list", "--bogus"}, ExitUsage, "not defined: -bogus"},
 	} {
 		var out, errOut bytes.Buffer
-		code := runAdminWith(context.Background(), cfLookup(vars), tc.args, strings.NewReader(""), &out, &errOut)
+		code := runAdminWith(context.Background(), cfLookup(vars), tc.args, strings.NewReader(""), &out, &errOut, open.Backends{})
 		got := errOut.String()
 		if tc.code == ExitOK {
 			got = out.String()
@@ -56,7 +61,7 @@ func TestAdminHelpAndMistakesNeedNoConfigurationAndCreateNoFiles(t *testing.T) {
 	}
 	// A command that runs reads the configuration, and says what is wrong.
 	var out, errOut bytes.Buffer
-	if code := runAdminWith(context.Background(), cfLookup(vars), []string{"users", "list"}, nil, &out, &errOut); code != ExitError ||
+	if code := runAdminWith(context.Background(), cfLookup(vars), []string{"users", "list"}, nil, &out, &errOut, open.Backends{}); code != ExitError ||
 		!strings.Contains(errOut.String(), "LOG_LEVEL") {
 		t.Errorf("users list with a broken configuration: exit %d, stderr %q", code, errOut.String())
 	}
@@ -66,7 +71,7 @@ func TestAdminHelpAndMistakesNeedNoConfigurationAndCreateNoFiles(t *testing.T) {
 // set, disable and enable, sessions listed and revoked, a user deleted with
 // everything issued to it ending at once, warnings for scopes the spec
 // never requires.
-func adLifecycle(t *testing.T, store Store) {
+func adLifecycle(t *testing.T, store store.Store) {
 	f := epSetupOn(t, store, nil, func(o *Options) { o.SpecScopes = []string{"pets:read", "pets:write"} })
 	run := func(code int, args ...string) adResult {
 		t.Helper()
@@ -191,7 +196,7 @@ func adLifecycle(t *testing.T, store Store) {
 	}
 }
 
-func TestAdminLifecycleOnMemory(t *testing.T) { adLifecycle(t, NewMemoryStore()) }
+func TestAdminLifecycleOnMemory(t *testing.T) { adLifecycle(t, memory.New()) }
 
 func TestAdminLifecycleOnSQLite(t *testing.T) {
 	adLifecycle(t, openTestSQLite(t, filepath.Join(t.TempDir(), "auth.db")))
@@ -220,7 +225,7 @@ func TestFirstAdminFromEnvironment(t *testing.T) {
 	// The schema exists (SQLite serialises its creation by failing a second
 	// writer with SQLITE_BUSY; instances sharing one database are a
 	// PostgreSQL deployment, tested in TestFirstAdminOnPostgresOnce).
-	first, err := New(ctx, svConfig(t, dir, nil), Options{})
+	first, err := New(ctx, svConfig(t, dir, nil), open.Backends{}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +236,7 @@ func TestFirstAdminFromEnvironment(t *testing.T) {
 	svcs := make([]*Service, 3)
 	errs := make([]error, 3)
 	for i := range svcs {
-		wg.Go(func() { svcs[i], errs[i] = New(ctx, cfg, opts) })
+		wg.Go(func() { svcs[i], errs[i] = New(ctx, cfg, open.Backends{}, opts) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -261,7 +266,7 @@ func TestFirstAdminFromEnvironment(t *testing.T) {
 	}
 	os.Remove(pwFile)
 	logs.Reset()
-	svc, err := New(ctx, cfg, opts)
+	svc, err := New(ctx, cfg, open.Backends{}, opts)
 	if err != nil {
 		t.Fatalf("restart without the password file: %v", err)
 	}
@@ -275,7 +280,7 @@ func TestFirstAdminFromEnvironment(t *testing.T) {
 
 	// A missing password file for a user to create is an error naming it.
 	cfg2 := svConfig(t, t.TempDir(), map[string]string{"ADMIN_USERNAME": "other", "ADMIN_PASSWORD_FILE": pwFile})
-	if _, err := New(ctx, cfg2, opts); err == nil || !strings.Contains(err.Error(), "ADMIN_PASSWORD_FILE") {
+	if _, err := New(ctx, cfg2, open.Backends{}, opts); err == nil || !strings.Contains(err.Error(), "ADMIN_PASSWORD_FILE") {
 		t.Errorf("missing password file: %v", err)
 	}
 	// The variables go together.
@@ -319,7 +324,7 @@ func TestFirstAdminOnPostgresOnce(t *testing.T) {
 	if err := os.WriteFile(pwFile, []byte(epPassword), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pg := pgTestConfig(t)
+	pg := pgtest.Config(t)
 	admin := func(c *Config) { c.AdminUsername, c.AdminPasswordFile = "root", pwFile }
 	fixtures := make([]*epFixture, 4)
 	for i := range fixtures {

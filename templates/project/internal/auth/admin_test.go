@@ -10,6 +10,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/open"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/sqlite"
 )
 
 // adResult is the outcome of one admin command.
@@ -315,7 +320,7 @@ func TestAdminUsage(t *testing.T) {
 
 // runAdminOn runs an admin command against store alone, as `server
 // migrate` does in a one-off job.
-func runAdminOn(store Store, args ...string) adResult {
+func runAdminOn(store store.Store, args ...string) adResult {
 	var out, errOut bytes.Buffer
 	code := RunAdmin(context.Background(), args, strings.NewReader(""), &out, &errOut, AdminDeps{Store: store})
 	return adResult{code, out.String(), errOut.String()}
@@ -324,17 +329,17 @@ func runAdminOn(store Store, args ...string) adResult {
 func TestAdminMigrate(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "auth.db")
-	s, err := OpenSQLite(ctx, path)
+	s, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	latest := len(sqliteMigrations())
+	latest := sqlite.SchemaVersion()
 	r := runAdminOn(s, "migrate").want(t, ExitOK)
 	if want := fmt.Sprintf("schema migrated from version 0 to %d\n", latest); r.stdout != want {
 		t.Errorf("migrate of a new database printed %q, want %q", r.stdout, want)
 	}
 	s.Close()
-	s, err = OpenSQLite(ctx, path)
+	s, err = sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +349,7 @@ func TestAdminMigrate(t *testing.T) {
 		t.Errorf("migrate of a current database printed %q, want %q", r.stdout, want)
 	}
 
-	r = runAdminOn(NewMemoryStore(), "migrate").want(t, ExitOK)
+	r = runAdminOn(memory.New(), "migrate").want(t, ExitOK)
 	if !strings.Contains(r.stdout, "nothing to migrate") {
 		t.Errorf("migrate on the memory store printed %q", r.stdout)
 	}
@@ -382,11 +387,11 @@ func TestAdminNeedsNoSigningSecret(t *testing.T) {
 	}
 	run := func(stdin string, args ...string) adResult {
 		var out, errOut bytes.Buffer
-		code := runAdminWith(ctx, cfLookup(vars), args, strings.NewReader(stdin), &out, &errOut)
+		code := runAdminWith(ctx, cfLookup(vars), args, strings.NewReader(stdin), &out, &errOut, open.Backends{})
 		return adResult{code, out.String(), errOut.String()}
 	}
 	r := run("", "migrate").want(t, ExitOK)
-	if want := fmt.Sprintf("schema migrated from version 0 to %d\n", len(sqliteMigrations())); r.stdout != want {
+	if want := fmt.Sprintf("schema migrated from version 0 to %d\n", sqlite.SchemaVersion()); r.stdout != want {
 		t.Errorf("migrate printed %q, want %q", r.stdout, want)
 	}
 	run("correct horse battery\n", "users", "add", "--username", "alice", "--password-stdin").want(t, ExitOK)

@@ -15,6 +15,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/postgres"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/sqlite"
 )
 
 // The benchmarks of the store behind the token endpoint and the guard:
@@ -28,16 +33,16 @@ import (
 // bsStores are the stores compared, each opened for b.
 var bsStores = []struct {
 	name string
-	open func(b *testing.B) Store
+	open func(b *testing.B) store.Store
 }{
-	{"sqlite", func(b *testing.B) Store {
-		s, err := OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	{"sqlite", func(b *testing.B) store.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 		if err != nil {
 			b.Fatal(err)
 		}
 		return s
 	}},
-	{"postgres", func(b *testing.B) Store { return openTestPostgres(b) }},
+	{"postgres", func(b *testing.B) store.Store { return openTestPostgres(b) }},
 }
 
 // bsPost sends form values to the token endpoint from addr and returns the
@@ -189,8 +194,8 @@ func BenchmarkStoreRefresh50Concurrent(b *testing.B) {
 func BenchmarkStoreProtectedRequest(b *testing.B) {
 	stores := append([]struct {
 		name string
-		open func(b *testing.B) Store
-	}{{"memory", func(*testing.B) Store { return NewMemoryStore() }}}, bsStores...)
+		open func(b *testing.B) store.Store
+	}{{"memory", func(*testing.B) store.Store { return memory.New() }}}, bsStores...)
 	for _, st := range stores {
 		b.Run(st.name, func(b *testing.B) {
 			store := st.open(b)
@@ -205,10 +210,10 @@ func BenchmarkStoreProtectedRequest(b *testing.B) {
 			if w.status != 0 && w.status != http.StatusOK {
 				b.Fatalf("status %d", w.status)
 			}
-			pg, _ := store.(*PostgresStore)
+			pg, _ := store.(*postgres.Store)
 			var acquired int64
 			if pg != nil {
-				acquired = pg.pool.Stat().AcquireCount()
+				acquired = pg.Stat().AcquireCount()
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -221,7 +226,7 @@ func BenchmarkStoreProtectedRequest(b *testing.B) {
 				b.Fatalf("status %d", w.status)
 			}
 			if pg != nil {
-				b.ReportMetric(float64(pg.pool.Stat().AcquireCount()-acquired)/float64(b.N), "store-acquires/op")
+				b.ReportMetric(float64(pg.Stat().AcquireCount()-acquired)/float64(b.N), "store-acquires/op")
 			}
 		})
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
 )
 
 // The benchmarks compare one route with and without security:
@@ -137,7 +139,7 @@ func BenchmarkVerifyFirstSeenToken(b *testing.B) {
 
 func BenchmarkVerifyCachedTokenWithFeed(b *testing.B) {
 	f := bmSetup(b, true)
-	rev := NewRevocations(NewMemoryStore())
+	rev := NewRevocations(memory.New())
 	ctx := context.Background()
 	if err := rev.Sync(ctx); err != nil {
 		b.Fatal(err)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/joho/godotenv"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 // Password hashing algorithms (PASSWORD_HASH).
@@ -28,9 +30,9 @@ const (
 
 // Store kinds, from the scheme of DATABASE_URL.
 const (
-	StoreSQLite   = "sqlite"
-	StoreMemory   = "memory"
-	StorePostgres = "postgres"
+	StoreSQLite   = store.KindSQLite
+	StoreMemory   = store.KindMemory
+	StorePostgres = store.KindPostgres
 )
 
 // Limits of the configurable values.
@@ -177,12 +179,15 @@ type Config struct {
 
 	// StoreKind is StoreSQLite, StorePostgres or StoreMemory; StorePath is
 	// the SQLite file. DatabaseURL is the variable as given: it may hold a
-	// password, so log it only through redactDatabaseURL.
+	// password, so log it only through store.RedactURL. What a postgres://
+	// URL says beyond its scheme is checked by the Backends that open it
+	// (New).
 	StoreKind   string
 	StorePath   string
 	DatabaseURL string
 	// RedisURL is REDIS_URL, "" for none: as given, it may hold a password,
-	// so log it only through redactURL.
+	// so log it only through store.RedactURL. Like DatabaseURL, it is
+	// checked by the Backends that open it.
 	RedisURL string
 	// RedisKeyPrefix is REDIS_KEY_PREFIX, without the colon that follows it.
 	RedisKeyPrefix string
@@ -291,7 +296,10 @@ func readDotEnv(path string) (map[string]string, error) {
 // LoadConfig reads and validates the configuration, getting each variable
 // from lookup (os.LookupEnv, or a map in tests). Unset and empty variables
 // take their defaults. Every problem is reported, each on its own line
-// naming the variable, in one error (errors.Join).
+// naming the variable, in one error (errors.Join). The parameters of a
+// postgres:// DATABASE_URL and of REDIS_URL are checked by the Backends
+// that open them, with their drivers, when New or an administration
+// command starts.
 func LoadConfig(lookup func(string) (string, bool)) (Config, error) {
 	return loadConfig(lookup, signingKeys)
 }
@@ -445,21 +453,8 @@ func loadConfig(lookup func(string) (string, bool), keys keyVars) (Config, error
 	switch kind {
 	case StoreMemory:
 		c.Warnings = append(c.Warnings, "DATABASE_URL=memory: users and sessions are lost when the server stops")
-	case StorePostgres:
-		warnings, err := checkPostgresURL(c.DatabaseURL)
-		if err != nil {
-			fail("DATABASE_URL", "%v", err)
-		}
-		c.Warnings = append(c.Warnings, warnings...)
 	}
 	c.RedisURL = get("REDIS_URL")
-	if c.RedisURL != "" {
-		warnings, err := checkRedisURL(c.RedisURL)
-		if err != nil {
-			fail("REDIS_URL", "%v", err)
-		}
-		c.Warnings = append(c.Warnings, warnings...)
-	}
 	c.RedisKeyPrefix = get("REDIS_KEY_PREFIX")
 	if len(c.RedisKeyPrefix) > 64 || strings.ContainsFunc(c.RedisKeyPrefix, isControlOrSpace) {
 		fail("REDIS_KEY_PREFIX", "must be at most 64 characters without spaces or control characters")
@@ -660,7 +655,7 @@ func parseDatabaseURL(s string) (kind, path string, err error) {
 		}
 		return StoreMemory, "", nil
 	case "postgres", "postgresql":
-		// Checked by checkPostgresURL.
+		// Checked by the Backends that open it (checkBackends).
 		return StorePostgres, "", nil
 	}
 	return "", "", fmt.Errorf("unknown scheme %q; use sqlite:PATH, memory: or a postgres:// URL", scheme)

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 // Token endpoint limits.
@@ -47,7 +49,7 @@ const (
 // endpoints serves the token endpoint (RFC 6749) and the revocation
 // endpoint (RFC 7009).
 type endpoints struct {
-	store             Store
+	store             store.Store
 	accounts          *Accounts
 	tokens            *Tokens
 	rev               *Revocations
@@ -193,7 +195,7 @@ func (e tokenEndpoint) passwordGrant(w http.ResponseWriter, r *http.Request, p m
 	user := l.user
 	scopes := user.Scopes
 	if requested != nil {
-		if !scopesWithin(requested, user.Scopes) {
+		if !store.ScopesWithin(requested, user.Scopes) {
 			e.event(r, slog.LevelWarn, "login_scope_refused", slog.String("subject", user.Username))
 			return badRequest("invalid_scope", "the requested scope exceeds the scope granted to the user")
 		}
@@ -214,7 +216,7 @@ func (e tokenEndpoint) passwordGrant(w http.ResponseWriter, r *http.Request, p m
 	if err != nil {
 		return e.failure(r, "issue refresh token", err)
 	}
-	err = e.store.CreateRefresh(ctx, RefreshToken{
+	err = e.store.CreateRefresh(ctx, store.RefreshToken{
 		Digest:     digest,
 		FamilyID:   rand.Text(),
 		Subject:    user.Username,
@@ -223,7 +225,7 @@ func (e tokenEndpoint) passwordGrant(w http.ResponseWriter, r *http.Request, p m
 		IssuedAt:   at,
 		AuthTime:   at,
 		ExpiresAt:  at.Add(e.refreshTTL),
-		AccessJTIs: []DeniedToken{{JTI: claims.ID, ExpiresAt: claims.ExpiresAt}},
+		AccessJTIs: []store.DeniedToken{{JTI: claims.ID, ExpiresAt: claims.ExpiresAt}},
 	})
 	if err != nil {
 		return e.failure(r, "store refresh token", err)
@@ -269,26 +271,26 @@ func (e tokenEndpoint) refreshGrant(w http.ResponseWriter, r *http.Request, p ma
 	}
 	ctx := r.Context()
 	now := e.now()
-	rot, err := e.store.RotateRefresh(ctx, RefreshRotation{
+	rot, err := e.store.RotateRefresh(ctx, store.RefreshRotation{
 		Old: digestOf(presented),
-		Next: RefreshToken{Digest: digest, Scopes: requested, IssuedAt: now,
-			AccessJTIs: []DeniedToken{{JTI: id.jti, ExpiresAt: id.exp}}},
+		Next: store.RefreshToken{Digest: digest, Scopes: requested, IssuedAt: now,
+			AccessJTIs: []store.DeniedToken{{JTI: id.jti, ExpiresAt: id.exp}}},
 		Now:    now,
 		Grace:  e.refreshGrace,
 		Sealed: sealed,
 	})
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		// Unknown, expired, or not a refresh token at all (an access token
 		// presented here lands in this case too).
 		e.event(r, slog.LevelWarn, "refresh_failure", slog.String("reason", "unknown token"))
 		return invalid
-	case errors.Is(err, ErrRefreshReused):
+	case errors.Is(err, store.ErrRefreshReused):
 		// The store has revoked the family.
 		e.syncRevocations(r)
 		e.event(r, slog.LevelWarn, "refresh_reuse", slog.String("reason", "a rotated or revoked refresh token was presented; its session is revoked"))
 		return invalid
-	case errors.Is(err, ErrScopeExceeded):
+	case errors.Is(err, store.ErrScopeExceeded):
 		return badRequest("invalid_scope", "the requested scope exceeds the scope of the refresh token")
 	case err != nil:
 		return e.failure(r, "rotate refresh token", err)
@@ -333,7 +335,7 @@ func (e tokenEndpoint) refreshGrant(w http.ResponseWriter, r *http.Request, p ma
 // continueSession decides whether the session of a just rotated refresh
 // token may go on. It returns the scopes to grant (those of the token the
 // user still has), or why the session must end.
-func (e tokenEndpoint) continueSession(ctx context.Context, t RefreshToken, client Client) (scopes []string, reason string, err error) {
+func (e tokenEndpoint) continueSession(ctx context.Context, t store.RefreshToken, client store.Client) (scopes []string, reason string, err error) {
 	switch {
 	case t.ClientID != client.ID:
 		return nil, "refresh token presented by another client", nil
@@ -342,7 +344,7 @@ func (e tokenEndpoint) continueSession(ctx context.Context, t RefreshToken, clie
 	}
 	u, err := e.store.User(ctx, t.Subject)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return nil, "user no longer exists", nil
 	case err != nil:
 		return nil, "", err
@@ -372,7 +374,7 @@ func (e tokenEndpoint) clientCredentialsGrant(w http.ResponseWriter, r *http.Req
 	}
 	scopes := client.Scopes
 	if requested != nil {
-		if !scopesWithin(requested, client.Scopes) {
+		if !store.ScopesWithin(requested, client.Scopes) {
 			return badRequest("invalid_scope", "the requested scope exceeds the scope granted to the client")
 		}
 		scopes = requested
@@ -395,25 +397,25 @@ func (e tokenEndpoint) clientCredentialsGrant(w http.ResponseWriter, r *http.Req
 // required, and when the client was judged (zero if none was). An
 // Authorization header of another scheme is not client authentication and
 // is left alone.
-func (e *endpoints) authenticateClient(r *http.Request, p map[string]string, required bool) (Client, time.Time, *requestError) {
+func (e *endpoints) authenticateClient(r *http.Request, p map[string]string, required bool) (store.Client, time.Time, *requestError) {
 	unauthorized := &requestError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication failed"}
 	var id, secret string
 	authz := r.Header.Values("Authorization")
 	if len(authz) > 1 {
-		return Client{}, time.Time{}, badRequest("invalid_request", "the Authorization header is sent more than once")
+		return store.Client{}, time.Time{}, badRequest("invalid_request", "the Authorization header is sent more than once")
 	}
 	if len(authz) == 1 {
 		if rest, ok := cutAuthScheme(authz[0], "Basic"); ok {
 			if p["client_secret"] != "" {
-				return Client{}, time.Time{}, badRequest("invalid_request", "use one client authentication method, not two")
+				return store.Client{}, time.Time{}, badRequest("invalid_request", "use one client authentication method, not two")
 			}
 			bid, bsecret, ok := parseClientBasic(rest)
 			if !ok {
 				e.event(r, slog.LevelWarn, "client_auth_failure", slog.String("reason", "malformed Basic credentials"))
-				return Client{}, time.Time{}, unauthorized
+				return store.Client{}, time.Time{}, unauthorized
 			}
 			if p["client_id"] != "" && p["client_id"] != bid {
-				return Client{}, time.Time{}, badRequest("invalid_request", "client_id does not match the authenticated client")
+				return store.Client{}, time.Time{}, badRequest("invalid_request", "client_id does not match the authenticated client")
 			}
 			// A public client may send its id with an empty secret: that
 			// is no authentication, and the id is ignored like a bare
@@ -426,22 +428,22 @@ func (e *endpoints) authenticateClient(r *http.Request, p map[string]string, req
 	if id == "" && p["client_secret"] != "" {
 		id, secret = p["client_id"], p["client_secret"]
 		if id == "" {
-			return Client{}, time.Time{}, badRequest("invalid_request", "client_secret is sent without client_id")
+			return store.Client{}, time.Time{}, badRequest("invalid_request", "client_secret is sent without client_id")
 		}
 	}
 	if id == "" {
 		if required {
-			return Client{}, time.Time{}, unauthorized
+			return store.Client{}, time.Time{}, unauthorized
 		}
-		return Client{}, time.Time{}, nil
+		return store.Client{}, time.Time{}, nil
 	}
 	c, res, err := e.accounts.authenticateClient(r.Context(), id, secret, e.accounts.ClientAddr(r))
 	if err != nil {
 		if errors.Is(err, ErrInvalidCredentials) {
 			e.event(r, slog.LevelWarn, "client_auth_failure", e.accounts.nameAttr("client_id", id, res.known))
-			return Client{}, time.Time{}, unauthorized
+			return store.Client{}, time.Time{}, unauthorized
 		}
-		return Client{}, time.Time{}, e.failure(r, "client authentication", err)
+		return store.Client{}, time.Time{}, e.failure(r, "client authentication", err)
 	}
 	return c, res.at, nil
 }
@@ -490,7 +492,7 @@ func (e *endpoints) failure(r *http.Request, what string, err error) *requestErr
 			desc: "too many failed attempts; retry later", retryAfter: throttled.RetryAfter}
 	}
 	e.event(r, slog.LevelError, "internal_error", slog.String("during", what), slog.String("error", err.Error()))
-	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return &requestError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: "the service is temporarily unavailable"}
 	}
 	return &requestError{status: http.StatusInternalServerError, code: "server_error", desc: "internal error"}
@@ -792,7 +794,7 @@ func (e revokeEndpoint) revokeAccess(r *http.Request, token string) *requestErro
 		return nil
 	}
 	claims := &entry.claims
-	d := DeniedToken{JTI: claims.ID, ExpiresAt: claims.ExpiresAt}
+	d := store.DeniedToken{JTI: claims.ID, ExpiresAt: claims.ExpiresAt}
 	if err := e.store.Deny(r.Context(), d); err != nil {
 		return e.unavailable(r, "deny access token", err)
 	}
@@ -810,7 +812,7 @@ func (e revokeEndpoint) revokeRefresh(r *http.Request, token string) *requestErr
 	ctx := r.Context()
 	err := e.store.RevokeRefresh(ctx, digestOf(token), e.now())
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return nil
 	case err != nil:
 		return e.unavailable(r, "revoke refresh token", err)

@@ -15,6 +15,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/open"
 )
 
 // epClock is a settable clock shared by the service under test.
@@ -67,12 +71,12 @@ const epPassword = "correct horse battery staple"
 
 func epSetup(t *testing.T, configure ...func(*Options)) *epFixture {
 	t.Helper()
-	return epSetupOn(t, NewMemoryStore(), nil, configure...)
+	return epSetupOn(t, memory.New(), nil, configure...)
 }
 
 // epSetupOn is epSetup on store, with cfg (if not nil) changing the
 // configuration.
-func epSetupOn(t testing.TB, store Store, cfg func(*Config), configure ...func(*Options)) *epFixture {
+func epSetupOn(t testing.TB, store store.Store, cfg func(*Config), configure ...func(*Options)) *epFixture {
 	t.Helper()
 	f := &epFixture{t: t, clock: &epClock{t: time.Now().Truncate(time.Second)}, log: &epLog{}}
 	opts := Options{
@@ -87,7 +91,7 @@ func epSetupOn(t testing.TB, store Store, cfg func(*Config), configure ...func(*
 	for _, c := range configure {
 		c(&opts)
 	}
-	svc, err := newTestService(opts, f.clock.Now, store, cfg)
+	svc, err := newTestService(opts, f.clock.Now, store, open.Backends{}, cfg)
 	if err != nil {
 		t.Fatalf("newTestService: %v", err)
 	}
@@ -374,10 +378,10 @@ func TestRefreshReuseRevokesTheWholeFamily(t *testing.T) {
 // epStores opens each kind of store the refresh races run on.
 var epStores = []struct {
 	name string
-	open func(t *testing.T) Store
+	open func(t *testing.T) store.Store
 }{
-	{"memory", func(*testing.T) Store { return NewMemoryStore() }},
-	{"sqlite", func(t *testing.T) Store { return openTestSQLite(t, filepath.Join(t.TempDir(), "auth.db")) }},
+	{"memory", func(*testing.T) store.Store { return memory.New() }},
+	{"sqlite", func(t *testing.T) store.Store { return openTestSQLite(t, filepath.Join(t.TempDir(), "auth.db")) }},
 }
 
 // refreshBurst presents one refresh token n times at once and returns the
@@ -469,7 +473,7 @@ func TestConcurrentRefreshRetriesWithinGraceGetTheSamePair(t *testing.T) {
 // unused, and nothing older (django-oauth-toolkit #1617): an older
 // generation presented within the grace period still ends the session.
 func TestRefreshGraceCoversOnlyTheImmediatelyPrecedingToken(t *testing.T) {
-	f := epSetupOn(t, NewMemoryStore(), func(c *Config) { c.RefreshReuseGrace = time.Minute })
+	f := epSetupOn(t, memory.New(), func(c *Config) { c.RefreshReuseGrace = time.Minute })
 	f.addUser("alice")
 	first := f.login("alice", "")
 	second := f.wantTokens(f.refresh(first.RefreshToken))
@@ -494,7 +498,7 @@ func TestRefreshGraceCoversOnlyTheImmediatelyPrecedingToken(t *testing.T) {
 }
 
 func TestRefreshRetryAfterTheGraceIsReuse(t *testing.T) {
-	f := epSetupOn(t, NewMemoryStore(), func(c *Config) { c.RefreshReuseGrace = 10 * time.Second })
+	f := epSetupOn(t, memory.New(), func(c *Config) { c.RefreshReuseGrace = 10 * time.Second })
 	f.addUser("alice")
 	first := f.login("alice", "")
 	second := f.wantTokens(f.refresh(first.RefreshToken))
@@ -509,7 +513,7 @@ func TestRefreshRetryAfterTheGraceIsReuse(t *testing.T) {
 // A retry is answered for the session as it is now: a user disabled after
 // the rotation gets no tokens from a retry.
 func TestRefreshRetryChecksTheSessionAgain(t *testing.T) {
-	f := epSetupOn(t, NewMemoryStore(), func(c *Config) { c.RefreshReuseGrace = time.Minute })
+	f := epSetupOn(t, memory.New(), func(c *Config) { c.RefreshReuseGrace = time.Minute })
 	f.addUser("alice")
 	first := f.login("alice", "")
 	second := f.wantTokens(f.refresh(first.RefreshToken))
@@ -837,7 +841,7 @@ func TestRefreshFamilyExpiresAbsolutely(t *testing.T) {
 // lookupHookStore runs fn once, right after the at-th look-up of a user or
 // a client.
 type lookupHookStore struct {
-	Store
+	store.Store
 	mu    sync.Mutex
 	calls int
 	at    int
@@ -845,13 +849,13 @@ type lookupHookStore struct {
 	fired bool
 }
 
-func (s *lookupHookStore) User(ctx context.Context, name string) (User, error) {
+func (s *lookupHookStore) User(ctx context.Context, name string) (store.User, error) {
 	u, err := s.Store.User(ctx, name)
 	s.looked()
 	return u, err
 }
 
-func (s *lookupHookStore) Client(ctx context.Context, id string) (Client, error) {
+func (s *lookupHookStore) Client(ctx context.Context, id string) (store.Client, error) {
 	c, err := s.Store.Client(ctx, id)
 	s.looked()
 	return c, err
@@ -900,7 +904,7 @@ func TestLoginInFlightDoesNotOutliveAPasswordChangeOrDisable(t *testing.T) {
 
 func testLoginInFlight(t *testing.T, change string, lookup int, step time.Duration) {
 	t.Run(fmt.Sprintf("%s after look-up %d, %v apart", change, lookup, step), func(t *testing.T) {
-		store := &lookupHookStore{Store: NewMemoryStore()}
+		store := &lookupHookStore{Store: memory.New()}
 		f := epSetupOn(t, store, nil)
 		f.addUser("alice")
 		store.arm(lookup, func() {
@@ -940,7 +944,7 @@ func testLoginInFlight(t *testing.T, change string, lookup int, step time.Durati
 func TestClientLoginInFlightDoesNotOutliveARevocation(t *testing.T) {
 	for lookup := 1; lookup <= 2; lookup++ {
 		t.Run(fmt.Sprintf("after look-up %d", lookup), func(t *testing.T) {
-			store := &lookupHookStore{Store: NewMemoryStore()}
+			store := &lookupHookStore{Store: memory.New()}
 			f := epSetupOn(t, store, nil, func(o *Options) { o.ClientCredentials = true })
 			secret, err := f.svc.Accounts().CreateClient(context.Background(), "partner", nil)
 			if err != nil {

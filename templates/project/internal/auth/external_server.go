@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
 )
 
 // ResourceServerConfigVars lists the configuration variables of the
@@ -122,7 +124,7 @@ type ResourceServer struct {
 	cfg      Config
 	opts     Options
 	log      *slog.Logger
-	store    *MemoryStore
+	store    *memory.Store
 	external *ExternalTokens
 	guard    *Guard
 }
@@ -167,7 +169,7 @@ func newResourceServer(cfg Config, ext ExternalConfig, opts Options, now func() 
 	if err != nil {
 		return nil, err
 	}
-	store := NewMemoryStore()
+	store := memory.New()
 	// No password is ever hashed: there are no users.
 	hasher := NewArgon2id(Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})
 	accounts := NewAccounts(store, hasher, NewThrottle(ThrottleConfig{Now: now}), AccountsOptions{

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/open"
 )
 
 func skipWithoutPermissionBits(t *testing.T) {
@@ -75,7 +77,7 @@ func TestServiceWarnsAboutDatabaseFileOtherUsersCanRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc, err := New(context.Background(), cfg, Options{})
+		svc, err := New(context.Background(), cfg, open.Backends{}, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

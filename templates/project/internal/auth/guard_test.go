@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 // gdAccounts is a fake AccountVerifier: two users and two API keys.
@@ -533,7 +535,7 @@ func TestNewGuardRefusesMissingVerifiers(t *testing.T) {
 func TestGuardLogsWithoutSecrets(t *testing.T) {
 	f := gdSetup(t)
 	revokedTok, claims := f.tk.issue(t, "alice")
-	f.tk.rev.Deny(DeniedToken{JTI: claims.ID, ExpiresAt: claims.ExpiresAt})
+	f.tk.rev.Deny(store.DeniedToken{JTI: claims.ID, ExpiresAt: claims.ExpiresAt})
 
 	// At DEBUG every event is logged, successes included.
 	f.guard.log = slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -22,6 +22,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 // Login through external providers (authorization code with PKCE, RFC 9700
@@ -65,7 +67,7 @@ import (
 type loginFlow struct {
 	cfg       LoginConfig
 	e         *endpoints
-	links     IdentityLinkStore
+	links     store.IdentityLinkStore
 	accounts  *Accounts
 	providers map[string]*loginProvider
 	states    *loginStates
@@ -119,7 +121,7 @@ func newLoginFlow(cfg LoginConfig, e *endpoints, accounts *Accounts) (*loginFlow
 	if len(cfg.Providers) == 0 {
 		return nil, nil
 	}
-	links, ok := e.store.(IdentityLinkStore)
+	links, ok := e.store.(store.IdentityLinkStore)
 	if !ok {
 		return nil, fmt.Errorf("auth: LOGIN_PROVIDERS is set but the store (%T) keeps no identity links", e.store)
 	}
@@ -514,7 +516,7 @@ func profileOf(p ProviderConfig, claims map[string]any) (externalIdentity, error
 			id.emailVerified = v == "true"
 		}
 	}
-	if len(id.email) > maxLinkField {
+	if len(id.email) > store.MaxLinkField {
 		id.email = ""
 	}
 	return id, nil
@@ -522,20 +524,20 @@ func profileOf(p ProviderConfig, claims map[string]any) (externalIdentity, error
 
 // localUser finds the local user of an external identity: by its link, or
 // as the account policy says.
-func (f *loginFlow) localUser(r *http.Request, p *loginProvider, id externalIdentity) (User, *requestError) {
+func (f *loginFlow) localUser(r *http.Request, p *loginProvider, id externalIdentity) (store.User, *requestError) {
 	ctx := r.Context()
-	refused := func(reason string) (User, *requestError) {
+	refused := func(reason string) (store.User, *requestError) {
 		f.refused(r, slog.LevelWarn, "provider_login_refused", slog.String("provider", p.cfg.Name),
 			slog.String("external_subject", truncate(id.subject, 255)), slog.String("reason", reason))
-		return User{}, &requestError{status: http.StatusForbidden, code: "access_denied", desc: "this account may not log in here"}
+		return store.User{}, &requestError{status: http.StatusForbidden, code: "access_denied", desc: "this account may not log in here"}
 	}
 	username := ""
 	link, err := f.links.IdentityLink(ctx, p.issuer, id.subject)
 	switch {
 	case err == nil:
 		username = link.Username
-	case !errors.Is(err, ErrNotFound):
-		return User{}, f.e.failure(r, "read identity link", err)
+	case !errors.Is(err, store.ErrNotFound):
+		return store.User{}, f.e.failure(r, "read identity link", err)
 	case f.cfg.Policy == PolicyLinked:
 		return refused("identity not linked")
 	default:
@@ -547,8 +549,8 @@ func (f *loginFlow) localUser(r *http.Request, p *loginProvider, id externalIden
 			if name, err := NormalizeUsername(id.email); err == nil {
 				if _, err := f.e.store.User(ctx, name); err == nil {
 					username = name
-				} else if !errors.Is(err, ErrNotFound) {
-					return User{}, f.e.failure(r, "read user", err)
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return store.User{}, f.e.failure(r, "read user", err)
 				}
 			}
 		}
@@ -557,38 +559,38 @@ func (f *loginFlow) localUser(r *http.Request, p *loginProvider, id externalIden
 			if err != nil {
 				return refused("no valid user name for the identity")
 			}
-			err = f.e.store.CreateUser(ctx, User{Username: name, PasswordHash: noPasswordHash,
+			err = f.e.store.CreateUser(ctx, store.User{Username: name, PasswordHash: noPasswordHash,
 				Scopes: f.cfg.DefaultScopes, CreatedAt: f.e.now()})
-			if errors.Is(err, ErrExists) {
+			if errors.Is(err, store.ErrExists) {
 				return refused("a user named " + name + " exists and is not linked to the identity")
 			}
 			if err != nil {
-				return User{}, f.e.failure(r, "create user", err)
+				return store.User{}, f.e.failure(r, "create user", err)
 			}
 			username = name
 		}
 		if username == "" {
 			return refused("identity not linked, and no user has its verified email")
 		}
-		err := f.links.CreateIdentityLink(ctx, IdentityLink{Issuer: p.issuer, Subject: id.subject, Username: username,
+		err := f.links.CreateIdentityLink(ctx, store.IdentityLink{Issuer: p.issuer, Subject: id.subject, Username: username,
 			Provider: p.cfg.Name, Email: id.email, CreatedAt: f.e.now()})
-		if errors.Is(err, ErrExists) { // a concurrent first login linked it
+		if errors.Is(err, store.ErrExists) { // a concurrent first login linked it
 			link, err = f.links.IdentityLink(ctx, p.issuer, id.subject)
 			if err != nil {
-				return User{}, f.e.failure(r, "read identity link", err)
+				return store.User{}, f.e.failure(r, "read identity link", err)
 			}
 			username = link.Username
 		} else if err != nil {
-			return User{}, f.e.failure(r, "create identity link", err)
+			return store.User{}, f.e.failure(r, "create identity link", err)
 		}
 		f.e.event(r, slog.LevelInfo, "identity_linked", slog.String("subject", username), slog.String("provider", p.cfg.Name))
 	}
 	user, err := f.e.store.User(ctx, username)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return refused("linked user does not exist")
 		}
-		return User{}, f.e.failure(r, "read user", err)
+		return store.User{}, f.e.failure(r, "read user", err)
 	}
 	if user.Disabled {
 		return refused("user disabled")
@@ -604,13 +606,13 @@ const noPasswordHash = "!provider-login"
 // startSession starts a session for user as a password login does (a new
 // refresh family with the user's scopes) and hands its first refresh token
 // to the browser in the session cookie.
-func (f *loginFlow) startSession(w http.ResponseWriter, r *http.Request, user User) error {
+func (f *loginFlow) startSession(w http.ResponseWriter, r *http.Request, user store.User) error {
 	refresh, digest, err := newRefreshToken()
 	if err != nil {
 		return err
 	}
 	at := f.e.now()
-	err = f.e.store.CreateRefresh(r.Context(), RefreshToken{
+	err = f.e.store.CreateRefresh(r.Context(), store.RefreshToken{
 		Digest:    digest,
 		FamilyID:  rand.Text(),
 		Subject:   user.Username,

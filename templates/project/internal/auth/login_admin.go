@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 // linkAdminCommands are the admin commands of identity links (login
@@ -17,11 +19,11 @@ import (
 func linkAdminCommands() []adminCommand {
 	// linkStore opens the store (see adminRun.ready): called once the
 	// command line has been checked.
-	linkStore := func(ctx context.Context, a *adminRun) (IdentityLinkStore, error) {
+	linkStore := func(ctx context.Context, a *adminRun) (store.IdentityLinkStore, error) {
 		if err := a.ready(ctx); err != nil {
 			return nil, err
 		}
-		ls, ok := a.deps.Store.(IdentityLinkStore)
+		ls, ok := a.deps.Store.(store.IdentityLinkStore)
 		if !ok {
 			return nil, fmt.Errorf("this store (%T) keeps no identity links", a.deps.Store)
 		}
@@ -53,12 +55,12 @@ func linkAdminCommands() []adminCommand {
 					if err != nil {
 						return usagef("--username: %v", err)
 					}
-					err = ls.CreateIdentityLink(ctx, IdentityLink{Issuer: *issuer, Subject: *subject, Username: name,
+					err = ls.CreateIdentityLink(ctx, store.IdentityLink{Issuer: *issuer, Subject: *subject, Username: name,
 						Provider: *provider, CreatedAt: time.Now()})
 					switch {
-					case errors.Is(err, ErrNotFound):
+					case errors.Is(err, store.ErrNotFound):
 						return fmt.Errorf("no user %q", name)
-					case errors.Is(err, ErrExists):
+					case errors.Is(err, store.ErrExists):
 						return fmt.Errorf("%s %s is already linked; remove that link first", *issuer, *subject)
 					case err != nil:
 						return failed(err, "linking %s %s", *issuer, *subject)
@@ -87,7 +89,7 @@ func linkAdminCommands() []adminCommand {
 						return err
 					}
 					err = ls.DeleteIdentityLink(ctx, *issuer, *subject)
-					if errors.Is(err, ErrNotFound) {
+					if errors.Is(err, store.ErrNotFound) {
 						return fmt.Errorf("no link of %s %s", *issuer, *subject)
 					}
 					if err != nil {

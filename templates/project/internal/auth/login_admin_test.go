@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 func TestAdminLinks(t *testing.T) {
@@ -11,7 +13,7 @@ func TestAdminLinks(t *testing.T) {
 	adRun(f, "a long enough password\n", nil, "users", "add", "--username", "Jane", "--password-stdin").want(t, ExitOK)
 	adRun(f, "", nil, "links", "add", "--issuer", "https://accounts.google.com", "--subject", "1001",
 		"--username", "JANE", "--provider", "google").want(t, ExitOK)
-	l, err := f.svc.Store().(IdentityLinkStore).IdentityLink(context.Background(), "https://accounts.google.com", "1001")
+	l, err := f.svc.Store().(store.IdentityLinkStore).IdentityLink(context.Background(), "https://accounts.google.com", "1001")
 	if err != nil || l.Username != "jane" {
 		t.Fatalf("link %+v %v, want one to jane", l, err)
 	}

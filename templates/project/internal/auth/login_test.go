@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
 )
 
 // fakeProvider is an OpenID Connect provider for login tests: fakeIdP's
@@ -208,7 +211,7 @@ func newLoginTest(t *testing.T, configure func(*LoginConfig)) *loginTest {
 		configure(&lc)
 	}
 	svc, err := newTestService(Options{}, func() time.Time { return time.Now().Add(time.Duration(lt.now.Load())) },
-		NewMemoryStore(), func(c *Config) { c.Login = lc })
+		memory.New(), nil, func(c *Config) { c.Login = lc })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,15 +239,15 @@ func (lt *loginTest) browser() *http.Client {
 
 func (lt *loginTest) user(name string, disabled bool, scopes ...string) {
 	lt.t.Helper()
-	if err := lt.svc.Store().CreateUser(context.Background(), User{Username: name, PasswordHash: noPasswordHash, Scopes: scopes, Disabled: disabled}); err != nil {
+	if err := lt.svc.Store().CreateUser(context.Background(), store.User{Username: name, PasswordHash: noPasswordHash, Scopes: scopes, Disabled: disabled}); err != nil {
 		lt.t.Fatal(err)
 	}
 }
 
 func (lt *loginTest) link(subject, username string) {
 	lt.t.Helper()
-	err := lt.svc.Store().(IdentityLinkStore).CreateIdentityLink(context.Background(),
-		IdentityLink{Issuer: lt.idp.issuer, Subject: subject, Username: username, Provider: "fake"})
+	err := lt.svc.Store().(store.IdentityLinkStore).CreateIdentityLink(context.Background(),
+		store.IdentityLink{Issuer: lt.idp.issuer, Subject: subject, Username: username, Provider: "fake"})
 	if err != nil {
 		lt.t.Fatal(err)
 	}
@@ -368,7 +371,7 @@ func TestProviderLoginIssuesWorkingTokensAndReusesTheLink(t *testing.T) {
 	if c, _ := lt.svc.Tokens().Verify(context.Background(), tr2.AccessToken); c.Subject != "jane" {
 		t.Errorf("second login: subject %q, want jane", c.Subject)
 	}
-	links, _ := lt.svc.Store().(IdentityLinkStore).ListIdentityLinks(context.Background())
+	links, _ := lt.svc.Store().(store.IdentityLinkStore).ListIdentityLinks(context.Background())
 	if len(links) != 1 {
 		t.Errorf("%d links after two logins, want 1", len(links))
 	}
@@ -383,7 +386,7 @@ func TestProviderLoginCreatePolicyCreatesOnceAndLinks(t *testing.T) {
 	}
 	lt.login()
 	users, _ := lt.svc.Store().ListUsers(context.Background())
-	links, _ := lt.svc.Store().(IdentityLinkStore).ListIdentityLinks(context.Background())
+	links, _ := lt.svc.Store().(store.IdentityLinkStore).ListIdentityLinks(context.Background())
 	if len(users) != 1 || len(links) != 1 || links[0].Username != "fake-248289761001" {
 		t.Errorf("after two logins: users %v links %v, want one of each", users, links)
 	}
@@ -400,7 +403,7 @@ func TestProviderLoginLinksByEmailOnlyWhenVerified(t *testing.T) {
 	b := lt.browser()
 	resp, body := lt.finish(b, lt.begin(b, ""))
 	lt.refused(b, resp, body, http.StatusForbidden, "access_denied")
-	if links, _ := lt.svc.Store().(IdentityLinkStore).ListIdentityLinks(context.Background()); len(links) != 0 {
+	if links, _ := lt.svc.Store().(store.IdentityLinkStore).ListIdentityLinks(context.Background()); len(links) != 0 {
 		t.Fatalf("an unverified email linked the identity: %v", links)
 	}
 	lt.idp.mu.Lock()

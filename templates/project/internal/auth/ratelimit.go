@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -407,7 +406,7 @@ type rlDecision struct {
 // answering, else here.
 func (rl *RateLimiter) decide(ctx context.Context, p *rlPolicy, k rlKey) rlDecision {
 	now := rl.now()
-	if rl.shared.usable() {
+	if rl.shared != nil && rl.shared.usable() {
 		d, err := rl.shared.decide(ctx, p, k, now)
 		if err == nil {
 			rl.shared.answered()
@@ -539,9 +538,6 @@ func (t *gcraTable) len() int {
 	}
 	return n
 }
-
-// errRateLimitAnswer is a Redis answer the limiter cannot read.
-var errRateLimitAnswer = errors.New("redis: rate limit: unexpected answer")
 
 // The defaults of RATE_LIMIT and RATE_LIMIT_ADDRESS: none. A limit that
 // suits one deployment throttles another: behind a load balancer not listed

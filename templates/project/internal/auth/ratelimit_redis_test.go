@@ -9,15 +9,19 @@ import (
 	"testing"
 	"time"
 
+	storeredis "github.com/gatehouse-go/gatehouse/templates/project/internal/store/redis"
+
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/redis/redistest"
 )
 
 // Two instances on one Redis share one budget per caller: what one let
 // through counts for the other.
 func TestRedisRateLimitIsSharedByInstances(t *testing.T) {
 	t.Parallel()
-	opts := redisTestOptions(t)
-	prefix := redisTestPrefix(t, opts)
+	opts := redistest.Options(t)
+	prefix := redistest.Prefix(t, opts)
 	clock := newStepClock()
 	var instances [2]*RateLimiter
 	for i := range instances {
@@ -25,7 +29,7 @@ func TestRedisRateLimitIsSharedByInstances(t *testing.T) {
 		t.Cleanup(func() { client.Close() })
 		instances[i] = newTestRateLimiter(t, Config{RateLimit: mustRateLimit(t, "10/1m burst 6"), RateLimitAddress: mustRateLimit(t, "4/1m")},
 			RateLimits{}, clock.Now, nil)
-		shareRateLimits(instances[i], client, prefix, nil)
+		shareRateLimits(instances[i], storeredis.NewCounts(client, prefix), nil)
 	}
 	handlers := [2]http.Handler{
 		instances[0].Operation(DefaultRateLimitPolicy, rlOK),
@@ -89,12 +93,12 @@ func TestRedisRateLimitIsSharedByInstances(t *testing.T) {
 // logged once.
 func TestRedisRateLimitFallsBackToMemory(t *testing.T) {
 	t.Parallel()
-	client := redis.NewClient(&redis.Options{Addr: closedPort(t), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	client := redis.NewClient(&redis.Options{Addr: redistest.ClosedPort(t), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer client.Close()
 	var logs epLog
 	rl := newTestRateLimiter(t, Config{RateLimit: mustRateLimit(t, "3/1m")}, RateLimits{}, newStepClock().Now,
 		slog.New(slog.NewTextHandler(&logs, nil)))
-	shareRateLimits(rl, client, "gatehouse-test", rl.log)
+	shareRateLimits(rl, storeredis.NewCounts(client, "gatehouse-test"), rl.log)
 	h := rl.Operation(DefaultRateLimitPolicy, rlOK)
 	codes := map[int]int{}
 	for range 6 {
@@ -142,9 +146,9 @@ func BenchmarkRateLimit(b *testing.B) {
 		}
 	})
 	b.Run("redis", func(b *testing.B) {
-		client, prefix := redisTestClient(b)
+		client, prefix := redistest.Client(b)
 		shared := newTestRateLimiter(b, Config{RateLimitAddress: high}, RateLimits{}, nil, nil)
-		shareRateLimits(shared, client, prefix, nil)
+		shareRateLimits(shared, storeredis.NewCounts(client, prefix), nil)
 		h := shared.Address(rlOK)
 		b.ReportAllocs()
 		for b.Loop() {

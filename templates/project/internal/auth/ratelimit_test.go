@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
 )
 
 func mustRateLimit(t testing.TB, s string) RateLimit {
@@ -223,7 +225,7 @@ func TestRateLimitTrustedProxy(t *testing.T) {
 // on the 429 Retry-After and a JSON error; the fields exposed to scripts
 // through CORS.
 func TestRateLimitHeaders(t *testing.T) {
-	f := epSetupOn(t, NewMemoryStore(), func(c *Config) {
+	f := epSetupOn(t, memory.New(), func(c *Config) {
 		c.RateLimit = mustRateLimit(t, "3/1m")
 		c.CORSAllowedOrigins = []string{"https://app.example.com"}
 	})
@@ -308,7 +310,7 @@ func (c *rlCountingHasher) Verify(password, encoded string) (bool, error) {
 // checked: beyond the allowance, every answer is 429, not 401, and the
 // hasher is not called.
 func TestRateLimitAddressCutsFloodsBeforeAuthentication(t *testing.T) {
-	f := epSetupOn(t, NewMemoryStore(), func(c *Config) {
+	f := epSetupOn(t, memory.New(), func(c *Config) {
 		c.RateLimitAddress = mustRateLimit(t, "3/1m")
 	})
 	hasher := &rlCountingHasher{PasswordHasher: f.svc.accounts.hasher}

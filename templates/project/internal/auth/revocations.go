@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 // DefaultRevocationPoll is how often Run pulls the revocation feed when no
@@ -53,7 +55,7 @@ const pruneEvery = time.Minute
 // move a not-before time backwards. It is safe for concurrent use; reads
 // take a shared lock only.
 type Revocations struct {
-	store  Store
+	store  store.Store
 	now    func() time.Time // token time: when denials expire
 	logger atomic.Pointer[slog.Logger]
 
@@ -90,7 +92,7 @@ type Revocations struct {
 // once before serving, then Run in the background. A nil store gives a set
 // that only knows what Deny and SetNotBefore tell it (useful in tests), and
 // is never stale.
-func NewRevocations(store Store) *Revocations {
+func NewRevocations(store store.Store) *Revocations {
 	r := &Revocations{
 		store:           store,
 		now:             time.Now,
@@ -311,7 +313,7 @@ func (r *Revocations) log(level slog.Level, msg string, attrs ...slog.Attr) {
 // Deny makes access tokens invalid in this process at once. Entries are
 // dropped once the token has expired (plus the largest clock leeway); an
 // entry without an expiry is kept.
-func (r *Revocations) Deny(tokens ...DeniedToken) {
+func (r *Revocations) Deny(tokens ...store.DeniedToken) {
 	now := r.now()
 	r.mu.Lock()
 	for _, t := range tokens {
@@ -388,7 +390,7 @@ func (r *Revocations) check(c *AccessClaims) rejection {
 }
 
 func (r *Revocations) denyLocked(jti string, exp, now time.Time) {
-	if expiredForGood(exp, now) {
+	if store.ExpiredForGood(exp, now) {
 		return // Verify refuses the token anyway
 	}
 	if old, ok := r.denied[jti]; ok && (old.IsZero() || old.After(exp)) {
@@ -419,14 +421,8 @@ func (r *Revocations) prune(now time.Time, force bool) {
 	}
 	r.pruned = now
 	for jti, exp := range r.denied {
-		if expiredForGood(exp, now) {
+		if store.ExpiredForGood(exp, now) {
 			delete(r.denied, jti)
 		}
 	}
-}
-
-// expiredForGood reports whether a token expiring at exp is refused at now
-// by every verifier, whatever its leeway (at most MaxLeeway).
-func expiredForGood(exp, now time.Time) bool {
-	return !exp.IsZero() && !exp.Add(MaxLeeway).After(now)
 }

@@ -12,33 +12,36 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
 )
 
 // rvFeed is a Store that only serves a revocation feed; every other method
 // of the embedded nil interface panics if called.
 type rvFeed struct {
-	Store
+	store.Store
 	mu     sync.Mutex
-	events []Revocation
+	events []store.Revocation
 	asked  []int64 // the seq of every RevocationsSince call
 	err    error
 }
 
-func (f *rvFeed) add(ev Revocation) {
+func (f *rvFeed) add(ev store.Revocation) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ev.Seq = int64(len(f.events) + 1)
 	f.events = append(f.events, ev)
 }
 
-func (f *rvFeed) RevocationsSince(_ context.Context, seq int64) ([]Revocation, error) {
+func (f *rvFeed) RevocationsSince(_ context.Context, seq int64) ([]store.Revocation, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.asked = append(f.asked, seq)
 	if f.err != nil {
 		return nil, f.err
 	}
-	var out []Revocation
+	var out []store.Revocation
 	for _, ev := range f.events {
 		if ev.Seq > seq {
 			out = append(out, ev)
@@ -71,8 +74,8 @@ func rvSetup(t *testing.T) (*rvFeed, *Revocations, *tkClock) {
 func TestRevocationsSyncAppliesTheFeed(t *testing.T) {
 	feed, rev, clock := rvSetup(t)
 	now := clock.Now()
-	feed.add(Revocation{JTI: "a", ExpiresAt: now.Add(time.Minute)})
-	feed.add(Revocation{Subject: "alice", NotBefore: now})
+	feed.add(store.Revocation{JTI: "a", ExpiresAt: now.Add(time.Minute)})
+	feed.add(store.Revocation{Subject: "alice", NotBefore: now})
 	if err := rev.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +86,7 @@ func TestRevocationsSyncAppliesTheFeed(t *testing.T) {
 		t.Error("not-before times do not match the feed")
 	}
 
-	feed.add(Revocation{JTI: "b", ExpiresAt: now.Add(time.Minute)})
+	feed.add(store.Revocation{JTI: "b", ExpiresAt: now.Add(time.Minute)})
 	if err := rev.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -99,15 +102,15 @@ func TestRevocationsOnlyTighten(t *testing.T) {
 	feed, rev, clock := rvSetup(t)
 	now := clock.Now()
 	rev.SetNotBefore("alice", now)
-	feed.add(Revocation{Subject: "alice", NotBefore: now.Add(-time.Hour)})
+	feed.add(store.Revocation{Subject: "alice", NotBefore: now.Add(-time.Hour)})
 	if err := rev.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if !rev.NotBefore("alice").Equal(now) {
 		t.Error("an older not-before time undid a newer one")
 	}
-	rev.Deny(DeniedToken{JTI: "a", ExpiresAt: now.Add(time.Hour)})
-	rev.Deny(DeniedToken{JTI: "a", ExpiresAt: now.Add(time.Second)})
+	rev.Deny(store.DeniedToken{JTI: "a", ExpiresAt: now.Add(time.Hour)})
+	rev.Deny(store.DeniedToken{JTI: "a", ExpiresAt: now.Add(time.Second)})
 	clock.Add(time.Minute + MaxLeeway)
 	rev.prune(clock.Now(), true)
 	if !rev.Denied("a") {
@@ -119,10 +122,10 @@ func TestRevocationsDropExpiredEntriesAfterLeeway(t *testing.T) {
 	_, rev, clock := rvSetup(t)
 	now := clock.Now()
 	rev.Deny(
-		DeniedToken{JTI: "short", ExpiresAt: now.Add(time.Minute)},
-		DeniedToken{JTI: "long", ExpiresAt: now.Add(time.Hour)},
-		DeniedToken{JTI: "no expiry"},
-		DeniedToken{JTI: "expired", ExpiresAt: now.Add(-MaxLeeway)},
+		store.DeniedToken{JTI: "short", ExpiresAt: now.Add(time.Minute)},
+		store.DeniedToken{JTI: "long", ExpiresAt: now.Add(time.Hour)},
+		store.DeniedToken{JTI: "no expiry"},
+		store.DeniedToken{JTI: "expired", ExpiresAt: now.Add(-MaxLeeway)},
 	)
 	if rev.Denied("expired") {
 		t.Error("kept an entry for a token no verifier accepts")
@@ -174,8 +177,8 @@ func TestRevocationsConcurrentUse(t *testing.T) {
 		wg.Go(func() {
 			for j := range 100 {
 				jti := fmt.Sprint(i, "-", j)
-				feed.add(Revocation{JTI: jti, ExpiresAt: clock.Now().Add(time.Hour)})
-				rev.Deny(DeniedToken{JTI: "local" + jti, ExpiresAt: clock.Now().Add(time.Hour)})
+				feed.add(store.Revocation{JTI: jti, ExpiresAt: clock.Now().Add(time.Hour)})
+				rev.Deny(store.DeniedToken{JTI: "local" + jti, ExpiresAt: clock.Now().Add(time.Hour)})
 				_ = rev.Sync(context.Background())
 				rev.Denied(jti)
 				rev.NotBefore("alice")
@@ -220,7 +223,7 @@ func TestRevocationsFailClosedBeyondTheStalenessBound(t *testing.T) {
 	}
 	live := &AccessClaims{ID: "live", Subject: "alice", IssuedAt: clock.Now()}
 	revoked := &AccessClaims{ID: "revoked", Subject: "alice", IssuedAt: clock.Now()}
-	rev.Deny(DeniedToken{JTI: "revoked", ExpiresAt: clock.Now().Add(time.Hour)})
+	rev.Deny(store.DeniedToken{JTI: "revoked", ExpiresAt: clock.Now().Add(time.Hour)})
 
 	feed.setErr(errors.New("database is unreachable"))
 	stale.Add(5 * time.Second)
@@ -269,11 +272,11 @@ func TestRevocationsFailClosedBeyondTheStalenessBound(t *testing.T) {
 
 // hangingFeed is a feed whose reads never answer until their context ends.
 type hangingFeed struct {
-	Store
+	store.Store
 	returned atomic.Bool
 }
 
-func (f *hangingFeed) RevocationsSince(ctx context.Context, _ int64) ([]Revocation, error) {
+func (f *hangingFeed) RevocationsSince(ctx context.Context, _ int64) ([]store.Revocation, error) {
 	<-ctx.Done()
 	f.returned.Store(true)
 	return nil, ctx.Err()
@@ -327,7 +330,7 @@ func TestRevocationsRunReportsStalenessAndNotifyPullsAtOnce(t *testing.T) {
 	rvWaitForLog(t, logs, "revocation state is stale")
 
 	feed.setErr(nil)
-	feed.add(Revocation{JTI: "pushed", ExpiresAt: time.Date(2031, 1, 1, 1, 0, 0, 0, time.UTC)})
+	feed.add(store.Revocation{JTI: "pushed", ExpiresAt: time.Date(2031, 1, 1, 1, 0, 0, 0, time.UTC)})
 	rev.Notify()
 	rvWaitForLog(t, logs, "revocation state is current again")
 	if !rev.Denied("pushed") {
@@ -348,11 +351,11 @@ func rvWaitForLog(t *testing.T, logs *epLog, msg string) {
 
 // flakyFeed is a store whose revocation feed can be made to fail.
 type flakyFeed struct {
-	Store
+	store.Store
 	fail atomic.Bool
 }
 
-func (f *flakyFeed) RevocationsSince(ctx context.Context, seq int64) ([]Revocation, error) {
+func (f *flakyFeed) RevocationsSince(ctx context.Context, seq int64) ([]store.Revocation, error) {
 	if f.fail.Load() {
 		return nil, errors.New("database is unreachable")
 	}
@@ -363,7 +366,7 @@ func (f *flakyFeed) RevocationsSince(ctx context.Context, seq int64) ([]Revocati
 // tokens get a generic 503, /health says why, logout still revokes, and
 // everything recovers by itself once the feed can be read.
 func TestStaleRevocationStateFailsClosedWith503AndHealthSaysWhy(t *testing.T) {
-	feed := &flakyFeed{Store: NewMemoryStore()}
+	feed := &flakyFeed{Store: memory.New()}
 	f := epSetupOn(t, feed, func(c *Config) { c.RevocationMaxStaleness = 10 * time.Second })
 	// The test drives the feed: stop the background poll first.
 	f.svc.stop()

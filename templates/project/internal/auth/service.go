@@ -15,7 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
 )
 
 // Default endpoint paths, used when neither the configuration nor Options
@@ -78,7 +79,7 @@ type Service struct {
 	cfg        Config
 	opts       Options
 	log        *slog.Logger
-	store      Store
+	store      store.Store
 	tokens     *Tokens
 	rev        *Revocations
 	accounts   *Accounts
@@ -88,10 +89,10 @@ type Service struct {
 	tokenPath  string
 	revokePath string
 
-	storeAttrs    []slog.Attr   // logged when serving starts
-	throttleAttrs []slog.Attr   // likewise
-	redis         *redis.Client // nil without REDIS_URL
-	limiter       *RateLimiter  // nil: no rate limits
+	storeAttrs    []slog.Attr  // logged when serving starts
+	throttleAttrs []slog.Attr  // likewise
+	counts        store.Counts // shared in Redis; nil without REDIS_URL
+	limiter       *RateLimiter // nil: no rate limits
 
 	stop      context.CancelFunc // ends the revocation poll and push
 	polling   sync.WaitGroup
@@ -99,13 +100,17 @@ type Service struct {
 	closeErr  error
 }
 
-// New builds the service from the configuration: it opens the store named
-// by DATABASE_URL, loads the signing keys (HS256 from JWT_SECRET; for the
+// New builds the service from the configuration: it opens, with backends
+// (open.Backends{}), the store named by DATABASE_URL and the Redis of
+// REDIS_URL, loads the signing keys (HS256 from JWT_SECRET; for the
 // asymmetric algorithms from JWT_KEY_DIR, creating the first key if there
 // is none), loads the revocation state and keeps it current in the
 // background until ctx ends or Close is called: by polling the store's
-// feed, and at once when the store pushes news (RevocationListener).
-func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
+// feed, and at once when the store pushes news (store.RevocationListener).
+func New(ctx context.Context, cfg Config, backends Backends, opts Options) (*Service, error) {
+	if err := checkBackends(&cfg, backends); err != nil {
+		return nil, err
+	}
 	log := orDiscard(opts.Logger)
 	keys, err := loadKeys(ctx, cfg, log)
 	if err != nil {
@@ -116,13 +121,18 @@ func New(ctx context.Context, cfg Config, opts Options) (*Service, error) {
 			cfg.Warnings = append(slices.Clip(cfg.Warnings), w)
 		}
 	}
-	store, storeAttrs, err := openStore(ctx, cfg)
+	st, storeAttrs, err := openStore(ctx, cfg, backends)
 	if err != nil {
 		return nil, err
 	}
-	s, err := newService(ctx, cfg, opts, log, store, keys, newHasher(cfg), time.Now)
+	counts, err := openCounts(ctx, cfg, backends, log)
 	if err != nil {
-		store.Close()
+		st.Close()
+		return nil, err
+	}
+	s, err := newService(ctx, cfg, opts, log, st, counts, keys, newHasher(cfg), time.Now)
+	if err != nil {
+		closeBackends(st, counts)
 		return nil, err
 	}
 	s.storeAttrs = storeAttrs
@@ -147,12 +157,13 @@ func newHasher(cfg Config) PasswordHasher {
 // throttling all follow, so a test can move time forward to expire them.
 // Call Close when done.
 func NewTestService(opts Options, now func() time.Time) (*Service, error) {
-	return newTestService(opts, now, NewMemoryStore(), nil)
+	return newTestService(opts, now, memory.New(), nil, nil)
 }
 
-// newTestService is NewTestService on store, with configure (if not nil)
-// changing the configuration first. The service closes store.
-func newTestService(opts Options, now func() time.Time, store Store, configure func(*Config)) (*Service, error) {
+// newTestService is NewTestService on st, with configure (if not nil)
+// changing the configuration first, and REDIS_URL's counts, if it sets
+// one, opened with backends. The service closes st.
+func newTestService(opts Options, now func() time.Time, st store.Store, backends Backends, configure func(*Config)) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -184,14 +195,25 @@ func newTestService(opts Options, now func() time.Time, store Store, configure f
 	log := orDiscard(opts.Logger)
 	// The smallest argon2id cost: tests check behaviour, not hash strength.
 	hasher := NewArgon2id(Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})
-	return newService(context.Background(), cfg, opts, log, store, keys, hasher, now)
+	counts, err := openCounts(context.Background(), cfg, backends, log)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newService(context.Background(), cfg, opts, log, st, counts, keys, hasher, now)
+	if err != nil && counts != nil {
+		counts.Close()
+	}
+	return s, err
 }
 
-func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger, store Store, keys *KeySet,
+// newService builds a service on st and counts (nil: each instance counts
+// alone), which it closes when it is closed; on an error, they are the
+// caller's to close.
+func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger, st store.Store, counts store.Counts, keys *KeySet,
 	hasher PasswordHasher, now func() time.Time) (*Service, error) {
 	// Serve logs them with the configuration's (admin commands do not).
 	cfg.Warnings = append(slices.Clip(cfg.Warnings), keys.warnings...)
-	rev := NewRevocations(store)
+	rev := NewRevocations(st)
 	rev.now = now // prune by the same clock the tokens are checked with
 	rev.SetLogger(log)
 	rev.SetMaxStaleness(cfg.RevocationMaxStaleness)
@@ -205,54 +227,42 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		Leeway:    cfg.Leeway,
 		Now:       now,
 	}, keys, rev)
-	throttle, rdb, throttleAttrs, err := newServerThrottle(ctx, cfg, log, now)
-	if err != nil {
-		return nil, err
-	}
-	accounts := NewAccounts(store, hasher, throttle, AccountsOptions{
+	throttle, throttleAttrs := newServerThrottle(cfg, counts, log, now)
+	accounts := NewAccounts(st, hasher, throttle, AccountsOptions{
 		Now:        now,
 		ClientAddr: cfg.ClientAddr,
 	})
 	guard, err := newGuard(cfg, opts, log, accounts, tokens, nil)
 	if err != nil {
-		if rdb != nil {
-			rdb.Close()
-		}
 		return nil, err
 	}
 	limiter, err := NewRateLimiter(cfg, opts.RateLimits, log, now)
 	if err != nil {
-		if rdb != nil {
-			rdb.Close()
-		}
 		return nil, err
 	}
-	if rdb != nil {
-		shareRateLimits(limiter, rdb, cfg.RedisKeyPrefix, log)
+	if counts != nil {
+		shareRateLimits(limiter, counts, log)
 	}
 	s := &Service{
 		limiter:    limiter,
 		cfg:        cfg,
 		opts:       opts,
 		log:        log,
-		store:      store,
+		store:      st,
 		tokens:     tokens,
 		rev:        rev,
 		accounts:   accounts,
 		guard:      guard,
-		redis:      rdb,
+		counts:     counts,
 		tokenPath:  firstNonEmpty(cfg.TokenPath, opts.TokenPath, DefaultTokenPath),
 		revokePath: firstNonEmpty(cfg.RevokePath, opts.RevokePath, DefaultRevokePath),
 	}
 	s.throttleAttrs = throttleAttrs
 	if s.tokenPath == s.revokePath {
-		if rdb != nil {
-			rdb.Close()
-		}
 		return nil, fmt.Errorf("auth: the token and revocation endpoints are both configured at %s", s.tokenPath)
 	}
 	s.endpoints = &endpoints{
-		store:             store,
+		store:             st,
 		accounts:          accounts,
 		tokens:            tokens,
 		rev:               rev,
@@ -268,9 +278,6 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		s.cfg.Warnings = append(slices.Clip(s.cfg.Warnings), "the spec asks for login through external providers, but LOGIN_PROVIDERS is empty: that login is off")
 	}
 	if s.login, err = newLoginFlow(cfg.Login, s.endpoints, accounts); err != nil {
-		if rdb != nil {
-			rdb.Close()
-		}
 		return nil, err
 	}
 	pollCtx, stop := context.WithCancel(ctx)
@@ -280,7 +287,7 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 		defer s.polling.Done()
 		rev.Run(pollCtx, cmp.Or(cfg.revocationPoll, DefaultRevocationPoll))
 	}()
-	if l, ok := store.(RevocationListener); ok && !cfg.noRevocationPush {
+	if l, ok := st.(store.RevocationListener); ok && !cfg.noRevocationPush {
 		s.polling.Add(1)
 		go func() {
 			defer s.polling.Done()
@@ -290,18 +297,26 @@ func newService(ctx context.Context, cfg Config, opts Options, log *slog.Logger,
 	return s, nil
 }
 
-// newServerThrottle returns the throttle of a server: sharing its counts
-// in the Redis of REDIS_URL if set (and that client, to be closed), and
-// what the server logs about it when it starts serving.
-func newServerThrottle(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Time) (*Throttle, *redis.Client, []slog.Attr, error) {
+// newServerThrottle returns the throttle of a server, sharing its counts
+// in counts (the Redis of REDIS_URL) if not nil, and what the server logs
+// about it when it starts serving.
+func newServerThrottle(cfg Config, counts store.Counts, log *slog.Logger, now func() time.Time) (*Throttle, []slog.Attr) {
 	throttle := NewThrottle(ThrottleConfig{Now: now})
-	rdb, err := openRedis(ctx, cfg, log)
-	if err != nil || rdb == nil {
-		return throttle, nil, []slog.Attr{slog.String("counts", "in this instance only; set REDIS_URL to share them between instances")}, err
+	if counts == nil {
+		return throttle, []slog.Attr{slog.String("counts", "in this instance only; set REDIS_URL to share them between instances")}
 	}
-	shareThrottle(throttle, rdb, cfg.RedisKeyPrefix, log)
-	return throttle, rdb, []slog.Attr{slog.String("counts", "shared by every instance, in redis"),
-		slog.String("url", redactURL("REDIS_URL", cfg.RedisURL)), slog.String("key_prefix", cfg.RedisKeyPrefix)}, nil
+	shareThrottle(throttle, counts, log)
+	return throttle, []slog.Attr{slog.String("counts", "shared by every instance, in redis"),
+		slog.String("url", store.RedactURL("REDIS_URL", cfg.RedisURL)), slog.String("key_prefix", cfg.RedisKeyPrefix)}
+}
+
+// closeBackends closes st and counts (if not nil).
+func closeBackends(st store.Store, counts store.Counts) error {
+	err := st.Close()
+	if counts != nil {
+		counts.Close()
+	}
+	return err
 }
 
 func firstNonEmpty(values ...string) string {
@@ -311,42 +326,6 @@ func firstNonEmpty(values ...string) string {
 		}
 	}
 	return ""
-}
-
-// openStore opens the store DATABASE_URL names, migrating its schema, and
-// returns what the server logs about it when it starts serving (the URL
-// without its password, the schema version).
-func openStore(ctx context.Context, cfg Config) (Store, []slog.Attr, error) {
-	var (
-		st  Store
-		err error
-	)
-	switch cfg.StoreKind {
-	case StoreMemory:
-		st = NewMemoryStore()
-	case StoreSQLite:
-		st, err = OpenSQLite(ctx, cfg.StorePath)
-	case StorePostgres:
-		st, err = OpenPostgres(ctx, cfg.DatabaseURL)
-	default:
-		return nil, nil, fmt.Errorf("DATABASE_URL: unsupported store %q", cfg.StoreKind)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	attrs := []slog.Attr{slog.String("kind", cfg.StoreKind), slog.String("url", redactDatabaseURL(cfg.DatabaseURL))}
-	if m, ok := st.(SchemaMigrator); ok {
-		v, err := m.Migrate(ctx) // done on opening: this only reports it
-		if err != nil {
-			st.Close()
-			return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
-		}
-		attrs = append(attrs, slog.Int("schema_version", v.Current))
-		if v.Opened != v.Current {
-			attrs = append(attrs, slog.Int("migrated_from", v.Opened))
-		}
-	}
-	return st, attrs, nil
 }
 
 // loadKeys returns the signing keys: the HMAC secrets, or the key directory
@@ -389,7 +368,7 @@ func (s *Service) Accounts() *Accounts { return s.accounts }
 func (s *Service) Tokens() *Tokens { return s.tokens }
 
 // Store returns the store the service uses.
-func (s *Service) Store() Store { return s.store }
+func (s *Service) Store() store.Store { return s.store }
 
 // RateLimiter returns the request rate limiter; nil (which limits
 // nothing) when every limit is none.
@@ -477,18 +456,19 @@ func (s *Service) Admin(ctx context.Context, args []string, stdin io.Reader, std
 }
 
 // RunAdminFromEnv runs an administration command (see RunAdmin) with the
-// configuration from the environment and .env (as LoadConfigFromEnv), and
-// returns the exit code. It needs only the store's settings (DATABASE_URL,
-// PASSWORD_HASH) and, for `keys rotate`, JWT_ALGORITHM and JWT_KEY_DIR:
-// not the signing secret, so that it can run as a one-off job (a
-// migration, a user disabled) beside the running instances.
-func RunAdminFromEnv(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return RunAdminFromEnvWith(ctx, args, stdin, stdout, stderr, Options{})
+// configuration from the environment and .env (as LoadConfigFromEnv), on
+// the store backends opens, and returns the exit code. It needs only the
+// store's settings (DATABASE_URL, PASSWORD_HASH) and, for `keys rotate`,
+// JWT_ALGORITHM and JWT_KEY_DIR: not the signing secret, so that it can
+// run as a one-off job (a migration, a user disabled) beside the running
+// instances.
+func RunAdminFromEnv(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, backends Backends) int {
+	return RunAdminFromEnvWith(ctx, args, stdin, stdout, stderr, backends, Options{})
 }
 
 // runAdminWith is RunAdminFromEnv with the variables from lookup.
-func runAdminWith(ctx context.Context, lookup func(string) (string, bool), args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runAdminLookup(ctx, func() (func(string) (string, bool), error) { return lookup, nil }, args, stdin, stdout, stderr, Options{})
+func runAdminWith(ctx context.Context, lookup func(string) (string, bool), args []string, stdin io.Reader, stdout, stderr io.Writer, backends Backends) int {
+	return runAdminLookup(ctx, func() (func(string) (string, bool), error) { return lookup, nil }, args, stdin, stdout, stderr, backends, Options{})
 }
 
 // Close stops the background work and closes the store. It is safe to call
@@ -497,10 +477,7 @@ func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
 		s.stop()
 		s.polling.Wait()
-		s.closeErr = s.store.Close()
-		if s.redis != nil {
-			s.redis.Close()
-		}
+		s.closeErr = closeBackends(s.store, s.counts)
 	})
 	return s.closeErr
 }

@@ -11,6 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/open"
 )
 
 // svConfig is a production configuration with every file under dir.
@@ -35,7 +39,7 @@ func TestNewServesLoginOnSQLite(t *testing.T) {
 	dir := t.TempDir()
 	cfg := svConfig(t, dir, nil)
 	ctx := context.Background()
-	svc, err := New(ctx, cfg, Options{Schemes: []Scheme{{Name: "bearer", Kind: KindBearer}}, TokenPath: "/oauth/token"})
+	svc, err := New(ctx, cfg, open.Backends{}, Options{Schemes: []Scheme{{Name: "bearer", Kind: KindBearer}}, TokenPath: "/oauth/token"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +76,7 @@ func TestNewServesLoginOnSQLite(t *testing.T) {
 	}
 
 	// The user survives a restart; the token too (same secret).
-	svc2, err := New(ctx, cfg, Options{TokenPath: "/oauth/token"})
+	svc2, err := New(ctx, cfg, open.Backends{}, Options{TokenPath: "/oauth/token"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +105,7 @@ func TestNewCreatesAsymmetricKeyAndServesJWKS(t *testing.T) {
 			dir := t.TempDir()
 			cfg := svConfig(t, dir, map[string]string{"JWT_ALGORITHM": alg, "DATABASE_URL": "memory:"})
 			var logs bytes.Buffer
-			svc, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			svc, err := New(context.Background(), cfg, open.Backends{}, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +131,7 @@ func TestNewCreatesAsymmetricKeyAndServesJWKS(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A second start reuses the key: earlier tokens still verify.
-			svc2, err := New(context.Background(), cfg, Options{})
+			svc2, err := New(context.Background(), cfg, open.Backends{}, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,11 +146,11 @@ func TestNewCreatesAsymmetricKeyAndServesJWKS(t *testing.T) {
 func TestNewRefusesBadSetups(t *testing.T) {
 	dir := t.TempDir()
 	cfg := svConfig(t, dir, map[string]string{"DATABASE_URL": "memory:", "TOKEN_PATH": "/auth/revoke"})
-	if _, err := New(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "both configured at /auth/revoke") {
+	if _, err := New(context.Background(), cfg, open.Backends{}, Options{}); err == nil || !strings.Contains(err.Error(), "both configured at /auth/revoke") {
 		t.Errorf("token and revoke at one path: %v", err)
 	}
 	cfg = svConfig(t, dir, map[string]string{"DATABASE_URL": "memory:"})
-	_, err := New(context.Background(), cfg, Options{Schemes: []Scheme{{Name: "k", Kind: KindAPIKey, In: "body", Param: "x"}}})
+	_, err := New(context.Background(), cfg, open.Backends{}, Options{Schemes: []Scheme{{Name: "k", Kind: KindAPIKey, In: "body", Param: "x"}}})
 	if err == nil {
 		t.Error("a malformed scheme is accepted")
 	}
@@ -168,7 +172,7 @@ func TestNewTestServiceFollowsItsClock(t *testing.T) {
 	}
 	ctx := context.Background()
 	// Revocation works with a clock far from the real one.
-	if err := svc.Store().Deny(ctx, DeniedToken{JTI: claims.ID, ExpiresAt: claims.ExpiresAt}); err != nil {
+	if err := svc.Store().Deny(ctx, store.DeniedToken{JTI: claims.ID, ExpiresAt: claims.ExpiresAt}); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.rev.Sync(ctx); err != nil {
@@ -213,7 +217,7 @@ func svNewLogged(t *testing.T, vars map[string]string) (*Service, *epLog) {
 		t.Fatal(err)
 	}
 	logs := &epLog{}
-	svc, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	svc, err := New(context.Background(), cfg, open.Backends{}, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,8 +244,8 @@ func TestServiceServeLogsWarningsAndStops(t *testing.T) {
 // the runtime's 503 while it is not; without such an operation the
 // runtime answers 200.
 func TestHealthDefersToTheSpecsOperationWhileHealthy(t *testing.T) {
-	feed := &flakyFeed{Store: NewMemoryStore()}
-	svc, err := newTestService(Options{}, nil, feed, nil)
+	feed := &flakyFeed{Store: memory.New()}
+	svc, err := newTestService(Options{}, nil, feed, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

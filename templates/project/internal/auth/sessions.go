@@ -4,51 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
-)
 
-// Session is one login: a refresh token family, as `server sessions list`
-// shows it.
-type Session struct {
-	FamilyID  string
-	Subject   string
-	ClientID  string
-	Scopes    []string  // the live token's
-	AuthTime  time.Time // the login
-	IssuedAt  time.Time // the live token's issue time: the last refresh
-	ExpiresAt time.Time // the family's absolute expiry
-}
-
-// SessionStore is the part of the stores that the administration commands
-// use to list and end sessions and to delete users. Every store of this
-// package implements it; the conformance suite checks each one.
-type SessionStore interface {
-	// Sessions returns subject's live sessions at now (families with a
-	// live token that have not expired), sorted by login time, then id.
-	Sessions(ctx context.Context, subject string, now time.Time) ([]Session, error)
-	// RevokeSession revokes the family with this id as RevokeRefresh does
-	// (its access tokens are denied). ErrNotFound if no token of it is
-	// stored; revoking a revoked family is a no-op.
-	RevokeSession(ctx context.Context, familyID string, now time.Time) error
-	// DeleteUser removes the user (ErrNotFound if unknown) and, in the same
-	// transaction, ends everything issued to it: it revokes the API keys
-	// the user owns (at now), revokes every refresh family of the user as
-	// RevokeRefresh does, and appends a Subject event with notBefore to the
-	// revocation feed, so that access tokens already issued are refused
-	// everywhere, and a user later created under the same name inherits
-	// none of them.
-	DeleteUser(ctx context.Context, username string, notBefore, now time.Time) error
-}
-
-var (
-	_ SessionStore = (*MemoryStore)(nil)
-	_ SessionStore = (*SQLiteStore)(nil)
-	_ SessionStore = (*PostgresStore)(nil)
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 // sessionStore returns the accounts' store as a SessionStore.
-func (a *Accounts) sessionStore() (SessionStore, error) {
-	s, ok := a.store.(SessionStore)
+func (a *Accounts) sessionStore() (store.SessionStore, error) {
+	s, ok := a.store.(store.SessionStore)
 	if !ok {
 		return nil, errors.New("auth: this store cannot list or end sessions")
 	}
@@ -56,7 +18,7 @@ func (a *Accounts) sessionStore() (SessionStore, error) {
 }
 
 // Sessions returns the live sessions of a user (the name is normalised).
-func (a *Accounts) Sessions(ctx context.Context, username string) ([]Session, error) {
+func (a *Accounts) Sessions(ctx context.Context, username string) ([]store.Session, error) {
 	name, err := NormalizeUsername(username)
 	if err != nil {
 		return nil, err
@@ -100,7 +62,7 @@ func (a *Accounts) EnableUser(ctx context.Context, username string) error {
 	if err != nil {
 		return err
 	}
-	return a.store.UpdateUser(ctx, name, UserChange{Disabled: new(false)})
+	return a.store.UpdateUser(ctx, name, store.UserChange{Disabled: new(false)})
 }
 
 // SetScopes replaces a user's scopes and ends the user's sessions, whose
@@ -119,7 +81,7 @@ func (a *Accounts) SetScopes(ctx context.Context, username string, scopes []stri
 	if sc == nil {
 		sc = []string{} // no scopes at all, not "unchanged"
 	}
-	return a.store.UpdateUser(ctx, name, UserChange{Scopes: sc, NotBefore: a.notBefore()})
+	return a.store.UpdateUser(ctx, name, store.UserChange{Scopes: sc, NotBefore: a.notBefore()})
 }
 
 // UserExists reports whether a user of this (normalised) name exists.
@@ -129,7 +91,7 @@ func (a *Accounts) UserExists(ctx context.Context, username string) (bool, error
 		return false, err
 	}
 	switch _, err := a.store.User(ctx, name); {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("auth: look up user %q: %w", name, err)

@@ -11,8 +11,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
 )
 
 // This file is the runtime of the "minimal" template: credentials come from
@@ -163,17 +167,21 @@ func LoadAPIKeysFromEnv() ([]StaticAPIKey, error) {
 // cfg (as New), the static API keys in an in-memory store, and nothing
 // else. Mount only the JWKS document (MountJWKS); there is no token or
 // revocation endpoint and no user, so HTTP Basic never authenticates.
-// cfg.DatabaseURL is not used.
+// cfg.DatabaseURL is not used, nor cfg.RedisURL: failed API keys and rate
+// limits are counted by each instance (it links no Redis client).
 func NewMinimal(ctx context.Context, cfg Config, opts Options, apiKeys []StaticAPIKey) (*Service, error) {
 	log := orDiscard(opts.Logger)
 	keys, err := loadKeys(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	store := NewMemoryStore()
+	if cfg.RedisURL != "" {
+		cfg.Warnings = append(slices.Clip(cfg.Warnings), "REDIS_URL is ignored by this server (template minimal): "+
+			"failed API keys and rate limits are counted by each instance")
+	}
 	// No password is ever hashed; the cheapest hasher keeps memory low.
 	hasher := NewArgon2id(Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})
-	s, err := newService(ctx, cfg, opts, log, store, keys, hasher, time.Now)
+	s, err := newService(ctx, cfg, opts, log, memory.New(), nil, keys, hasher, time.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -191,12 +199,12 @@ func (s *Service) AddStaticAPIKeys(ctx context.Context, keys []StaticAPIKey) err
 	return addStaticAPIKeys(ctx, s.store, keys)
 }
 
-func addStaticAPIKeys(ctx context.Context, store Store, keys []StaticAPIKey) error {
+func addStaticAPIKeys(ctx context.Context, st store.Store, keys []StaticAPIKey) error {
 	for _, k := range keys {
 		// The id names the key in logs (Principal.TokenID): its holder
 		// and the start of its digest, which tells two keys of one holder
 		// apart and reveals nothing of a random key.
-		err := store.CreateAPIKey(ctx, APIKey{
+		err := st.CreateAPIKey(ctx, store.APIKey{
 			ID:        k.Name + "/" + hex.EncodeToString(k.Digest[:4]),
 			Digest:    k.Digest[:],
 			Owner:     k.Name,

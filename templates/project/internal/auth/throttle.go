@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 // ThrottleConfig configures the protection of accounts against guessing.
@@ -92,7 +94,7 @@ const pendingRetry = time.Second
 type Throttle struct {
 	cfg       ThrottleConfig
 	mu        sync.Mutex
-	pairs     throttleTable // by pairKey: hard limit
+	pairs     throttleTable // by store.PairKey: hard limit
 	addresses throttleTable // by addressKey: hard limit
 	accounts  throttleTable // by account: slows down
 	known     knownTable
@@ -125,6 +127,22 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 	}
 }
 
+// limits are the rules of the shared counts.
+func (c *ThrottleConfig) limits() store.ThrottleLimits {
+	return store.ThrottleLimits{
+		AccountAddressLimit: c.AccountAddressLimit,
+		AddressLimit:        c.AddressLimit,
+		Window:              c.Window,
+		AccountSlowAfter:    c.AccountSlowAfter,
+		AccountDelay:        c.AccountDelay,
+		AccountMaxDelay:     c.AccountMaxDelay,
+		AccountWindow:       c.AccountWindow,
+		KnownFor:            c.KnownFor,
+		MaxKnown:            maxKnownPerAccount,
+		PendingRetry:        pendingRetry,
+	}
+}
+
 func setDefault[T int | time.Duration](v *T, def T) {
 	if *v <= 0 {
 		*v = def
@@ -154,18 +172,24 @@ func (t *Throttle) Reserve(account, addr string) (a *Attempt, retryAfter time.Du
 	return t.ReserveContext(context.Background(), account, addr)
 }
 
+// shared is a as the shared counts know it.
+func (a *Attempt) shared() store.ThrottleAttempt {
+	return store.ThrottleAttempt{ID: a.id, Account: a.account, Addr: a.addr, Known: a.known}
+}
+
 // ReserveContext is Reserve for a request whose context is ctx: the calls
-// to the shared counts end when it does (and after redisCallTimeout at
+// to the shared counts end when it does (and after their own time-out at
 // most), and the attempt is then counted in memory.
 func (t *Throttle) ReserveContext(ctx context.Context, account, addr string) (a *Attempt, retryAfter time.Duration, ok bool) {
 	now := t.cfg.Now()
 	a = &Attempt{t: t, ctx: ctx, account: account, addr: addressKey(addr)}
 	var wait time.Duration
-	if t.shared.usable() {
+	if t.shared != nil && t.shared.usable() {
 		a.id = rand.Text()
-		wait, allowed, err := t.shared.redis.reserve(ctx, &t.cfg, a, now)
+		wait, allowed, known, err := t.shared.counts.ReserveAttempt(ctx, t.cfg.limits(), a.shared(), now)
 		if err == nil {
 			t.shared.answered()
+			a.known = known
 			return reserved(a, wait, allowed)
 		}
 		if ctx.Err() == nil { // else the request ended, which says nothing of Redis
@@ -176,7 +200,7 @@ func (t *Throttle) ReserveContext(ctx context.Context, account, addr string) (a 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	a.known = t.known.has(account, a.addr, now, t.cfg.KnownFor)
-	wait = t.pairs.hardWait(pairKey(account, a.addr), now)
+	wait = t.pairs.hardWait(store.PairKey(account, a.addr), now)
 	if !a.known {
 		wait = max(wait, t.addresses.hardWait(a.addr, now), t.accountWait(account, now))
 	}
@@ -202,7 +226,7 @@ func reserved(a *Attempt, wait time.Duration, ok bool) (*Attempt, time.Duration,
 
 // hold reserves a's places in the tables in memory. The caller holds t.mu.
 func (t *Throttle) hold(a *Attempt, now time.Time) {
-	t.pairs.reserve(pairKey(a.account, a.addr), now)
+	t.pairs.reserve(store.PairKey(a.account, a.addr), now)
 	if !a.known {
 		t.addresses.reserve(a.addr, now)
 		t.accounts.reserve(a.account, now)
@@ -236,7 +260,9 @@ func (t *Throttle) accountWait(account string, now time.Time) time.Duration {
 
 // Fail ends the attempt as a failed one: it counts against every limit it
 // was reserved under.
-func (a *Attempt) Fail() { a.end(outcomeFail, func(t *Throttle, now time.Time) { t.fail(a, now) }) }
+func (a *Attempt) Fail() {
+	a.end(store.OutcomeFail, func(t *Throttle, now time.Time) { t.fail(a, now) })
+}
 
 // Succeed ends the attempt as a success: the (account, address) pair's
 // failures are forgotten and the address becomes known for the account.
@@ -244,9 +270,9 @@ func (a *Attempt) Fail() { a.end(outcomeFail, func(t *Throttle, now time.Time) {
 // logging in does not hand attackers a fresh allowance, and an attacker
 // cannot clear an address's count with an account of their own.
 func (a *Attempt) Succeed() {
-	a.end(outcomeSucceed, func(t *Throttle, now time.Time) {
+	a.end(store.OutcomeSucceed, func(t *Throttle, now time.Time) {
 		t.release(a)
-		t.pairs.clear(pairKey(a.account, a.addr))
+		t.pairs.clear(store.PairKey(a.account, a.addr))
 		t.known.remember(a.account, a.addr, now, t.cfg.KnownFor)
 	})
 }
@@ -254,14 +280,9 @@ func (a *Attempt) Succeed() {
 // Cancel ends the attempt without counting it: it was not decided (the
 // store or the request failed). It does nothing after Fail or Succeed, so
 // it may be deferred.
-func (a *Attempt) Cancel() { a.end(outcomeCancel, func(t *Throttle, _ time.Time) { t.release(a) }) }
-
-// The outcomes of an attempt, as the shared counts' script names them.
-const (
-	outcomeFail    = "fail"
-	outcomeSucceed = "succeed"
-	outcomeCancel  = "cancel"
-)
+func (a *Attempt) Cancel() {
+	a.end(store.OutcomeCancel, func(t *Throttle, _ time.Time) { t.release(a) })
+}
 
 // end ends the attempt once: in the shared counts if it was reserved
 // there, else by local in the tables in memory. A failure the shared
@@ -275,14 +296,14 @@ func (a *Attempt) end(outcome string, local func(t *Throttle, now time.Time)) {
 	t, now := a.t, a.t.cfg.Now()
 	if a.id != "" {
 		// A decided outcome is recorded even if the client has gone
-		// (bounded by redisCallTimeout): hanging up must not spare a
+		// (bounded by the counts' own time-out): hanging up must not spare a
 		// failure its count. A cancel has nothing to record: its
 		// reservation lapses by itself if the call does not finish.
 		ctx := a.ctx
-		if outcome != outcomeCancel {
+		if outcome != store.OutcomeCancel {
 			ctx = context.WithoutCancel(ctx)
 		}
-		err := t.shared.redis.end(ctx, &t.cfg, a, outcome, now)
+		err := t.shared.counts.EndAttempt(ctx, t.cfg.limits(), a.shared(), outcome, now)
 		if err == nil {
 			t.shared.answered()
 			return
@@ -290,7 +311,7 @@ func (a *Attempt) end(outcome string, local func(t *Throttle, now time.Time)) {
 		if ctx.Err() == nil {
 			t.shared.failed(err)
 		}
-		if outcome != outcomeFail {
+		if outcome != store.OutcomeFail {
 			return // its reservation lapses in Redis by itself
 		}
 		t.mu.Lock()
@@ -306,7 +327,7 @@ func (a *Attempt) end(outcome string, local func(t *Throttle, now time.Time)) {
 
 // release gives back the places a reserved.
 func (t *Throttle) release(a *Attempt) {
-	t.pairs.release(pairKey(a.account, a.addr))
+	t.pairs.release(store.PairKey(a.account, a.addr))
 	if !a.known {
 		t.addresses.release(a.addr)
 		t.accounts.release(a.account)
@@ -314,20 +335,11 @@ func (t *Throttle) release(a *Attempt) {
 }
 
 func (t *Throttle) fail(a *Attempt, now time.Time) {
-	t.pairs.fail(pairKey(a.account, a.addr), now)
+	t.pairs.fail(store.PairKey(a.account, a.addr), now)
 	if !a.known {
 		t.addresses.fail(a.addr, now)
 		t.accounts.fail(a.account, now)
 	}
-}
-
-// pairKey is the key of an (account, address) pair; "" without an account.
-// Account names and address keys contain no NUL.
-func pairKey(account, addrKey string) string {
-	if account == "" {
-		return ""
-	}
-	return account + "\x00" + addrKey
 }
 
 type throttleEntry struct {

@@ -2,83 +2,21 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	storeredis "github.com/gatehouse-go/gatehouse/templates/project/internal/store/redis"
+
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/redis/redistest"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/storetest"
 )
-
-// The Redis tests run against a real server: the one of
-// GATEHOUSE_TEST_REDIS_URL, by default the local one. Each test writes
-// under a key prefix of its own, whose keys are deleted after it.
-const (
-	redisTestURLVar     = "GATEHOUSE_TEST_REDIS_URL"
-	redisTestDefaultURL = "redis://127.0.0.1:6379/0"
-)
-
-// redisTestOptions returns the options of the test Redis, skipping (or
-// under GATEHOUSE_REQUIRE_SERVICES=1 failing) the test when it does not
-// answer.
-func redisTestOptions(tb testing.TB) *redis.Options {
-	tb.Helper()
-	url := os.Getenv(redisTestURLVar)
-	if url == "" {
-		url = redisTestDefaultURL
-	}
-	opts, err := parseRedisURL(url)
-	if err != nil {
-		tb.Fatalf("%s: %v", redisTestURLVar, err)
-	}
-	client := redis.NewClient(opts)
-	defer client.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		unreachableService(tb, "Redis", redisTestURLVar, redactURL("REDIS_URL", url), err)
-	}
-	return opts
-}
-
-// redisTestPrefix returns a new key prefix whose keys are deleted, through
-// a client of opts, when the test ends.
-func redisTestPrefix(tb testing.TB, opts *redis.Options) string {
-	tb.Helper()
-	prefix := "gatehouse-test-" + strings.ToLower(rand.Text()[:16])
-	tb.Cleanup(func() {
-		client := redis.NewClient(opts)
-		defer client.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		iter := client.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			if err := client.Del(ctx, iter.Val()).Err(); err != nil {
-				tb.Errorf("delete test key %q: %v", iter.Val(), err)
-				return
-			}
-		}
-		if err := iter.Err(); err != nil {
-			tb.Errorf("delete the test keys under %s: %v", prefix, err)
-		}
-	})
-	return prefix
-}
-
-// redisTestClient returns a client of the test Redis, closed when the test
-// ends, and a key prefix of the test's own.
-func redisTestClient(tb testing.TB) (*redis.Client, string) {
-	tb.Helper()
-	opts := redisTestOptions(tb)
-	client := redis.NewClient(opts)
-	tb.Cleanup(func() { client.Close() })
-	return client, redisTestPrefix(tb, opts)
-}
 
 // sharedOnly fails the test if th counted anything in memory or found
 // Redis unanswering: the test meant to exercise the shared counts.
@@ -95,7 +33,7 @@ func sharedOnly(t *testing.T, th *Throttle) {
 // The rules of the throttle hold the same with the counts in Redis.
 func TestRedisThrottle(t *testing.T) {
 	t.Parallel()
-	client, prefix := redisTestClient(t)
+	client, prefix := redistest.Client(t)
 	var n atomic.Int64
 	for _, b := range throttleBehaviours {
 		t.Run(b.name, func(t *testing.T) {
@@ -103,7 +41,7 @@ func TestRedisThrottle(t *testing.T) {
 			var made []*Throttle
 			b.test(t, func(cfg ThrottleConfig) *Throttle {
 				th := NewThrottle(cfg)
-				shareThrottle(th, client, fmt.Sprintf("%s:%d", prefix, n.Add(1)), nil)
+				shareThrottle(th, storeredis.NewCounts(client, fmt.Sprintf("%s:%d", prefix, n.Add(1))), nil)
 				made = append(made, th)
 				return th
 			})
@@ -119,12 +57,12 @@ func TestRedisThrottle(t *testing.T) {
 // on one makes the address known on both.
 func TestRedisThrottleIsSharedByInstances(t *testing.T) {
 	t.Parallel()
-	client, prefix := redisTestClient(t)
+	client, prefix := redistest.Client(t)
 	clock := newStepClock()
 	cfg := ThrottleConfig{Now: clock.Now, AccountAddressLimit: 4, AddressLimit: 6}
 	a, b := NewThrottle(cfg), NewThrottle(cfg)
-	shareThrottle(a, client, prefix, nil)
-	shareThrottle(b, client, prefix, nil)
+	shareThrottle(a, storeredis.NewCounts(client, prefix), nil)
+	shareThrottle(b, storeredis.NewCounts(client, prefix), nil)
 
 	failOnce(t, a, "alice", "10.0.0.1")
 	failOnce(t, b, "alice", "10.0.0.1")
@@ -155,13 +93,13 @@ func TestRedisThrottleIsSharedByInstances(t *testing.T) {
 // A reservation whose instance never ends it (a crash mid-login) lapses.
 func TestRedisThrottleReservationsLapse(t *testing.T) {
 	t.Parallel()
-	client, prefix := redisTestClient(t)
+	client, prefix := redistest.Client(t)
 	clock := newStepClock()
 	th := NewThrottle(ThrottleConfig{Now: clock.Now, AccountAddressLimit: 1})
-	shareThrottle(th, client, prefix, nil)
+	shareThrottle(th, storeredis.NewCounts(client, prefix), nil)
 	wantReserved(t, th, "alice", "10.0.0.1") // never ended
 	wantThrottleRefuses(t, th, "alice", "10.0.0.1", pendingRetry)
-	clock.Advance(redisReservationTTL)
+	clock.Advance(storeredis.ReservationTTL)
 	wantReserved(t, th, "alice", "10.0.0.1").Cancel()
 	sharedOnly(t, th)
 }
@@ -169,9 +107,9 @@ func TestRedisThrottleReservationsLapse(t *testing.T) {
 // Every key the throttle writes is under the prefix and expires.
 func TestRedisThrottleKeysExpire(t *testing.T) {
 	t.Parallel()
-	client, prefix := redisTestClient(t)
+	client, prefix := redistest.Client(t)
 	th := NewThrottle(ThrottleConfig{})
-	shareThrottle(th, client, prefix, nil)
+	shareThrottle(th, storeredis.NewCounts(client, prefix), nil)
 	failOnce(t, th, "alice", "10.0.0.1")
 	wantReserved(t, th, "alice", "10.0.0.2").Succeed()
 	wantReserved(t, th, "bob", "10.0.0.3") // in progress
@@ -195,29 +133,17 @@ func TestRedisThrottleKeysExpire(t *testing.T) {
 	}
 }
 
-// closedPort returns an address where nothing listens.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // With Redis unreachable the throttle counts in memory, with a warning
 // logged once: logins are neither refused for want of Redis nor let
 // through uncounted. When Redis answers again, the shared counts are used
 // again, and what they held before the outage still holds.
 func TestRedisThrottleFallsBackToMemoryAndRecovers(t *testing.T) {
 	t.Parallel()
-	opts := redisTestOptions(t)
-	prefix := redisTestPrefix(t, opts)
-	proxy := newPGProxy(t, opts.Addr) // a plain TCP relay
+	opts := redistest.Options(t)
+	prefix := redistest.Prefix(t, opts)
+	proxy := storetest.NewProxy(t, opts.Addr)
 	proxied := *opts
-	proxied.Addr = proxy.ln.Addr().String()
+	proxied.Addr = proxy.Addr()
 	proxied.MaxRetries = -1
 	client := redis.NewClient(&proxied)
 	defer client.Close()
@@ -225,11 +151,11 @@ func TestRedisThrottleFallsBackToMemoryAndRecovers(t *testing.T) {
 	var logs epLog
 	clock := newStepClock()
 	th := NewThrottle(ThrottleConfig{Now: clock.Now, AccountAddressLimit: 3})
-	shareThrottle(th, client, prefix, slog.New(slog.NewTextHandler(&logs, nil)))
+	shareThrottle(th, storeredis.NewCounts(client, prefix), slog.New(slog.NewTextHandler(&logs, nil)))
 	th.shared.retry = 10 * time.Millisecond
 	failOnce(t, th, "alice", "10.0.0.1") // counted in Redis
 
-	proxy.set(proxyRefuse)
+	proxy.Set(storetest.Refuse)
 	for range 3 {
 		failOnce(t, th, "bob", "10.0.0.2") // counted in memory
 	}
@@ -238,7 +164,7 @@ func TestRedisThrottleFallsBackToMemoryAndRecovers(t *testing.T) {
 		t.Errorf("the outage was logged %d times, want once:\n%s", n, logs.String())
 	}
 
-	proxy.set(proxyForward)
+	proxy.Set(storetest.Forward)
 	time.Sleep(2 * th.shared.retry)
 	failOnce(t, th, "alice", "10.0.0.1")
 	if th.shared.down {
@@ -257,8 +183,8 @@ func TestRedisThrottleFallsBackToMemoryAndRecovers(t *testing.T) {
 // password in the URL.
 func TestRedisUnreachableServerStillThrottles(t *testing.T) {
 	t.Parallel()
-	f := epSetupOn(t, NewMemoryStore(), func(c *Config) {
-		c.RedisURL = "redis://:s3cret-pw@" + closedPort(t) + "/0"
+	f := epSetupOn(t, memory.New(), func(c *Config) {
+		c.RedisURL = "redis://:s3cret-pw@" + redistest.ClosedPort(t) + "/0"
 		c.RedisKeyPrefix = "gatehouse-test"
 	})
 	f.addUser("alice")
@@ -289,9 +215,9 @@ func TestRedisUnreachableServerStillThrottles(t *testing.T) {
 // (Reserve and Fail: two script calls) in Redis, each from a fresh address
 // on one of 1000 accounts; compare BenchmarkThrottleReserve in memory.
 func BenchmarkRedisThrottleReserve(b *testing.B) {
-	client, prefix := redisTestClient(b)
+	client, prefix := redistest.Client(b)
 	th := NewThrottle(ThrottleConfig{})
-	shareThrottle(th, client, prefix, nil)
+	shareThrottle(th, storeredis.NewCounts(client, prefix), nil)
 	i := 0
 	for b.Loop() {
 		a, _, ok := th.Reserve(fmt.Sprint("user", i%1000), fmt.Sprintf("2001:db8:%x::1", i))

@@ -3,60 +3,32 @@ package auth
 import (
 	"context"
 	"log/slog"
-	"net"
-	"sync"
 	"testing"
 	"time"
-)
 
-// silentRedis listens where a Redis would, accepts connections and never
-// answers on them: the worst Redis, one that hangs rather than refuses.
-func silentRedis(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var held []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
+	storeredis "github.com/gatehouse-go/gatehouse/templates/project/internal/store/redis"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/redis/redistest"
+)
 
 // silentThrottle is a throttle whose counts are shared in a silent Redis,
 // through a client made as the server makes it.
 func silentThrottle(t *testing.T) *Throttle {
 	t.Helper()
-	client, err := openRedis(context.Background(), Config{RedisURL: "redis://" + silentRedis(t) + "/0"}, slog.New(slog.DiscardHandler))
+	counts, err := storeredis.Open(context.Background(), "redis://"+redistest.Silent(t)+"/0", "gatehouse-test-silent", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { client.Close() })
+	t.Cleanup(func() { counts.Close() })
 	th := NewThrottle(ThrottleConfig{})
-	shareThrottle(th, client, "gatehouse-test-silent", nil)
+	shareThrottle(th, counts, nil)
 	return th
 }
 
-// A Redis that does not answer holds an attempt no longer than
-// redisCallTimeout (go-redis's own read time-out, 5s by default, must not
+// A Redis that does not answer holds an attempt no longer than its
+// CallTimeout (go-redis's own read time-out, 5s by default, must not
 // be what bounds it), and the throttle then counts in memory.
 func TestRedisNotAnsweringHoldsAnAttemptNoLongerThanTheCallTimeout(t *testing.T) {
 	t.Parallel()
@@ -68,19 +40,19 @@ func TestRedisNotAnsweringHoldsAnAttemptNoLongerThanTheCallTimeout(t *testing.T)
 		t.Fatal("refused: the throttle should count in memory when Redis does not answer")
 	}
 	a.Fail()
-	if took > redisCallTimeout+500*time.Millisecond {
-		t.Errorf("Reserve took %v with a Redis that does not answer, want at most %v", took, redisCallTimeout)
+	if took > storeredis.CallTimeout+500*time.Millisecond {
+		t.Errorf("Reserve took %v with a Redis that does not answer, want at most %v", took, storeredis.CallTimeout)
 	}
 	if !th.shared.down {
 		t.Error("the throttle did not notice that Redis does not answer")
 	}
-	if th.pairs.entries[pairKey("alice", addressKey("10.0.0.1"))] == nil {
+	if th.pairs.entries[store.PairKey("alice", addressKey("10.0.0.1"))] == nil {
 		t.Error("the failure was not counted in memory")
 	}
 }
 
 // The request's context bounds the throttle's Redis calls: a request whose
-// context ends sooner than redisCallTimeout is not held longer. Its end
+// context ends sooner than the Redis CallTimeout is not held longer. Its end
 // says nothing about Redis, so the throttle keeps trying Redis for the
 // next attempt.
 func TestRedisCallsAreBoundedByTheRequestContext(t *testing.T) {
@@ -107,8 +79,8 @@ func TestRedisCallsAreBoundedByTheRequestContext(t *testing.T) {
 // bounded by its context too, and answered (the wrong password counted).
 func TestRedisNotAnsweringLoginBoundedByItsContext(t *testing.T) {
 	t.Parallel()
-	addr := silentRedis(t)
-	f := epSetupOn(t, NewMemoryStore(), func(c *Config) {
+	addr := redistest.Silent(t)
+	f := epSetupOn(t, memory.New(), func(c *Config) {
 		c.RedisURL = "redis://" + addr + "/0"
 		c.RedisKeyPrefix = "gatehouse-test-silent"
 	})

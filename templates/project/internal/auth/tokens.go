@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 const (
@@ -25,8 +27,9 @@ const (
 	DefaultAccessTTL = 15 * time.Minute
 	// MaxAccessTTL is the longest access token lifetime accepted.
 	MaxAccessTTL = 24 * time.Hour
-	// MaxLeeway is the largest clock skew tolerance accepted for exp and iat.
-	MaxLeeway = 60 * time.Second
+	// MaxLeeway is the largest clock skew tolerance accepted for exp and
+	// iat. The stores keep a denial that long past its token's expiry.
+	MaxLeeway = store.MaxLeeway
 	// MaxTokenLength is the longest access token Verify looks at. Longer
 	// strings are refused before any decoding, so a forged huge token costs
 	// nothing (the JWT library decodes claims before checking signatures).

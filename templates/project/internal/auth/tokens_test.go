@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 )
 
 const (
@@ -403,7 +405,7 @@ func TestVerifyDeniedJTI(t *testing.T) {
 			if cached {
 				f.wantAccepted(t, tok)
 			}
-			f.rev.Deny(DeniedToken{JTI: claims.ID, ExpiresAt: claims.ExpiresAt})
+			f.rev.Deny(store.DeniedToken{JTI: claims.ID, ExpiresAt: claims.ExpiresAt})
 			f.wantRejected(t, tok, rejectDenied)
 			f.wantAccepted(t, other) // only that token
 		})

@@ -7,38 +7,43 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/postgres/pgtest"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/storetest"
 )
 
 // downStore is a memory store that can be switched to failing as a
 // database server that does not answer makes a store fail.
 type downStore struct {
-	*MemoryStore
+	*memory.Store
 	down atomic.Bool
 }
 
 func (s *downStore) unavailable(what string) error {
-	return fmt.Errorf("%w: postgres: %s: failed to connect to `user=app database=app`: 10.9.8.7:5432: connection refused", ErrUnavailable, what)
+	return fmt.Errorf("%w: postgres: %s: failed to connect to `user=app database=app`: 10.9.8.7:5432: connection refused", store.ErrUnavailable, what)
 }
 
-func (s *downStore) User(ctx context.Context, username string) (User, error) {
+func (s *downStore) User(ctx context.Context, username string) (store.User, error) {
 	if s.down.Load() {
-		return User{}, s.unavailable("user")
+		return store.User{}, s.unavailable("user")
 	}
-	return s.MemoryStore.User(ctx, username)
+	return s.Store.User(ctx, username)
 }
 
-func (s *downStore) RotateRefresh(ctx context.Context, r RefreshRotation) (RefreshRotated, error) {
+func (s *downStore) RotateRefresh(ctx context.Context, r store.RefreshRotation) (store.RefreshRotated, error) {
 	if s.down.Load() {
-		return RefreshRotated{}, s.unavailable("rotate refresh token")
+		return store.RefreshRotated{}, s.unavailable("rotate refresh token")
 	}
-	return s.MemoryStore.RotateRefresh(ctx, r)
+	return s.Store.RotateRefresh(ctx, r)
 }
 
 // testStoreOutage checks what clients get while the store is down (between
 // down and up): 503 with a generic body on the token endpoint (password and
 // refresh grants) and on a Basic-protected route, never a 500 or a hint of
 // the store's internals; and service as before once it is back.
-func testStoreOutage(t *testing.T, store Store, down, up func()) {
+func testStoreOutage(t *testing.T, store store.Store, down, up func()) {
 	f := epSetupOn(t, store, nil)
 	f.addUser("alice")
 	tr := f.login("alice", "")
@@ -90,13 +95,13 @@ func testStoreOutage(t *testing.T, store Store, down, up func()) {
 }
 
 func TestStoreUnavailableIs503(t *testing.T) {
-	s := &downStore{MemoryStore: NewMemoryStore()}
+	s := &downStore{Store: memory.New()}
 	testStoreOutage(t, s, func() { s.down.Store(true) }, func() { s.down.Store(false) })
 }
 
 func TestPostgresDownIs503(t *testing.T) {
 	t.Parallel()
-	cfg, proxy := pgProxiedConfig(t)
+	cfg, proxy := pgtest.ProxiedConfig(t)
 	s := openTestPostgresConfig(t, cfg)
-	testStoreOutage(t, s, func() { proxy.set(proxyRefuse) }, func() { proxy.set(proxyForward) })
+	testStoreOutage(t, s, func() { proxy.Set(storetest.Refuse) }, func() { proxy.Set(storetest.Forward) })
 }
