@@ -26,9 +26,10 @@ import (
 )
 
 // runtimeImportPrefix starts the import paths by which the runtime's
-// packages (internal/auth/authtest imports internal/auth) import one
-// another in gatehouse's own module, where they are compiled and tested.
-// In a project they import them from the project's module.
+// packages (internal/auth imports internal/store, internal/auth/authtest
+// imports internal/auth) import one another in gatehouse's own module,
+// where they are compiled and tested. In a project they import them from
+// the project's module.
 const runtimeImportPrefix = `"github.com/gatehouse-go/gatehouse/templates/project/`
 
 // renderer renders the project tree of templates.FS, with overrides.
@@ -45,12 +46,13 @@ type renderer struct {
 // (none for "full"), and the user's override directory, each replacing
 // files of the ones before by path.
 // securityOverrides warns about each override of a file of the
-// authentication runtime or of the routes: a template directory is code, and
-// those files decide who may call what.
+// authentication runtime, of its store or of the routes: a template
+// directory is code, and those files decide who may call what.
 func (r *renderer) securityOverrides(dir string) []string {
 	var warnings []string
 	for _, p := range slices.Sorted(maps.Keys(r.overrides)) {
-		if r.overrides[p] && (strings.HasPrefix(p, "internal/auth/") || strings.HasPrefix(p, "internal/routes/")) {
+		if r.overrides[p] && (strings.HasPrefix(p, "internal/auth/") || strings.HasPrefix(p, "internal/store/") ||
+			strings.HasPrefix(p, "internal/routes/")) {
 			warnings = append(warnings, fmt.Sprintf("template directory %s replaces %s, part of the security layer that decides who may call what; review it as such", dir, p))
 		}
 	}
