@@ -384,13 +384,14 @@ func (d *projectData) example(api *model.API, doc *openapi3.T) {
 
 // exampleAlternative returns the alternative of sec the examples satisfy:
 // the first a bearer token alone satisfies, else the first whose schemes
-// all carry tokens, API keys or Basic credentials.
+// all carry tokens, API keys or Basic credentials that one request can
+// hold together.
 func exampleAlternative(api *model.API, sec model.Security) (model.Requirement, bool) {
 	if r, ok := tokenAlternative(api, sec); ok {
 		return r, true
 	}
 	for _, r := range sec.Alternatives {
-		supported := len(r) > 0
+		supported := len(r) > 0 && api.Satisfiable(r)
 		for _, u := range r {
 			switch api.Scheme(u.Scheme).Kind {
 			case model.KindBearer, model.KindOAuth2, model.KindOpenIDConnect, model.KindAPIKey, model.KindBasic:
