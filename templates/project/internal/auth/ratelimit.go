@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -176,7 +177,22 @@ type rlPolicy struct {
 	limit  RateLimit
 	table  *gcraTable
 	header []string // RateLimit-Policy, computed once
+	// fields caches the RateLimit field values answers carry, so that a
+	// request let through allocates nothing (see field).
+	fields []atomic.Pointer[rlField]
 }
+
+// rlField is one RateLimit field value: r requests left, t seconds until
+// the allowance is whole again.
+type rlField struct {
+	r, t  int
+	value []string
+}
+
+// maxRLFields bounds a policy's cache of RateLimit field values; the
+// values of a policy whose burst plus window in seconds exceeds it are
+// written per request (two allocations).
+const maxRLFields = 4096
 
 // NewRateLimiter returns the limiter of cfg (RATE_LIMIT,
 // RATE_LIMIT_ADDRESS) and limits, counting in this process by now's clock
@@ -229,13 +245,39 @@ func newRLPolicy(name string, l RateLimit, maxKeys int) *rlPolicy {
 	if l.None() {
 		return nil
 	}
-	w := (l.capacity() + time.Second - 1) / time.Second
+	w := ceilSeconds(l.capacity())
 	return &rlPolicy{
 		name:   name,
 		limit:  l,
 		table:  newGCRATable(l, maxKeys),
-		header: []string{sfString(name) + ";q=" + strconv.Itoa(l.burst()) + ";w=" + strconv.FormatInt(int64(w), 10)},
+		header: []string{sfString(name) + ";q=" + strconv.Itoa(l.burst()) + ";w=" + strconv.Itoa(w)},
+		fields: make([]atomic.Pointer[rlField], min(l.burst()+w+1, maxRLFields)),
 	}
+}
+
+// field returns the RateLimit field of an answer: the requests left and
+// the seconds until the allowance is whole again.
+//
+// A policy has few distinct values: after a request, remaining and reset
+// both follow from the caller's one time stamp (reset = tat-now, remaining
+// = (capacity-reset)/interval), so as reset grows t rises and r falls, and
+// t + burst - r numbers the pairs (r, t) without two sharing a number. The
+// value of each pair is written once, the first time it is needed, and
+// shared by every answer after: callers must not change the slice, only
+// replace it (as Header.Set does). A pair off that line (counts in Redis
+// round to microseconds) is checked, and written anew when it differs.
+func (p *rlPolicy) field(remaining int, reset time.Duration) []string {
+	t := ceilSeconds(reset)
+	i := t + p.limit.burst() - remaining
+	if remaining < 0 || i < 0 || i >= len(p.fields) {
+		return []string{rateLimitValue(p, remaining, t)}
+	}
+	if f := p.fields[i].Load(); f != nil && f.r == remaining && f.t == t {
+		return f.value
+	}
+	f := &rlField{r: remaining, t: t, value: []string{rateLimitValue(p, remaining, t)}}
+	p.fields[i].Store(f)
+	return f.value
 }
 
 // sfString writes s as a Structured Fields String (RFC 9651): quoted, with
@@ -345,20 +387,20 @@ func (rl *RateLimiter) Operation(policy string, next http.Handler) http.Handler 
 		}
 		h := w.Header()
 		h[rateLimitPolicyHeader] = p.header[:1:1]
-		h[rateLimitHeader] = []string{rateLimitValue(p, d.remaining, d.reset)}
+		h[rateLimitHeader] = p.field(d.remaining, d.reset)
 		next.ServeHTTP(w, r)
 	})
 }
 
-// rateLimitValue is the RateLimit field: the requests left and the seconds
-// until the allowance is whole again.
-func rateLimitValue(p *rlPolicy, remaining int, reset time.Duration) string {
+// rateLimitValue writes the RateLimit field: the requests left and the
+// seconds until the allowance is whole again.
+func rateLimitValue(p *rlPolicy, remaining, resetSeconds int) string {
 	var buf [96]byte
 	b := append(buf[:0], p.header[0][:strings.IndexByte(p.header[0], ';')]...)
 	b = append(b, ";r="...)
 	b = strconv.AppendInt(b, int64(remaining), 10)
 	b = append(b, ";t="...)
-	b = strconv.AppendInt(b, int64(ceilSeconds(reset)), 10)
+	b = strconv.AppendInt(b, int64(resetSeconds), 10)
 	return string(b)
 }
 
@@ -424,7 +466,7 @@ func (rl *RateLimiter) refuse(w http.ResponseWriter, r *http.Request, p *rlPolic
 	h := w.Header()
 	h.Set("Retry-After", strconv.Itoa(retry))
 	h[rateLimitPolicyHeader] = p.header[:1:1]
-	h[rateLimitHeader] = []string{rateLimitValue(p, 0, d.reset)}
+	h[rateLimitHeader] = p.field(0, d.reset)
 	WriteError(w, http.StatusTooManyRequests, "rate_limited",
 		"too many requests; retry after "+strconv.Itoa(retry)+" seconds")
 	caller := k.String()

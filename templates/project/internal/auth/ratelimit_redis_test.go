@@ -119,7 +119,7 @@ func TestRedisRateLimitFallsBackToMemory(t *testing.T) {
 // round trip.
 func BenchmarkRateLimit(b *testing.B) {
 	high := mustRateLimit(b, "1000000/1s")
-	rl := newTestRateLimiter(b, Config{RateLimit: high, RateLimitAddress: high}, RateLimits{}, nil, nil)
+	rl := newTestRateLimiter(b, Config{RateLimit: rlBenchLimit, RateLimitAddress: rlBenchLimit}, RateLimits{}, nil, nil)
 	r := rlRequest("192.0.2.1:1234", "")
 	pr := rlRequest("192.0.2.1:1234", "alice")
 	w := httptest.NewRecorder()

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -103,6 +102,12 @@ func newTestRateLimiter(t testing.TB, cfg Config, limits RateLimits, clock func(
 }
 
 var rlOK = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+
+// rlBenchLimit is a limit benchmarks never reach (a billion a second, a
+// second's burst), so that they measure requests let through, not
+// refusals. ParseRateLimit refuses it: the interval, a nanosecond, is
+// under the microsecond Redis counts in.
+var rlBenchLimit = RateLimit{Count: 1_000_000_000, Period: time.Second}
 
 // A burst, then steady traffic at and above the rate: exactly the
 // configured counts get through, and Retry-After says when the next one
@@ -404,19 +409,70 @@ func TestRateLimitMemoryBounded(t *testing.T) {
 	runtime.KeepAlive(rl)
 }
 
-// The limiter's decision allocates nothing.
+// A request let through allocates nothing: the per-address limit, and the
+// per-operation limit with its RateLimit fields, for a principal and for an
+// anonymous caller. The clock moves one interval a request, the steady
+// state of a caller at its rate.
 func TestRateLimitAllocs(t *testing.T) {
-	rl := newTestRateLimiter(t, Config{RateLimit: mustRateLimit(t, "1000000/1s"), RateLimitAddress: mustRateLimit(t, "1000000/1s")},
-		RateLimits{}, nil, nil)
-	h := rl.Address(rlOK)
-	r := rlRequest("192.0.2.1:1234", "")
+	clock := newStepClock()
+	l := mustRateLimit(t, "1200/1m burst 300")
+	rl := newTestRateLimiter(t, Config{RateLimit: l, RateLimitAddress: l}, RateLimits{}, clock.Now, nil)
 	w := httptest.NewRecorder()
-	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n != 0 {
-		t.Errorf("the per-address limit allocates %v times a request, want 0", n)
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+		r    *http.Request
+	}{
+		{"the per-address limit", rl.Address(rlOK), rlRequest("192.0.2.1:1234", "")},
+		{"a principal's limit", rl.Operation(DefaultRateLimitPolicy, rlOK), rlRequest("192.0.2.1:1234", "alice")},
+		{"an anonymous caller's limit", rl.Operation(DefaultRateLimitPolicy, rlOK), rlRequest("[2001:db8::1]:1234", "")},
+	} {
+		n := testing.AllocsPerRun(1000, func() {
+			clock.Advance(l.interval())
+			c.h.ServeHTTP(w, c.r)
+		})
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: %d", c.name, w.Code)
+		}
+		if n != 0 {
+			t.Errorf("%s allocates %v times a request, want 0", c.name, n)
+		}
 	}
-	p := rl.policy(DefaultRateLimitPolicy)
-	k := rlKey{id: "alice"}
-	if n := testing.AllocsPerRun(1000, func() { rl.decide(context.Background(), p, k) }); n != 0 {
-		t.Errorf("a principal's decision allocates %v times, want 0", n)
+	if got := w.Header().Get("RateLimit"); got != `"default";r=299;t=1` {
+		t.Errorf("RateLimit %q", got)
+	}
+}
+
+// The RateLimit field values are cached per policy under t + burst - r:
+// every value an answer can carry (each reset from nothing to the whole
+// capacity, with r = (capacity - reset) / interval; a refusal's reset is
+// over capacity - interval, so r = 0) is written right, the second time
+// without allocating, and pairs off that line (as from Redis) are written
+// right too.
+func TestRateLimitFieldCache(t *testing.T) {
+	for _, limit := range []string{"1200/1m burst 300", "10/1s", "1/1h burst 3", "7/13s burst 5", "1000000/1s"} {
+		p := newRLPolicy("default", mustRateLimit(t, limit), 16)
+		interval, capacity := p.limit.interval(), p.limit.capacity()
+		step := max(capacity/20_000, time.Microsecond)
+		every := func(f func(r int, reset time.Duration)) {
+			for reset := time.Duration(0); reset <= capacity; reset += step {
+				f(int((capacity-reset)/interval), reset)
+			}
+		}
+		every(func(r int, reset time.Duration) {
+			want := fmt.Sprintf(`"default";r=%d;t=%d`, r, ceilSeconds(reset))
+			if got := p.field(r, reset); len(got) != 1 || got[0] != want {
+				t.Fatalf("%s: field(%d, %v) = %q, want %q", limit, r, reset, got, want)
+			}
+		})
+		cached := p.limit.burst()+ceilSeconds(capacity) < maxRLFields
+		if n := testing.AllocsPerRun(1, func() { every(func(r int, reset time.Duration) { p.field(r, reset) }) }); cached && n != 0 {
+			t.Errorf("%s: the cached values allocate (%v)", limit, n)
+		}
+		for _, r := range []int{0, 1, p.limit.burst() + 5} {
+			if got, want := p.field(r, 3*time.Second), fmt.Sprintf(`"default";r=%d;t=3`, r); got[0] != want {
+				t.Errorf("%s: a pair off the line: %q, want %q", limit, got, want)
+			}
+		}
 	}
 }
