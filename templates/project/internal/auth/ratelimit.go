@@ -649,3 +649,30 @@ const (
 	DefaultRateLimit        = "none"
 	DefaultRateLimitAddress = "none"
 )
+
+// rateLimitConfigVars describes RATE_LIMIT and RATE_LIMIT_ADDRESS for a
+// template's .env.example: users says whether its servers have users (and
+// so passwords and a token endpoint, counted per client address), shared
+// whether REDIS_URL shares the counts between instances.
+func rateLimitConfigVars(users, shared bool) []ConfigVar {
+	caller, floods := "the client address for anonymous requests", "wrong API keys"
+	if users {
+		caller, floods = caller+" and the token endpoint", "wrong passwords"
+	}
+	counts := "With REDIS_URL, instances share the counts."
+	if !shared {
+		counts = "Each instance counts on its own: spread over N instances, a caller gets up to N times the limit."
+	}
+	return []ConfigVar{
+		{"RATE_LIMIT", DefaultRateLimit,
+			"Requests each caller may make, per policy: COUNT/PERIOD with an optional burst (600/1m, 10/s burst 50), or none. " +
+				"A caller is the authenticated subject, or " + caller + ". " +
+				"It is the default of every operation; gatehouse.yaml's rate_limits (and x-gatehouse-rate-limit in the spec) give operations and tags their own, " +
+				"and gatehouse.yaml's default replaces this one unless the variable is set. " + counts + " " +
+				"Refused requests get 429 with Retry-After and the RateLimit and RateLimit-Policy fields."},
+		{"RATE_LIMIT_ADDRESS", DefaultRateLimitAddress,
+			"Requests each client address (IPv6 per /64) may make over the whole server, checked before any credential is, " +
+				"so that floods of " + floods + " or forged tokens cost nothing: COUNT/PERIOD [burst N], or none. " +
+				"Behind a reverse proxy, list it in TRUSTED_PROXIES, or every client shares the proxy's allowance."},
+	}
+}
