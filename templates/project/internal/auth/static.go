@@ -339,7 +339,8 @@ func IssueStaticToken(ctx context.Context, cfg Config, subject string, scopes []
 
 // MinimalConfigVars lists the configuration variables of the minimal
 // template, for its .env.example: those of ConfigVars it reads, and
-// API_KEYS.
+// API_KEYS. Its service is New's (newService), so REDIS_URL shares its
+// counts (failed API keys, request rate limits) as the full template's.
 func MinimalConfigVars() []ConfigVar {
 	vars := pickConfigVars("GATEHOUSE_ENV", "JWT_SECRET", "JWT_PREVIOUS_SECRETS", "JWT_ALGORITHM", "JWT_KEY_DIR",
 		"JWT_ISSUER", "JWT_AUDIENCE", "JWT_LEEWAY")
@@ -348,6 +349,8 @@ func MinimalConfigVars() []ConfigVar {
 		ConfigVar{APIKeysVar, "", "Comma-separated API keys as NAME:SHA256HEX[:SCOPES]: the holder's name (the request's subject), " +
 			"the hex SHA-256 digest of the key (never the key itself) and space-separated scopes. " +
 			"`server apikeys create --name NAME --scopes \"a b\"` prints a new key and its entry."})
+	vars = append(vars, pickConfigVars("REDIS_URL", "REDIS_KEY_PREFIX")...)
+	vars = append(vars, rateLimitConfigVars(false, true)...)
 	return append(vars, pickConfigVars("LISTEN_ADDR", "TLS_CERT_FILE", "TLS_KEY_FILE", "CORS_ALLOWED_ORIGINS",
 		"CORS_ALLOW_CREDENTIALS", "TRUSTED_PROXIES", "MAX_BODY_BYTES", "LOG_LEVEL", "LOG_FORMAT", "DOCS_ENABLED")...)
 }
