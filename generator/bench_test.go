@@ -28,7 +28,7 @@ func corpusSpec(b testing.TB, name string) string {
 
 // BenchmarkGenerate measures a whole in-memory generation of a project.
 func BenchmarkGenerate(b *testing.B) {
-	for _, name := range []string{"swagger-petstore-v3-openapi.yaml", "discord-openapi.json", "stripe-spec3-2023-09.yaml"} {
+	for _, name := range []string{"swagger-petstore-v3-openapi.yaml", "discord-openapi.json", "stripe-spec3-2023-09.yaml", "twilio-api-v2010.yaml"} {
 		p := corpusSpec(b, name)
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {

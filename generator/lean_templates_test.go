@@ -11,8 +11,13 @@ import (
 	"testing"
 )
 
-// driverModules are the modules of the store backends' drivers.
-var driverModules = []string{"modernc.org/sqlite", "github.com/jackc/pgx", "github.com/redis/go-redis"}
+// The modules of the store backends' drivers: the databases', and the
+// Redis client of the counts instances share.
+const (
+	sqliteModule = "modernc.org/sqlite"
+	pgxModule    = "github.com/jackc/pgx"
+	redisModule  = "github.com/redis/go-redis"
+)
 
 // serverImports returns the imports reachable from the project's
 // cmd/server package through the project's own packages, without test
@@ -58,15 +63,21 @@ func serverImports(t *testing.T, res *Result, module string) []string {
 	return out
 }
 
-// The templates that store nothing link no database or Redis driver into
-// their server (issue 11): only the full template's cmd/server imports
-// internal/store/open, which opens them.
+// The templates that store nothing link no database driver into their
+// server (issue 11): only the full template's cmd/server imports
+// internal/store/open, which opens every backend. The minimal template's
+// links the Redis client alone (REDIS_URL shares its counts); the
+// resource-server's opens no Redis.
 func TestLeanTemplatesLinkNoDriver(t *testing.T) {
 	const module = "example.com/pets"
 	for _, tc := range []struct {
 		template string
-		drivers  bool
-	}{{"full", true}, {"minimal", false}, {"resource-server", false}} {
+		linked   map[string]bool
+	}{
+		{"full", map[string]bool{sqliteModule: true, pgxModule: true, redisModule: true, module + "/internal/store/open": true}},
+		{"minimal", map[string]bool{sqliteModule: false, pgxModule: false, redisModule: true, module + "/internal/store/open": false}},
+		{"resource-server", map[string]bool{sqliteModule: false, pgxModule: false, redisModule: false, module + "/internal/store/open": false}},
+	} {
 		t.Run(tc.template, func(t *testing.T) {
 			res, err := Generate(context.Background(), Options{SpecPath: "../specs/petstore.yaml", Module: module, Template: tc.template})
 			if err != nil {
@@ -76,14 +87,11 @@ func TestLeanTemplatesLinkNoDriver(t *testing.T) {
 			if !slices.Contains(deps, module+"/internal/auth") {
 				t.Fatalf("cmd/server does not reach internal/auth; imports: %q", deps)
 			}
-			for _, m := range driverModules {
+			for m, want := range tc.linked {
 				linked := slices.ContainsFunc(deps, func(p string) bool { return p == m || strings.HasPrefix(p, m+"/") })
-				if linked != tc.drivers {
-					t.Errorf("cmd/server links %s: %v, want %v", m, linked, tc.drivers)
+				if linked != want {
+					t.Errorf("cmd/server links %s: %v, want %v", m, linked, want)
 				}
-			}
-			if opened := slices.Contains(deps, module+"/internal/store/open"); opened != tc.drivers {
-				t.Errorf("cmd/server imports internal/store/open: %v, want %v", opened, tc.drivers)
 			}
 		})
 	}

@@ -252,6 +252,12 @@ type projectData struct {
 	// request's arguments ("GetStatementWithResponse(t.Context(), 2024)"),
 	// or "" when one of them has no Go literal.
 	ExampleCall string
+	// ExampleRawCall is ExampleCall without decoding the response
+	// ("GetStatement(t.Context(), 2024)", a method of the client's
+	// ClientInterface): for checks of the status alone, which must not
+	// depend on whether the spec's schema for that status matches what
+	// the security layer answers (a 401's body, for one).
+	ExampleRawCall string
 	// ExampleStatus is the first success (2xx) status the spec declares
 	// for Example, or 0.
 	ExampleStatus int
@@ -381,18 +387,20 @@ func (d *projectData) example(api *model.API, doc *openapi3.T) {
 	d.ExampleClient, d.ExampleSetup = exampleClient(api, r)
 	d.ExampleCurl = exampleCurl(api, d.Example, r)
 	d.ExampleCall, _ = clientCallOf(d.Example)
+	d.ExampleRawCall = strings.Replace(d.ExampleCall, "WithResponse(", "(", 1)
 	d.ExampleStatus = successStatus(doc, d.Example.Operation)
 }
 
 // exampleAlternative returns the alternative of sec the examples satisfy:
 // the first a bearer token alone satisfies, else the first whose schemes
-// all carry tokens, API keys or Basic credentials.
+// all carry tokens, API keys or Basic credentials that one request can
+// hold together.
 func exampleAlternative(api *model.API, sec model.Security) (model.Requirement, bool) {
 	if r, ok := tokenAlternative(api, sec); ok {
 		return r, true
 	}
 	for _, r := range sec.Alternatives {
-		supported := len(r) > 0
+		supported := len(r) > 0 && api.Satisfiable(r)
 		for _, u := range r {
 			switch api.Scheme(u.Scheme).Kind {
 			case model.KindBearer, model.KindOAuth2, model.KindOpenIDConnect, model.KindAPIKey, model.KindBasic:

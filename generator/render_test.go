@@ -109,6 +109,7 @@ func TestExample(t *testing.T) {
 	for _, tt := range []struct {
 		name, paths                string
 		goName, call, client, curl string
+		unauthorized               bool // no client satisfies the example
 	}{{
 		name: "a bearer operation with a literal argument over a UUID one, an API key one and a public one",
 		paths: `
@@ -154,6 +155,27 @@ func TestExample(t *testing.T) {
 		call:   `AddNoteWithBodyWithResponse(t.Context(), "application/json", strings.NewReader("{\"text\":\"it's\"}"))`,
 		client: `c.WithAPIKey(c.CreateAPIKey("alice", "notes:write"), "key").WithAPIKey(c.CreateAPIKey("alice"), "query")`,
 		curl:   `curl -s -X POST -H "X-Key: $API_KEY" -H 'Content-Type: application/json' --data-raw '{"text":"it'\''s"}' 'localhost:8080/notes?api_key='"$API_KEY"`,
+	}, {
+		name: "a requirement no request can carry (a token and a key both in Authorization) is passed over",
+		paths: `
+  /both:
+    get: {operationId: both, security: [{oauth: [], auth: []}], responses: {"200": {description: ok}}}
+  /keyed:
+    get: {operationId: keyed, security: [{auth: []}, {oauth: [], auth: []}], responses: {"200": {description: ok}}}`,
+		goName: "Keyed",
+		call:   "KeyedWithResponse(t.Context())",
+		client: `c.WithAPIKey(c.CreateAPIKey("alice"), "auth")`,
+		curl:   `curl -s -H "Authorization: $API_KEY" 'localhost:8080/keyed'`,
+	}, {
+		name: "when no operation can be satisfied, the example is called anonymously",
+		paths: `
+  /both:
+    get: {operationId: both, security: [{oauth: [], auth: []}], responses: {"200": {description: ok}}}`,
+		goName:       "Both",
+		call:         "BothWithResponse(t.Context())",
+		client:       "c",
+		curl:         `curl -s 'localhost:8080/both'`,
+		unauthorized: true,
 	}} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -165,6 +187,7 @@ components:
     oauth: {type: oauth2, flows: {password: {tokenUrl: /oauth/token, scopes: {}}}}
     key: {type: apiKey, in: header, name: X-Key}
     query: {type: apiKey, in: query, name: api_key}
+    auth: {type: apiKey, in: header, name: Authorization}
 paths:` + tt.paths + "\n"
 			if err := os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte(src), 0o644); err != nil {
 				t.Fatal(err)
@@ -177,6 +200,9 @@ paths:` + tt.paths + "\n"
 			if d.Example.GoName != tt.goName || d.ExampleCall != tt.call || d.ExampleClient != tt.client || d.ExampleCurl != tt.curl {
 				t.Errorf("example %s\n call   %s\n client %s\n curl   %s\nwant %s\n call   %s\n client %s\n curl   %s",
 					d.Example.GoName, d.ExampleCall, d.ExampleClient, d.ExampleCurl, tt.goName, tt.call, tt.client, tt.curl)
+			}
+			if d.ExampleAuthorized == tt.unauthorized {
+				t.Errorf("ExampleAuthorized %v, want %v", d.ExampleAuthorized, !tt.unauthorized)
 			}
 		})
 	}

@@ -92,6 +92,8 @@ var Rules = []Rule{
 		"The token endpoint takes passwords and client secrets, so it is where credential stuffing and brute force happen; RFC 6749 §4.3.2 requires protecting it against brute force, and gatehouse answers 429 (RFC 6585 §4) when it throttles: document it so clients back off. OWASP API2:2023, API4:2023."},
 	{"admin-shares-security", SevWarning, "an admin-looking operation can be called with the credentials an ordinary operation needs",
 		"Administrative functions need their own scope or role: when the credentials of an ordinary operation also satisfy an admin one, every user is an administrator. OWASP API5:2023 Broken Function Level Authorization."},
+	{"requirement-unsatisfiable", SevWarning, "a requirement object needs two credentials that both travel in the Authorization header",
+		"A request has one Authorization header, so a requirement that ANDs a bearer token, a Basic login or an API key in that header with another of them can never be met: every call is refused (gatehouse enforces the spec as written, failing closed). It is usually an OR written as an AND: list the schemes as separate requirement objects. OpenAPI 3.x, Security Requirement Object; RFC 9110 §11.6.2 (one Authorization field)."},
 	{"weaker-alternative", SevWarning, "an operation is reachable through an OR alternative that needs strictly less than a sibling alternative",
 		"Alternatives are OR-ed: the weakest one is the operation's real requirement, and the scopes or extra schemes of the stronger sibling guard nothing (e.g. a write scope on a token, and an API key with no scope beside it on a DELETE). Reported for a subset on any operation, for an unscoped alternative beside a scoped one on writes. OWASP API5:2023."},
 	{"credential-in-url", SevWarning, "a query or path parameter is named like a credential (password, token, secret, key)",
@@ -317,6 +319,7 @@ func stateChanging(method string) bool {
 }
 
 func (r *reviewer) operationRules() {
+	rootUnsatisfiable := false // reported once, at the root's security
 	for _, op := range r.api.Operations {
 		rt := route(op)
 		sec := op.Security
@@ -336,8 +339,32 @@ func (r *reviewer) operationRules() {
 			r.add("public-by-omission", rt, r.opPos(op), rt, "%s is public because neither it nor the root declares security; declare root security, and security: [] on operations meant to be public", rt)
 		}
 		r.weakerAlternative(op)
+		r.unsatisfiable(op, &rootUnsatisfiable)
 		r.authResponses(op)
 		r.credentialParams(op)
+	}
+}
+
+// unsatisfiable reports the requirements of op that no request can meet:
+// those of the root's security once (reported says it was), an
+// operation's own with the operation.
+func (r *reviewer) unsatisfiable(op model.Operation, reported *bool) {
+	for _, req := range op.Security.Alternatives {
+		both := r.api.AuthorizationConflict(req)
+		if both == nil {
+			continue
+		}
+		why := fmt.Sprintf("which no request can carry (%s each need the Authorization header)", strings.Join(both, " and "))
+		fix := "if either is meant to suffice, list them as separate requirement objects (OR)"
+		if op.Security.Source == "root" {
+			if !*reported {
+				*reported = true
+				r.add("requirement-unsatisfiable", "", r.doc.Locate("security"), "", "the root security requires %s, %s: every operation that inherits it refuses every call; %s", req, why, fix)
+			}
+			continue
+		}
+		rt := route(op)
+		r.add("requirement-unsatisfiable", rt, r.securityPos(op), rt, "%s requires %s, %s: it refuses every call that way; %s", rt, req, why, fix)
 	}
 }
 

@@ -75,18 +75,30 @@ func (api *API) challenge(scheme string) string {
 	}
 }
 
-// Satisfiable reports whether one request can carry every credential of r:
-// a bearer token, a Basic login and an API key in the Authorization header
-// all need that one header.
+// Satisfiable reports whether one request can carry every credential of r
+// (see AuthorizationConflict).
 func (api *API) Satisfiable(r Requirement) bool {
-	users := map[string]bool{}
+	return api.AuthorizationConflict(r) == nil
+}
+
+// AuthorizationConflict returns the schemes of r that need the
+// Authorization header for different credentials (a bearer token, a Basic
+// login, an API key in that header): one request has one such header, so
+// no request satisfies r. It is nil when r can be satisfied.
+func (api *API) AuthorizationConflict(r Requirement) []string {
+	kinds := map[string]bool{}
+	var schemes []string
 	for _, u := range r {
 		switch src := api.source(u.Scheme); src {
 		case "authorization:bearer", "authorization:basic", "apikey:header:authorization":
-			users[src] = true
+			kinds[src] = true
+			schemes = append(schemes, u.Scheme)
 		}
 	}
-	return len(users) <= 1
+	if len(kinds) <= 1 {
+		return nil
+	}
+	return schemes
 }
 
 // Expect returns what the server must answer to a request carrying creds

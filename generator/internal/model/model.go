@@ -252,7 +252,35 @@ func Build(doc *spec.Doc, opts Options) (*API, error) {
 			}
 		}
 	}
+	api.warnUncallable(doc, Security{Alternatives: root, Source: rootSource})
 	return api, nil
+}
+
+// warnUncallable warns about the operations that refuse every call because
+// no alternative of their security can be satisfied by one request (see
+// AuthorizationConflict): enforced as written, they fail closed, which is
+// rarely what the spec meant. Operations inheriting the root's security
+// share one warning, at the root.
+func (api *API) warnUncallable(doc *spec.Doc, root Security) {
+	uncallable := func(sec Security) bool {
+		return !sec.Public() && !slices.ContainsFunc(sec.Alternatives, api.Satisfiable)
+	}
+	inherited := 0
+	for _, op := range api.Operations {
+		if !uncallable(op.Security) {
+			continue
+		}
+		if op.Security.Source == "root" {
+			inherited++
+			continue
+		}
+		api.Warnings = append(api.Warnings, fmt.Sprintf("%s: %s %s refuses every call: no request can carry the credentials of its security (%s), which each need the Authorization header; see gatehouse lint (requirement-unsatisfiable)",
+			doc.Locate("paths", op.Path, strings.ToLower(op.Method), "security"), op.Method, op.Path, op.Security))
+	}
+	if inherited > 0 {
+		api.Warnings = append(api.Warnings, fmt.Sprintf("%s: %d operations inherit a root security no request can satisfy (%s: credentials that each need the Authorization header), and refuse every call; see gatehouse lint (requirement-unsatisfiable)",
+			doc.Locate("security"), inherited, root))
+	}
 }
 
 func (api *API) warnImplemented(o Operation, op *openapi3.Operation) {

@@ -15,18 +15,28 @@ import (
 // (internal/store/open) implements it with every backend of package store;
 // the full template's cmd/server passes it to New and RunAdminFromEnvWith.
 // The minimal and resource-server templates store nothing and do not link
-// it, so that their binaries carry no database or Redis driver.
+// it, so that their binaries carry no database driver.
 type Backends interface {
+	CountsOpener
 	// CheckDatabaseURL validates DATABASE_URL, whose scheme names a store
 	// of kind (store.KindSQLite, KindMemory, KindPostgres), without
 	// connecting, and returns warnings about it. An error's message never
 	// shows the password.
 	CheckDatabaseURL(kind, url string) (warnings []string, err error)
-	// CheckRedisURL validates REDIS_URL likewise.
-	CheckRedisURL(url string) (warnings []string, err error)
 	// OpenStore opens the store of kind (the SQLite file at path, or the
 	// database of url), migrating its schema.
 	OpenStore(ctx context.Context, kind, path, url string) (store.Store, error)
+}
+
+// CountsOpener opens the Redis of REDIS_URL, where every instance shares
+// the counts of the failed-login throttle and of the request rate limits.
+// Package redis (internal/store/redis) implements it (redis.Opener{}),
+// which the minimal template's cmd/server passes to NewMinimal: it links
+// the Redis client, and no database driver.
+type CountsOpener interface {
+	// CheckRedisURL validates REDIS_URL without connecting, and returns
+	// warnings about it. An error's message never shows the password.
+	CheckRedisURL(url string) (warnings []string, err error)
 	// OpenCounts returns the counts kept in the Redis of url, under
 	// keyPrefix, that every instance shares. It does not need Redis to
 	// answer yet: until it does, the throttle and the rate limiter count in
@@ -45,6 +55,12 @@ func checkBackends(cfg *Config, b Backends) error {
 	if b == nil {
 		return errNoBackends
 	}
+	return checkURLs(cfg, b.CheckDatabaseURL, b)
+}
+
+// checkURLs is checkBackends with what there is: DATABASE_URL is checked
+// with database unless it is nil, REDIS_URL with counts unless it is nil.
+func checkURLs(cfg *Config, database func(kind, url string) ([]string, error), counts CountsOpener) error {
 	var errs []error
 	check := func(name string, warnings []string, err error) {
 		if err != nil {
@@ -52,10 +68,12 @@ func checkBackends(cfg *Config, b Backends) error {
 		}
 		cfg.Warnings = append(slices.Clip(cfg.Warnings), warnings...)
 	}
-	w, err := b.CheckDatabaseURL(cfg.StoreKind, cfg.DatabaseURL)
-	check("DATABASE_URL", w, err)
-	if cfg.RedisURL != "" {
-		w, err := b.CheckRedisURL(cfg.RedisURL)
+	if database != nil {
+		w, err := database(cfg.StoreKind, cfg.DatabaseURL)
+		check("DATABASE_URL", w, err)
+	}
+	if cfg.RedisURL != "" && counts != nil {
+		w, err := counts.CheckRedisURL(cfg.RedisURL)
 		check("REDIS_URL", w, err)
 	}
 	if len(errs) > 0 {
@@ -91,11 +109,11 @@ func openStore(ctx context.Context, cfg Config, b Backends) (store.Store, []slog
 }
 
 // openCounts returns the counts shared in the Redis of REDIS_URL, or nil
-// (counts in this process only) when it is not set or there are no
-// backends to open it with.
-func openCounts(ctx context.Context, cfg Config, b Backends, log *slog.Logger) (store.Counts, error) {
-	if cfg.RedisURL == "" || b == nil {
+// (counts in this process only) when it is not set or there is nothing to
+// open it with.
+func openCounts(ctx context.Context, cfg Config, c CountsOpener, log *slog.Logger) (store.Counts, error) {
+	if cfg.RedisURL == "" || c == nil {
 		return nil, nil
 	}
-	return b.OpenCounts(ctx, cfg.RedisURL, cfg.RedisKeyPrefix, log)
+	return c.OpenCounts(ctx, cfg.RedisURL, cfg.RedisKeyPrefix, log)
 }

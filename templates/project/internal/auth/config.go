@@ -58,7 +58,7 @@ type ConfigVar struct {
 // order .env.example presents them. LoadConfig takes its defaults from this
 // list, so the two cannot disagree.
 func ConfigVars() []ConfigVar {
-	return append([]ConfigVar{
+	return slices.Concat([]ConfigVar{
 		{"GATEHOUSE_ENV", "production",
 			"production or development. Development mode generates a throwaway JWT_SECRET when none is set (tokens then do not survive a restart); never use it in production."},
 		{"JWT_SECRET", "",
@@ -95,24 +95,15 @@ func ConfigVars() []ConfigVar {
 				"or within 1 s (the feed's poll) while that connection is lost; every database call is bounded (5 s, or the request's end), " +
 				"and while the database is unreachable the requests that need it get 503 (access tokens too, after REVOCATION_MAX_STALENESS)."},
 		{"REDIS_URL", "",
-			"Redis shared by every instance, for failed-login throttling that counts across instances: " +
+			"Redis shared by every instance, so that the throttling of failed authentication and the request rate limits count across instances: " +
 				"redis://[USER:PASSWORD@]HOST:6379/DB, or rediss://... for TLS (use it across a network). " +
-				"Empty: each instance counts failures on its own, so with several instances a guesser gets each one's allowance. " +
+				"Empty: each instance counts on its own, so with several instances a guesser gets each one's allowance, and a caller each one's rate limit. " +
 				"Options after ? are go-redis's (dial_timeout, read_timeout, pool_size, client_name, ...). " +
 				"Each call is bounded (1 s, or the request's end); while Redis is unreachable or does not answer, each instance counts on its own again " +
-				"(logins are not refused for want of Redis) and logs a warning; logs show the URL without its password."},
+				"(requests are not refused for want of Redis) and logs a warning; logs show the URL without its password."},
 		{"REDIS_KEY_PREFIX", "gatehouse",
 			"Prefix of every Redis key the server writes (PREFIX:...): deployments sharing one Redis each need their own, such as shop-prod."},
-		{"RATE_LIMIT", DefaultRateLimit,
-			"Requests each caller may make, per policy: COUNT/PERIOD with an optional burst (600/1m, 10/s burst 50), or none. " +
-				"A caller is the authenticated subject, or the client address for anonymous requests and the token endpoint. " +
-				"It is the default of every operation; gatehouse.yaml's rate_limits (and x-gatehouse-rate-limit in the spec) give operations and tags their own, " +
-				"and gatehouse.yaml's default replaces this one unless the variable is set. With REDIS_URL, instances share the counts. " +
-				"Refused requests get 429 with Retry-After and the RateLimit and RateLimit-Policy fields."},
-		{"RATE_LIMIT_ADDRESS", DefaultRateLimitAddress,
-			"Requests each client address (IPv6 per /64) may make over the whole server, checked before any credential is, " +
-				"so that floods of wrong passwords or forged tokens cost nothing: COUNT/PERIOD [burst N], or none. " +
-				"Behind a reverse proxy, list it in TRUSTED_PROXIES, or every client shares the proxy's allowance."},
+	}, rateLimitConfigVars(true, true), []ConfigVar{
 		{"LISTEN_ADDR", ":8080",
 			"Address the server listens on, host:port."},
 		{"TLS_CERT_FILE", "",
@@ -143,7 +134,7 @@ func ConfigVars() []ConfigVar {
 			"File holding the password of ADMIN_USERNAME (its first line; a Docker or Kubernetes secret), read only when the user is created. Required with ADMIN_USERNAME."},
 		{"ADMIN_SCOPES", "",
 			"Scopes of ADMIN_USERNAME, separated by spaces or commas, when it is created."},
-	}, loginConfigVars()...)
+	}, loginConfigVars())
 }
 
 // Config is the validated configuration of the server. LoadConfig fills it

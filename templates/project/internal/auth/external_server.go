@@ -32,6 +32,7 @@ func ResourceServerConfigVars() []ConfigVar {
 	vars = append(vars, ConfigVar{APIKeysVar, "", "Comma-separated API keys for apiKey schemes, as NAME:SHA256HEX[:SCOPES]: the holder's name (the request's subject), " +
 		"the hex SHA-256 digest of the key (never the key itself) and space-separated scopes. " +
 		"`server apikeys create --name NAME --scopes \"a b\"` prints a new key and its entry."})
+	vars = append(vars, rateLimitConfigVars(false, false)...)
 	return append(vars, pickConfigVars("LISTEN_ADDR", "TLS_CERT_FILE", "TLS_KEY_FILE", "CORS_ALLOWED_ORIGINS",
 		"CORS_ALLOW_CREDENTIALS", "TRUSTED_PROXIES", "MAX_BODY_BYTES", "LOG_LEVEL", "LOG_FORMAT", "DOCS_ENABLED")...)
 }
@@ -119,7 +120,9 @@ func LoadResourceServerConfig(lookup func(string) (string, bool)) (Config, Exter
 
 // ResourceServer is the authentication runtime of the resource-server
 // template: access tokens of an external issuer, API keys from
-// configuration, no users and no endpoints of its own.
+// configuration, no users and no endpoints of its own. Its request rate
+// limits (RATE_LIMIT, RATE_LIMIT_ADDRESS, Options.RateLimits) are counted
+// in this process: it opens no Redis.
 type ResourceServer struct {
 	cfg      Config
 	opts     Options
@@ -127,6 +130,7 @@ type ResourceServer struct {
 	store    *memory.Store
 	external *ExternalTokens
 	guard    *Guard
+	limiter  *RateLimiter // nil: no rate limits
 }
 
 // NewResourceServer builds the runtime and fetches the issuer's keys once:
@@ -180,7 +184,11 @@ func newResourceServer(cfg Config, ext ExternalConfig, opts Options, now func() 
 	if err != nil {
 		return nil, err
 	}
-	return &ResourceServer{cfg: cfg, opts: opts, log: log, store: store, external: external, guard: guard}, nil
+	limiter, err := NewRateLimiter(cfg, opts.RateLimits, log, now)
+	if err != nil {
+		return nil, err
+	}
+	return &ResourceServer{cfg: cfg, opts: opts, log: log, store: store, external: external, guard: guard, limiter: limiter}, nil
 }
 
 // Guard returns the guard that enforces each operation's security.
@@ -192,21 +200,27 @@ func (s *ResourceServer) Tokens() *ExternalTokens { return s.external }
 // Config returns the configuration the server was built with.
 func (s *ResourceServer) Config() Config { return s.cfg }
 
+// RateLimiter returns the request rate limiter; nil (which limits
+// nothing) when every limit is none.
+func (s *ResourceServer) RateLimiter() *RateLimiter { return s.limiter }
+
 // AddStaticAPIKeys adds API keys from configuration (see
 // Service.AddStaticAPIKeys).
 func (s *ResourceServer) AddStaticAPIKeys(ctx context.Context, keys []StaticAPIKey) error {
 	return addStaticAPIKeys(ctx, s.store, keys)
 }
 
-// Handler wraps h in the hardening middleware (see Harden).
+// Handler wraps h in the hardening middleware (see Harden) and the
+// per-address rate limit, which runs before any credential is checked (see
+// RateLimiter.Address).
 func (s *ResourceServer) Handler(h http.Handler) http.Handler {
-	return harden(s.cfg, s.opts, s.log, h)
+	return harden(s.cfg, s.opts, s.log, s.limiter.Address(h))
 }
 
-// Serve serves h, hardened, on the configured address until ctx ends (see
-// Service.Serve).
+// Serve serves h as Handler wraps it, on the configured address until ctx
+// ends (see Service.Serve).
 func (s *ResourceServer) Serve(ctx context.Context, h http.Handler) error {
-	return serve(ctx, s.cfg, s.opts, s.log, h)
+	return serve(ctx, s.cfg, s.opts, s.log, s.limiter.Address(h))
 }
 
 // Close releases the server's resources. It is safe to call more than once.

@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -134,8 +136,9 @@ const (
 )
 
 // defaultRateLimitKeys bounds how many callers each policy tracks in
-// memory. When a table is full, callers whose allowance is whole again
-// are forgotten first (they lose nothing), then a tenth of the others.
+// memory. Only callers whose allowance is whole again are forgotten; while
+// a table is full of others, new callers share overflow budgets (see
+// gcraTable).
 const defaultRateLimitKeys = 100_000
 
 // RateLimiter limits how fast callers may call the server, in two places:
@@ -175,7 +178,22 @@ type rlPolicy struct {
 	limit  RateLimit
 	table  *gcraTable
 	header []string // RateLimit-Policy, computed once
+	// fields caches the RateLimit field values answers carry, so that a
+	// request let through allocates nothing (see field).
+	fields []atomic.Pointer[rlField]
 }
+
+// rlField is one RateLimit field value: r requests left, t seconds until
+// the allowance is whole again.
+type rlField struct {
+	r, t  int
+	value []string
+}
+
+// maxRLFields bounds a policy's cache of RateLimit field values; the
+// values of a policy whose burst plus window in seconds exceeds it are
+// written per request (two allocations).
+const maxRLFields = 4096
 
 // NewRateLimiter returns the limiter of cfg (RATE_LIMIT,
 // RATE_LIMIT_ADDRESS) and limits, counting in this process by now's clock
@@ -228,13 +246,39 @@ func newRLPolicy(name string, l RateLimit, maxKeys int) *rlPolicy {
 	if l.None() {
 		return nil
 	}
-	w := (l.capacity() + time.Second - 1) / time.Second
+	w := ceilSeconds(l.capacity())
 	return &rlPolicy{
 		name:   name,
 		limit:  l,
 		table:  newGCRATable(l, maxKeys),
-		header: []string{sfString(name) + ";q=" + strconv.Itoa(l.burst()) + ";w=" + strconv.FormatInt(int64(w), 10)},
+		header: []string{sfString(name) + ";q=" + strconv.Itoa(l.burst()) + ";w=" + strconv.Itoa(w)},
+		fields: make([]atomic.Pointer[rlField], min(l.burst()+w+1, maxRLFields)),
 	}
+}
+
+// field returns the RateLimit field of an answer: the requests left and
+// the seconds until the allowance is whole again.
+//
+// A policy has few distinct values: after a request, remaining and reset
+// both follow from the caller's one time stamp (reset = tat-now, remaining
+// = (capacity-reset)/interval), so as reset grows t rises and r falls, and
+// t + burst - r numbers the pairs (r, t) without two sharing a number. The
+// value of each pair is written once, the first time it is needed, and
+// shared by every answer after: callers must not change the slice, only
+// replace it (as Header.Set does). A pair off that line (counts in Redis
+// round to microseconds) is checked, and written anew when it differs.
+func (p *rlPolicy) field(remaining int, reset time.Duration) []string {
+	t := ceilSeconds(reset)
+	i := t + p.limit.burst() - remaining
+	if remaining < 0 || i < 0 || i >= len(p.fields) {
+		return []string{rateLimitValue(p, remaining, t)}
+	}
+	if f := p.fields[i].Load(); f != nil && f.r == remaining && f.t == t {
+		return f.value
+	}
+	f := &rlField{r: remaining, t: t, value: []string{rateLimitValue(p, remaining, t)}}
+	p.fields[i].Store(f)
+	return f.value
 }
 
 // sfString writes s as a Structured Fields String (RFC 9651): quoted, with
@@ -344,20 +388,20 @@ func (rl *RateLimiter) Operation(policy string, next http.Handler) http.Handler 
 		}
 		h := w.Header()
 		h[rateLimitPolicyHeader] = p.header[:1:1]
-		h[rateLimitHeader] = []string{rateLimitValue(p, d.remaining, d.reset)}
+		h[rateLimitHeader] = p.field(d.remaining, d.reset)
 		next.ServeHTTP(w, r)
 	})
 }
 
-// rateLimitValue is the RateLimit field: the requests left and the seconds
-// until the allowance is whole again.
-func rateLimitValue(p *rlPolicy, remaining int, reset time.Duration) string {
+// rateLimitValue writes the RateLimit field: the requests left and the
+// seconds until the allowance is whole again.
+func rateLimitValue(p *rlPolicy, remaining, resetSeconds int) string {
 	var buf [96]byte
 	b := append(buf[:0], p.header[0][:strings.IndexByte(p.header[0], ';')]...)
 	b = append(b, ";r="...)
 	b = strconv.AppendInt(b, int64(remaining), 10)
 	b = append(b, ";t="...)
-	b = strconv.AppendInt(b, int64(ceilSeconds(reset)), 10)
+	b = strconv.AppendInt(b, int64(resetSeconds), 10)
 	return string(b)
 }
 
@@ -423,7 +467,7 @@ func (rl *RateLimiter) refuse(w http.ResponseWriter, r *http.Request, p *rlPolic
 	h := w.Header()
 	h.Set("Retry-After", strconv.Itoa(retry))
 	h[rateLimitPolicyHeader] = p.header[:1:1]
-	h[rateLimitHeader] = []string{rateLimitValue(p, 0, d.reset)}
+	h[rateLimitHeader] = p.field(0, d.reset)
 	WriteError(w, http.StatusTooManyRequests, "rate_limited",
 		"too many requests; retry after "+strconv.Itoa(retry)+" seconds")
 	caller := k.String()
@@ -443,14 +487,44 @@ func (rl *RateLimiter) refuse(w http.ResponseWriter, r *http.Request, p *rlPolic
 	}
 }
 
-// rlShards spreads a table's callers over locks.
-const rlShards = 16
+// rlShards spreads a table's callers over locks, and rlOverflow is how many
+// overflow budgets each shard has (see gcraTable).
+const (
+	rlShards   = 16
+	rlOverflow = 64
+)
 
-// gcraTable keeps a GCRA "theoretical arrival time" (Unix nanoseconds) per
-// caller: a request is let through when, after adding its interval, the
-// time does not run more than capacity ahead of now. A caller whose time
-// is past holds its whole allowance, exactly as one never seen: such
-// entries are dropped first when a shard is full.
+// gcraTable keeps a GCRA "theoretical arrival time" (TAT, Unix nanoseconds)
+// per caller: a request is let through when, after adding its interval, the
+// TAT does not run more than capacity ahead of now. A caller whose TAT is
+// past holds its whole allowance, exactly as one never seen.
+//
+// The table is bounded (maxKeys callers), and forgetting a caller must not
+// give it a fresh allowance: an attacker rotating more keys than the table
+// holds would otherwise get a new burst for each key each time it is
+// forgotten. So:
+//
+//   - only callers whose allowance is whole again are forgotten (they lose
+//     nothing), when a full shard needs room;
+//   - while a shard is full of callers under way, a new caller is counted
+//     in one of the shard's overflow budgets, chosen by its hash: the
+//     callers sharing it share one allowance, stricter than each its own,
+//     never looser;
+//   - a new caller, counted in the table or in an overflow budget, starts
+//     from its overflow budget's TAT, not from nothing: a caller counted
+//     there before, then admitted to the table, keeps its debt.
+//
+// Hence the invariant: every caller's TAT here (its entry's, or for one not
+// in the table its overflow budget's) is at least the TAT its own requests
+// let through would give it alone, and no caller gets more through than
+// its limit allows.
+//
+// The price falls on new callers during such a flood, callers in the table
+// keep their own budgets. After it, entries run out within capacity (no
+// TAT is ever more than capacity ahead), and overflow budgets are spent
+// for at most capacity more: new callers have budgets of their own again
+// within twice the capacity, as long as they then arrive at fewer than
+// maxKeys per capacity.
 type gcraTable struct {
 	interval int64
 	capacity int64
@@ -460,9 +534,13 @@ type gcraTable struct {
 }
 
 type gcraShard struct {
-	mu  sync.Mutex
-	tat map[rlKey]int64
-	_   [40]byte // keeps shards' locks off one cache line
+	mu       sync.Mutex
+	tat      map[rlKey]int64
+	overflow [rlOverflow]int64 // the overflow budgets' TATs
+	// sweepAt is when a sweep of the full shard can next free enough room
+	// (see makeRoom); tats is the sweep's scratch space.
+	sweepAt int64
+	tats    []int64
 }
 
 func newGCRATable(l RateLimit, maxKeys int) *gcraTable {
@@ -478,53 +556,69 @@ func newGCRATable(l RateLimit, maxKeys int) *gcraTable {
 	return t
 }
 
-func (t *gcraTable) shard(k rlKey) *gcraShard {
-	var h uint64
+// hash spreads keys over shards (its low bits) and overflow budgets (its
+// high bits); the seed is random, so nobody can aim at another's.
+func (t *gcraTable) hash(k rlKey) uint64 {
 	if k.id != "" {
-		h = maphash.String(t.seed, k.id)
-	} else {
-		a := k.addr.As16()
-		h = maphash.Bytes(t.seed, a[:])
+		return maphash.String(t.seed, k.id)
 	}
-	return &t.shards[h%rlShards]
+	a := k.addr.As16()
+	return maphash.Bytes(t.seed, a[:])
 }
 
 // allow counts one request of k at now (Unix nanoseconds).
 func (t *gcraTable) allow(k rlKey, now int64) rlDecision {
-	s := t.shard(k)
+	h := t.hash(k)
+	s := &t.shards[h%rlShards]
 	s.mu.Lock()
 	tat, found := s.tat[k]
+	var over *int64
+	if !found {
+		over = &s.overflow[(h>>32)%rlOverflow]
+		tat = *over
+	}
 	tat = max(tat, now)
 	next := tat + t.interval
 	if next-now > t.capacity {
 		s.mu.Unlock()
 		return rlDecision{reset: time.Duration(tat - now), retry: time.Duration(next - t.capacity - now)}
 	}
-	if !found && len(s.tat) >= t.maxKeys {
-		s.makeRoom(now, t.maxKeys)
+	if found || len(s.tat) < t.maxKeys || s.makeRoom(now, t.maxKeys) {
+		s.tat[k] = next
+	} else {
+		*over = next
 	}
-	s.tat[k] = next
 	s.mu.Unlock()
 	return rlDecision{ok: true, remaining: int((t.capacity - (next - now)) / t.interval), reset: time.Duration(next - now)}
 }
 
-// makeRoom drops the callers whose allowance is whole again and, if that
-// frees less than a tenth of the shard, others (in the map's random order)
-// until it does, so the cost stays amortised whatever the keys. The
+// makeRoom forgets the callers of a full shard whose allowance is whole
+// again, and reports whether that made room. A sweep visits every entry,
+// so it must not run on each new caller while the shard is full of callers
+// under way: when a sweep frees less than a tenth of the shard, the next
+// waits until enough entries will have run out (the time the tenth-earliest
+// remaining TAT passes), and between two sweeps new callers go to the
+// overflow budgets. Each sweep is then paid for by a tenth of the shard in
+// new callers admitted or in requests that kept entries under way. The
 // caller holds s.mu.
-func (s *gcraShard) makeRoom(now int64, maxKeys int) {
+func (s *gcraShard) makeRoom(now int64, maxKeys int) bool {
+	if now < s.sweepAt {
+		return false
+	}
 	for k, tat := range s.tat {
 		if tat <= now {
 			delete(s.tat, k)
 		}
 	}
-	target := maxKeys - max(maxKeys/10, 1)
-	for k := range s.tat {
-		if len(s.tat) <= target {
-			break
+	if short := len(s.tat) - (maxKeys - max(maxKeys/10, 1)); short > 0 {
+		s.tats = s.tats[:0]
+		for _, tat := range s.tat {
+			s.tats = append(s.tats, tat)
 		}
-		delete(s.tat, k)
+		slices.Sort(s.tats)
+		s.sweepAt = s.tats[short-1]
 	}
+	return len(s.tat) < maxKeys
 }
 
 // len returns how many callers t tracks.
@@ -551,3 +645,30 @@ const (
 	DefaultRateLimit        = "none"
 	DefaultRateLimitAddress = "none"
 )
+
+// rateLimitConfigVars describes RATE_LIMIT and RATE_LIMIT_ADDRESS for a
+// template's .env.example: users says whether its servers have users (and
+// so passwords and a token endpoint, counted per client address), shared
+// whether REDIS_URL shares the counts between instances.
+func rateLimitConfigVars(users, shared bool) []ConfigVar {
+	caller, floods := "the client address for anonymous requests", "wrong API keys"
+	if users {
+		caller, floods = caller+" and the token endpoint", "wrong passwords"
+	}
+	counts := "With REDIS_URL, instances share the counts."
+	if !shared {
+		counts = "Each instance counts on its own: spread over N instances, a caller gets up to N times the limit."
+	}
+	return []ConfigVar{
+		{"RATE_LIMIT", DefaultRateLimit,
+			"Requests each caller may make, per policy: COUNT/PERIOD with an optional burst (600/1m, 10/s burst 50), or none. " +
+				"A caller is the authenticated subject, or " + caller + ". " +
+				"It is the default of every operation; gatehouse.yaml's rate_limits (and x-gatehouse-rate-limit in the spec) give operations and tags their own, " +
+				"and gatehouse.yaml's default replaces this one unless the variable is set. " + counts + " " +
+				"Refused requests get 429 with Retry-After and the RateLimit and RateLimit-Policy fields."},
+		{"RATE_LIMIT_ADDRESS", DefaultRateLimitAddress,
+			"Requests each client address (IPv6 per /64) may make over the whole server, checked before any credential is, " +
+				"so that floods of " + floods + " or forged tokens cost nothing: COUNT/PERIOD [burst N], or none. " +
+				"Behind a reverse proxy, list it in TRUSTED_PROXIES, or every client shares the proxy's allowance."},
+	}
+}

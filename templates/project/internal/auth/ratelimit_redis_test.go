@@ -115,15 +115,16 @@ func TestRedisRateLimitFallsBackToMemory(t *testing.T) {
 }
 
 // BenchmarkRateLimit measures a request's cost through the limiter beside
-// the same request without it, in one run (use -count for repeats, which
-// interleave the sub-benchmarks): "none" is the handler alone; "address"
+// the same request without it, in one run (-count repeats each
+// sub-benchmark in a row: for interleaved repeats, run the test binary
+// several times): "none" is the handler alone; "address"
 // the per-address limit before authentication (IPv4, the common case);
 // "operation" a principal's limit with its RateLimit fields; "decide" the
 // in-process decision alone; "redis" the per-address limit in Redis, one
 // round trip.
 func BenchmarkRateLimit(b *testing.B) {
 	high := mustRateLimit(b, "1000000/1s")
-	rl := newTestRateLimiter(b, Config{RateLimit: high, RateLimitAddress: high}, RateLimits{}, nil, nil)
+	rl := newTestRateLimiter(b, Config{RateLimit: rlBenchLimit, RateLimitAddress: rlBenchLimit}, RateLimits{}, nil, nil)
 	r := rlRequest("192.0.2.1:1234", "")
 	pr := rlRequest("192.0.2.1:1234", "alice")
 	w := httptest.NewRecorder()

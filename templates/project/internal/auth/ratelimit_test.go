@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -105,6 +104,12 @@ func newTestRateLimiter(t testing.TB, cfg Config, limits RateLimits, clock func(
 }
 
 var rlOK = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+
+// rlBenchLimit is a limit benchmarks never reach (a billion a second, a
+// second's burst), so that they measure requests let through, not
+// refusals. ParseRateLimit refuses it: the interval, a nanosecond, is
+// under the microsecond Redis counts in.
+var rlBenchLimit = RateLimit{Count: 1_000_000_000, Period: time.Second}
 
 // A burst, then steady traffic at and above the rate: exactly the
 // configured counts get through, and Retry-After says when the next one
@@ -369,8 +374,12 @@ func TestRateLimitOffInTestServices(t *testing.T) {
 }
 
 // An attacker rotating addresses cannot grow the tables without bound: a
-// million distinct addresses leave at most the configured number of keys,
-// and the heap grows by a few megabytes.
+// million distinct addresses, half arriving faster than entries run out
+// (the table fills with callers under way, and new ones share the overflow
+// budgets, soon spent), half slower (entries run out and are forgotten),
+// leave at most the configured number of keys, and the heap grows by a few
+// megabytes. Two capacities (2 minutes) after the flood, every new caller
+// is let through again.
 func TestRateLimitMemoryBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a million requests; not in -short")
@@ -385,10 +394,27 @@ func TestRateLimitMemoryBounded(t *testing.T) {
 	p := rl.address
 	var a [16]byte
 	a[0] = 0x20
+	passed, passedLast := 0, 0 // passedLast: the last 400,000
 	for i := range 1_000_000 {
+		// 10 µs apart for the first half (500,000 callers in 5 s, each
+		// under way for 6 s), then 2 ms (1,000 s; at most 30,000 under
+		// way, each for at most the capacity, a minute).
+		if i < 500_000 {
+			clock.Advance(10 * time.Microsecond)
+		} else {
+			clock.Advance(2 * time.Millisecond)
+		}
 		a[4], a[5], a[6], a[7] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
-		if d := p.table.allow(rlKey{addr: netip.AddrFrom16(a)}, clock.Now().UnixNano()); !d.ok {
-			t.Fatalf("address %d refused on its first request", i)
+		if p.table.allow(rlKey{addr: netip.AddrFrom16(a)}, clock.Now().UnixNano()).ok {
+			passed++
+			if i >= 600_000 {
+				passedLast++
+			}
+		}
+		if i%100_000 == 0 {
+			if n := p.table.len(); n > maxKeys {
+				t.Fatalf("%d keys after %d addresses, want at most %d", n, i+1, maxKeys)
+			}
 		}
 	}
 	if n := p.table.len(); n > maxKeys {
@@ -397,28 +423,155 @@ func TestRateLimitMemoryBounded(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	t.Logf("heap grew by %.1f MiB for %d keys", float64(grown)/(1<<20), p.table.len())
+	t.Logf("heap grew by %.1f MiB for %d keys; %d of 1,000,000 first requests let through", float64(grown)/(1<<20), p.table.len(), passed)
 	if grown > 32<<20 {
 		t.Errorf("heap grew by %d MiB, want under 32", grown>>20)
 	}
-	// A caller under way keeps its count while the table churns, unless
-	// evicted at random; one whose allowance is whole costs nothing.
+	if passed == 1_000_000 {
+		t.Error("every first request was let through: no new caller shared an overflow budget")
+	}
+	if passedLast != 400_000 {
+		t.Errorf("%d of the last 400,000 callers let through, from 200 s after the flood; want all", passedLast)
+	}
 	runtime.KeepAlive(rl)
 }
 
-// The limiter's decision allocates nothing.
-func TestRateLimitAllocs(t *testing.T) {
-	rl := newTestRateLimiter(t, Config{RateLimit: mustRateLimit(t, "1000000/1s"), RateLimitAddress: mustRateLimit(t, "1000000/1s")},
-		RateLimits{}, nil, nil)
-	h := rl.Address(rlOK)
-	r := rlRequest("192.0.2.1:1234", "")
-	w := httptest.NewRecorder()
-	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n != 0 {
-		t.Errorf("the per-address limit allocates %v times a request, want 0", n)
+// Forgetting a caller never gives it a fresh allowance. Many more callers
+// than the table holds (an attacker rotating keys) call faster than their
+// limit, for an hour of the limiter's clock, with a table of 32: every
+// request let through would also have been let through had each caller
+// been counted alone without forgetting (a GCRA per caller over the
+// requests let through), so no caller gets more than its burst plus its
+// rate; and the table never holds more than 32 callers.
+func TestRateLimitEvictionGrantsNoFreshBurst(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		limit   string
+		callers int           // called in turn, one request each a round
+		step    time.Duration // between two requests
+	}{
+		// A round of 5 s: callers stay under way, the table is full of
+		// them and new callers share overflow budgets.
+		{"busy", "2/1m burst 3", 200, 25 * time.Millisecond},
+		// A round of 15 s, 10 s intervals: entries run out and are
+		// forgotten between two requests of a caller, some stay under way.
+		{"churn", "6/1m burst 2", 100, 150 * time.Millisecond},
+		// Principals as keys, a round of a minute.
+		{"principals", "10/1h burst 10", 300, 200 * time.Millisecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := mustRateLimit(t, c.limit)
+			const maxKeys = 32
+			table := newGCRATable(l, maxKeys)
+			interval, capacity := int64(l.interval()), int64(l.capacity())
+			key := func(i int) rlKey {
+				if c.name == "principals" {
+					return rlKey{id: fmt.Sprintf("user%d", i)}
+				}
+				return rlKey{addr: netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)})}
+			}
+			alone := make([]int64, c.callers) // each caller's own TAT
+			passed := make([]int, c.callers)
+			now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+			end := now + int64(time.Hour)
+			for round := 0; now < end; round++ {
+				for i := range c.callers {
+					now += int64(c.step)
+					if !table.allow(key(i), now).ok {
+						continue
+					}
+					passed[i]++
+					tat := max(alone[i], now)
+					if tat+interval-now > capacity {
+						t.Fatalf("round %d: caller %d let through beyond its own limit (%d so far)", round, i, passed[i])
+					}
+					alone[i] = tat + interval
+				}
+				if n := table.len(); n > maxKeys {
+					t.Fatalf("round %d: the table holds %d callers, want at most %d", round, n, maxKeys)
+				}
+			}
+			total, most := 0, 0
+			for _, n := range passed {
+				total += n
+				most = max(most, n)
+			}
+			bound := l.burst() + int(time.Hour/l.interval()) + 1
+			t.Logf("%d callers: %d requests let through, at most %d for one (its own limit allows %d)", c.callers, total, most, bound)
+			if most > bound {
+				t.Errorf("a caller got %d requests through in an hour, its limit allows %d", most, bound)
+			}
+			if total == 0 {
+				t.Error("nothing was let through")
+			}
+		})
 	}
-	p := rl.policy(DefaultRateLimitPolicy)
-	k := rlKey{id: "alice"}
-	if n := testing.AllocsPerRun(1000, func() { rl.decide(context.Background(), p, k) }); n != 0 {
-		t.Errorf("a principal's decision allocates %v times, want 0", n)
+}
+
+// A request let through allocates nothing: the per-address limit, and the
+// per-operation limit with its RateLimit fields, for a principal and for an
+// anonymous caller. The clock moves one interval a request, the steady
+// state of a caller at its rate.
+func TestRateLimitAllocs(t *testing.T) {
+	clock := newStepClock()
+	l := mustRateLimit(t, "1200/1m burst 300")
+	rl := newTestRateLimiter(t, Config{RateLimit: l, RateLimitAddress: l}, RateLimits{}, clock.Now, nil)
+	w := httptest.NewRecorder()
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+		r    *http.Request
+	}{
+		{"the per-address limit", rl.Address(rlOK), rlRequest("192.0.2.1:1234", "")},
+		{"a principal's limit", rl.Operation(DefaultRateLimitPolicy, rlOK), rlRequest("192.0.2.1:1234", "alice")},
+		{"an anonymous caller's limit", rl.Operation(DefaultRateLimitPolicy, rlOK), rlRequest("[2001:db8::1]:1234", "")},
+	} {
+		n := testing.AllocsPerRun(1000, func() {
+			clock.Advance(l.interval())
+			c.h.ServeHTTP(w, c.r)
+		})
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: %d", c.name, w.Code)
+		}
+		if n != 0 {
+			t.Errorf("%s allocates %v times a request, want 0", c.name, n)
+		}
+	}
+	if got := w.Header().Get("RateLimit"); got != `"default";r=299;t=1` {
+		t.Errorf("RateLimit %q", got)
+	}
+}
+
+// The RateLimit field values are cached per policy under t + burst - r:
+// every value an answer can carry (each reset from nothing to the whole
+// capacity, with r = (capacity - reset) / interval; a refusal's reset is
+// over capacity - interval, so r = 0) is written right, the second time
+// without allocating, and pairs off that line (as from Redis) are written
+// right too.
+func TestRateLimitFieldCache(t *testing.T) {
+	for _, limit := range []string{"1200/1m burst 300", "10/1s", "1/1h burst 3", "7/13s burst 5", "1000000/1s"} {
+		p := newRLPolicy("default", mustRateLimit(t, limit), 16)
+		interval, capacity := p.limit.interval(), p.limit.capacity()
+		step := max(capacity/20_000, time.Microsecond)
+		every := func(f func(r int, reset time.Duration)) {
+			for reset := time.Duration(0); reset <= capacity; reset += step {
+				f(int((capacity-reset)/interval), reset)
+			}
+		}
+		every(func(r int, reset time.Duration) {
+			want := fmt.Sprintf(`"default";r=%d;t=%d`, r, ceilSeconds(reset))
+			if got := p.field(r, reset); len(got) != 1 || got[0] != want {
+				t.Fatalf("%s: field(%d, %v) = %q, want %q", limit, r, reset, got, want)
+			}
+		})
+		cached := p.limit.burst()+ceilSeconds(capacity) < maxRLFields
+		if n := testing.AllocsPerRun(1, func() { every(func(r int, reset time.Duration) { p.field(r, reset) }) }); cached && n != 0 {
+			t.Errorf("%s: the cached values allocate (%v)", limit, n)
+		}
+		for _, r := range []int{0, 1, p.limit.burst() + 5} {
+			if got, want := p.field(r, 3*time.Second), fmt.Sprintf(`"default";r=%d;t=3`, r); got[0] != want {
+				t.Errorf("%s: a pair off the line: %q, want %q", limit, got, want)
+			}
+		}
 	}
 }

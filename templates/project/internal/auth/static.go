@@ -167,22 +167,34 @@ func LoadAPIKeysFromEnv() ([]StaticAPIKey, error) {
 // cfg (as New), the static API keys in an in-memory store, and nothing
 // else. Mount only the JWKS document (MountJWKS); there is no token or
 // revocation endpoint and no user, so HTTP Basic never authenticates.
-// cfg.DatabaseURL is not used, nor cfg.RedisURL: failed API keys and rate
-// limits are counted by each instance (it links no Redis client).
-func NewMinimal(ctx context.Context, cfg Config, opts Options, apiKeys []StaticAPIKey) (*Service, error) {
+// cfg.DatabaseURL is not used. With REDIS_URL, the counts of failed API
+// keys and of the rate limits are shared in Redis, opened with counts
+// (redis.Opener{}); a nil counts counts in this process, and warns when
+// REDIS_URL is set.
+func NewMinimal(ctx context.Context, cfg Config, counts CountsOpener, opts Options, apiKeys []StaticAPIKey) (*Service, error) {
+	if err := checkURLs(&cfg, nil, counts); err != nil {
+		return nil, err
+	}
 	log := orDiscard(opts.Logger)
 	keys, err := loadKeys(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.RedisURL != "" {
-		cfg.Warnings = append(slices.Clip(cfg.Warnings), "REDIS_URL is ignored by this server (template minimal): "+
-			"failed API keys and rate limits are counted by each instance")
+	if cfg.RedisURL != "" && counts == nil {
+		cfg.Warnings = append(slices.Clip(cfg.Warnings), "REDIS_URL is ignored: this server was built without a Redis client, "+
+			"so failed API keys and rate limits are counted by each instance")
+	}
+	shared, err := openCounts(ctx, cfg, counts, log)
+	if err != nil {
+		return nil, err
 	}
 	// No password is ever hashed; the cheapest hasher keeps memory low.
 	hasher := NewArgon2id(Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1})
-	s, err := newService(ctx, cfg, opts, log, memory.New(), nil, keys, hasher, time.Now)
+	s, err := newService(ctx, cfg, opts, log, memory.New(), shared, keys, hasher, time.Now)
 	if err != nil {
+		if shared != nil {
+			shared.Close()
+		}
 		return nil, err
 	}
 	if err := s.AddStaticAPIKeys(ctx, apiKeys); err != nil {
@@ -347,7 +359,9 @@ func IssueStaticToken(ctx context.Context, cfg Config, subject string, scopes []
 
 // MinimalConfigVars lists the configuration variables of the minimal
 // template, for its .env.example: those of ConfigVars it reads, and
-// API_KEYS.
+// API_KEYS. Its service is New's (newService), so REDIS_URL shares its
+// counts (failed API keys, request rate limits) as the full template's
+// (see NewMinimal).
 func MinimalConfigVars() []ConfigVar {
 	vars := pickConfigVars("GATEHOUSE_ENV", "JWT_SECRET", "JWT_PREVIOUS_SECRETS", "JWT_ALGORITHM", "JWT_KEY_DIR",
 		"JWT_ISSUER", "JWT_AUDIENCE", "JWT_LEEWAY")
@@ -356,6 +370,8 @@ func MinimalConfigVars() []ConfigVar {
 		ConfigVar{APIKeysVar, "", "Comma-separated API keys as NAME:SHA256HEX[:SCOPES]: the holder's name (the request's subject), " +
 			"the hex SHA-256 digest of the key (never the key itself) and space-separated scopes. " +
 			"`server apikeys create --name NAME --scopes \"a b\"` prints a new key and its entry."})
+	vars = append(vars, pickConfigVars("REDIS_URL", "REDIS_KEY_PREFIX")...)
+	vars = append(vars, rateLimitConfigVars(false, true)...)
 	return append(vars, pickConfigVars("LISTEN_ADDR", "TLS_CERT_FILE", "TLS_KEY_FILE", "CORS_ALLOWED_ORIGINS",
 		"CORS_ALLOW_CREDENTIALS", "TRUSTED_PROXIES", "MAX_BODY_BYTES", "LOG_LEVEL", "LOG_FORMAT", "DOCS_ENABLED")...)
 }

@@ -6,10 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	storeredis "github.com/gatehouse-go/gatehouse/templates/project/internal/store/redis"
+	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/redis/redistest"
 )
 
 func TestStaticAPIKeyEntryRoundTrip(t *testing.T) {
@@ -106,7 +110,7 @@ func TestIssueStaticTokenVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := NewMinimal(ctx, cfg, Options{}, nil)
+	svc, err := NewMinimal(ctx, cfg, nil, Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,5 +174,39 @@ func TestRunMinimalAdmin(t *testing.T) {
 	var out2, errOut bytes.Buffer
 	if code := RunResourceServerAdmin(ctx, []string{"tokens", "issue", "--subject", "a"}, &out2, &errOut); code != ExitUsage {
 		t.Errorf("resource server tokens issue: exit %d, want %d", code, ExitUsage)
+	}
+}
+
+// The minimal template's service shares its counts (failed API keys, rate
+// limits) in the Redis of REDIS_URL when given a Redis opener, checks the
+// URL as New does, and says so when it cannot open one.
+func TestNewMinimalRedis(t *testing.T) {
+	ctx := context.Background()
+	cfg := testAdminConfig(t)
+	cfg.RedisURL = "redis://:s3cret@cache:port"
+	if _, err := NewMinimal(ctx, cfg, storeredis.Opener{}, Options{}, nil); err == nil ||
+		!strings.HasPrefix(err.Error(), "configuration:\nREDIS_URL: ") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("a bad REDIS_URL: %v", err)
+	}
+
+	cfg.RedisURL = "redis://127.0.0.1:6379/0"
+	svc, err := NewMinimal(ctx, cfg, nil, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	if svc.counts != nil || !strings.Contains(strings.Join(svc.Config().Warnings, "\n"), "REDIS_URL is ignored") {
+		t.Errorf("REDIS_URL without an opener: counts %v, warnings %q", svc.counts, svc.Config().Warnings)
+	}
+
+	cfg.RedisURL = redistest.URL(t)
+	cfg.RedisKeyPrefix = redistest.Prefix(t, redistest.Options(t))
+	svc, err = NewMinimal(ctx, cfg, storeredis.Opener{}, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if svc.counts == nil || svc.accounts.throttle.shared == nil || !strings.Contains(fmt.Sprint(svc.throttleAttrs), "shared by every instance") {
+		t.Errorf("REDIS_URL with an opener: counts %v, throttle attributes %v", svc.counts, svc.throttleAttrs)
 	}
 }

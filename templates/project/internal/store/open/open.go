@@ -3,13 +3,13 @@
 // Only the full template's server links it: its cmd/server passes
 // Backends{} to auth.New and to the administration commands. The minimal
 // and resource-server templates store nothing and do not import it, so
-// their binaries carry no database or Redis driver.
+// their binaries carry no database driver (the minimal one links the
+// Redis client alone, redis.Opener, for REDIS_URL).
 package open
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/gatehouse-go/gatehouse/templates/project/internal/store"
 	"github.com/gatehouse-go/gatehouse/templates/project/internal/store/memory"
@@ -20,7 +20,9 @@ import (
 
 // Backends opens every backend of package store. It implements
 // auth.Backends.
-type Backends struct{}
+type Backends struct {
+	redis.Opener // REDIS_URL
+}
 
 // CheckDatabaseURL validates DATABASE_URL, a store of kind, without
 // connecting: a postgres:// URL's parameters, with pgx's parser, and
@@ -32,10 +34,6 @@ func (Backends) CheckDatabaseURL(kind, url string) ([]string, error) {
 	}
 	return nil, nil
 }
-
-// CheckRedisURL validates REDIS_URL without connecting (see
-// redis.CheckURL).
-func (Backends) CheckRedisURL(url string) ([]string, error) { return redis.CheckURL(url) }
 
 // OpenStore opens the store of kind: a new memory store, the SQLite file
 // at path, or the PostgreSQL database of url. Both SQL stores migrate
@@ -58,14 +56,4 @@ func (Backends) OpenStore(ctx context.Context, kind, path, url string) (store.St
 		return s, nil
 	}
 	return nil, fmt.Errorf("unsupported store %q", kind)
-}
-
-// OpenCounts returns the counts kept in the Redis of url under keyPrefix
-// (see redis.Open).
-func (Backends) OpenCounts(ctx context.Context, url, keyPrefix string, log *slog.Logger) (store.Counts, error) {
-	c, err := redis.Open(ctx, url, keyPrefix, log)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
 }

@@ -44,6 +44,24 @@ func NewCounts(client *redis.Client, prefix string) *Counts {
 // Close closes the client.
 func (c *Counts) Close() error { return c.client.Close() }
 
+// Opener opens the counts of REDIS_URL: it implements auth.CountsOpener,
+// for the minimal template's cmd/server (auth.NewMinimal), and is part of
+// open.Backends.
+type Opener struct{}
+
+// CheckRedisURL validates REDIS_URL without connecting (see CheckURL).
+func (Opener) CheckRedisURL(url string) ([]string, error) { return CheckURL(url) }
+
+// OpenCounts returns the counts kept in the Redis of url under keyPrefix
+// (see Open).
+func (Opener) OpenCounts(ctx context.Context, url, keyPrefix string, log *slog.Logger) (store.Counts, error) {
+	c, err := Open(ctx, url, keyPrefix, log)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // parseURL parses REDIS_URL: redis:// or rediss:// (TLS), with
 // go-redis's options. The message of an error never shows the password.
 func parseURL(s string) (*redis.Options, error) {

@@ -27,14 +27,26 @@ const (
 	DefaultURL = "redis://127.0.0.1:6379/0"
 )
 
+// URL returns the URL of the test Redis, skipping (or under
+// GATEHOUSE_REQUIRE_SERVICES=1 failing) the test when it does not answer.
+func URL(tb testing.TB) string {
+	tb.Helper()
+	Options(tb)
+	return url()
+}
+
+func url() string {
+	if u := os.Getenv(URLVar); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
 // Options returns the options of the test Redis, skipping (or under
 // GATEHOUSE_REQUIRE_SERVICES=1 failing) the test when it does not answer.
 func Options(tb testing.TB) *redis.Options {
 	tb.Helper()
-	url := os.Getenv(URLVar)
-	if url == "" {
-		url = DefaultURL
-	}
+	url := url()
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		tb.Fatalf("%s: %v", URLVar, err)
