@@ -45,7 +45,32 @@ func (m *Manifest) hadOperation(name string) bool {
 // configuration. It goes up whenever a gatehouse release changes its output,
 // so regenerating with a newer gatehouse rewrites the files even though the
 // spec did not change, and says why.
-const OutputVersion = 1
+const OutputVersion = 2
+
+// UpgradeNotes says, for an output version, what a project written by an
+// earlier one must change in its own files (which gatehouse never rewrites)
+// to build with it. generate prints the notes of every version after the
+// project's.
+var UpgradeNotes = map[int]string{
+	2: "storage moved from internal/auth to internal/store (a package per backend: memory, sqlite, postgres, redis), " +
+		"so that a server links only the drivers it uses; cmd/server/main.go, which is yours, must now pass them: " +
+		"in the full template, import MODULE/internal/store/open and call auth.New(ctx, cfg, open.Backends{}, …) and " +
+		"auth.RunAdminFromEnvWith(…, open.Backends{}, routes.AuthOptions(nil, nil)); in the minimal template, import " +
+		"MODULE/internal/store/redis and call auth.NewMinimal(ctx, cfg, redis.Opener{}, …); " +
+		"`gatehouse new` of the same spec in an empty directory shows the whole file",
+}
+
+// Upgrades returns the upgrade notes of the output versions after from, in
+// order, as "output version N: note".
+func Upgrades(from int) []string {
+	var notes []string
+	for v := from + 1; v <= OutputVersion; v++ {
+		if n, ok := UpgradeNotes[v]; ok {
+			notes = append(notes, fmt.Sprintf("output version %d: %s", v, n))
+		}
+	}
+	return notes
+}
 
 // NewManifest describes res, generated from the given input files.
 func NewManifest(res *Result, inputs map[string][]byte) *Manifest {

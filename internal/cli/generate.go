@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/rogpeppe/go-internal/diff"
 
@@ -48,6 +49,9 @@ func (c *command) generate(ctx context.Context, args []string) int {
 
 	if manifest.Output != 0 && manifest.Output != generator.OutputVersion {
 		fmt.Fprintf(c.stderr, "notice: these files were written by a gatehouse with output version %d; this one writes version %d, so generated files change even where the spec did not (review them with --diff)\n", manifest.Output, generator.OutputVersion)
+		for _, n := range generator.Upgrades(manifest.Output) {
+			fmt.Fprintf(c.stderr, "upgrade: %s\n", strings.ReplaceAll(n, "MODULE", cfg.Module))
+		}
 	}
 	opts := generator.Options{SpecPath: specPath, Module: cfg.Module, Template: cfg.Template, Strict: cfg.Strict || *strict, RateLimits: cfg.RateLimits}
 	var overrides map[string][]byte
