@@ -70,7 +70,9 @@ type loginFlow struct {
 	links     store.IdentityLinkStore
 	accounts  *Accounts
 	providers map[string]*loginProvider
-	states    *loginStates
+	// states keeps started logins: the service's store, so that any
+	// instance sharing it can finish a login another started.
+	states store.LoginStateStore
 	// failures decides which refused logins are logged: at most one line
 	// per window and client address, as for the guard's failures.
 	failures *failureLimiter
@@ -83,11 +85,6 @@ const (
 	loginStateCookie   = "gatehouse_login"
 	loginSessionCookie = "gatehouse_session"
 	loginSessionTTL    = 2 * time.Minute
-	maxLoginStates     = 100_000 // started logins kept at once, per process
-	// maxLoginStatesPerAddress bounds the started logins of one client
-	// address (IPv6 per /64), so that one address cannot fill the table and
-	// keep everyone else from logging in.
-	maxLoginStatesPerAddress = 20
 	// maxStoredReturn bounds return_to as kept with a started login.
 	maxStoredReturn    = 512
 	maxProfileBytes    = 1 << 20
@@ -116,7 +113,7 @@ type loginProvider struct {
 const discoveryRetry = 30 * time.Second
 
 // newLoginFlow returns the login flow of cfg, or nil when no provider is
-// configured. The store must keep identity links.
+// configured. The store must keep identity links and login states.
 func newLoginFlow(cfg LoginConfig, e *endpoints, accounts *Accounts) (*loginFlow, error) {
 	if len(cfg.Providers) == 0 {
 		return nil, nil
@@ -125,10 +122,14 @@ func newLoginFlow(cfg LoginConfig, e *endpoints, accounts *Accounts) (*loginFlow
 	if !ok {
 		return nil, fmt.Errorf("auth: LOGIN_PROVIDERS is set but the store (%T) keeps no identity links", e.store)
 	}
+	states, ok := e.store.(store.LoginStateStore)
+	if !ok {
+		return nil, fmt.Errorf("auth: LOGIN_PROVIDERS is set but the store (%T) keeps no login states", e.store)
+	}
 	f := &loginFlow{
 		cfg: cfg, e: e, links: links, accounts: accounts,
 		providers: make(map[string]*loginProvider, len(cfg.Providers)),
-		states:    &loginStates{m: make(map[string]loginState), perAddr: make(map[string]int)},
+		states:    states,
 		client:    &http.Client{Timeout: providerTimeout},
 		failures:  newFailureLimiter(failureLogWindow, maxFailureAddrs, e.now),
 	}
@@ -242,21 +243,24 @@ func (f *loginFlow) start(w http.ResponseWriter, r *http.Request) {
 	}
 	state, binding, nonce := rand.Text(), rand.Text(), rand.Text()
 	verifier := oauth2.GenerateVerifier()
-	switch f.states.put(state, loginState{
-		provider: p.cfg.Name,
-		addr:     loginAddrKey(f.accounts.ClientAddr(r)),
-		binding:  sha256.Sum256([]byte(binding)),
-		verifier: verifier,
-		nonce:    nonce,
-		returnTo: returnTo,
-		expires:  f.e.now().Add(f.cfg.StateTTL),
-	}, f.e.now()) {
-	case errLoginsFromAddress:
+	bound := sha256.Sum256([]byte(binding))
+	now := f.e.now()
+	err = f.states.PutLoginState(r.Context(), stateKey(state), store.LoginState{
+		Provider: p.cfg.Name,
+		Addr:     loginAddrKey(f.accounts.ClientAddr(r)),
+		Binding:  bound[:],
+		Verifier: verifier,
+		Nonce:    nonce,
+		ReturnTo: returnTo,
+		Expires:  now.Add(f.cfg.StateTTL),
+	}, now)
+	switch {
+	case errors.Is(err, store.ErrTooManyLogins):
 		w.Header().Set("Retry-After", strconv.Itoa(int(f.cfg.StateTTL/time.Second)))
 		WriteError(w, http.StatusTooManyRequests, "slow_down", "too many logins in progress from this address; finish or wait for one")
 		return
-	case errLoginsInProgress:
-		WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "too many logins in progress; try again later")
+	case err != nil:
+		f.e.writeError(w, f.e.failure(r, "provider login start", err))
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -360,13 +364,17 @@ func (f *loginFlow) callback(w http.ResponseWriter, r *http.Request) {
 		f.loginError(w, r, name, http.StatusBadRequest, "invalid_request", "state is missing", "no state")
 		return
 	}
-	st, ok := f.states.take(stateParam, f.e.now())
-	if !ok || st.provider != name {
+	st, err := f.states.TakeLoginState(r.Context(), stateKey(stateParam), f.e.now())
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		f.e.writeError(w, f.e.failure(r, "provider login callback", err))
+		return
+	}
+	if err != nil || st.Provider != name {
 		f.loginError(w, r, name, http.StatusBadRequest, "invalid_request", "the login is unknown, expired or already finished; start again", "unknown, expired or used state")
 		return
 	}
 	c, err := r.Cookie(loginStateCookie)
-	if err != nil || !bindingMatches(st.binding, c.Value) {
+	if err != nil || !bindingMatches(st.Binding, c.Value) {
 		f.loginError(w, r, name, http.StatusBadRequest, "invalid_request", "the login was not started in this browser; start again", "state not bound to this browser")
 		return
 	}
@@ -389,7 +397,7 @@ func (f *loginFlow) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(f.providerContext(r.Context()), providerTimeout)
 	defer cancel()
-	tok, err := oc.Exchange(ctx, code, oauth2.VerifierOption(st.verifier))
+	tok, err := oc.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
@@ -401,7 +409,7 @@ func (f *loginFlow) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	var claims map[string]any
 	if v != nil {
-		claims, err = verifyIDToken(ctx, v, tok, st.nonce)
+		claims, err = verifyIDToken(ctx, v, tok, st.Nonce)
 	} else {
 		claims, err = f.userInfo(ctx, oc, p, tok)
 	}
@@ -425,12 +433,20 @@ func (f *loginFlow) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	f.e.event(r, slog.LevelInfo, "login_success", slog.String("subject", user.Username),
 		slog.String("provider", name), slog.String("external_subject", truncate(id.subject, 255)))
-	http.Redirect(w, r, st.returnTo, http.StatusSeeOther)
+	http.Redirect(w, r, st.ReturnTo, http.StatusSeeOther)
 }
 
-func bindingMatches(want [32]byte, cookie string) bool {
+func bindingMatches(want []byte, cookie string) bool {
 	got := sha256.Sum256([]byte(cookie))
-	return subtle.ConstantTimeCompare(want[:], got[:]) == 1
+	return subtle.ConstantTimeCompare(want, got[:]) == 1
+}
+
+// stateKey is the key of a login state in the store: the SHA-256 digest
+// of the state parameter, so that what the store holds cannot finish a
+// login.
+func stateKey(state string) []byte {
+	d := sha256.Sum256([]byte(state))
+	return d[:]
 }
 
 // verifyIDToken verifies the ID token of an OIDC token response and its
@@ -667,70 +683,13 @@ func (f *loginFlow) allowedOrigin(o string) bool {
 	return false
 }
 
-// loginState is a started login, kept on the server until its callback.
-type loginState struct {
-	provider string
-	addr     string   // the client address that started it (loginAddrKey)
-	binding  [32]byte // SHA-256 of the browser's state cookie
-	verifier string   // PKCE code verifier
-	nonce    string
-	returnTo string
-	expires  time.Time
-}
-
-// loginStates keeps started logins in this process. Each is taken once.
-type loginStates struct {
-	mu      sync.Mutex
-	m       map[string]loginState
-	perAddr map[string]int // started logins by loginState.addr
-	swept   time.Time      // last removal of expired states
-}
-
-var (
-	errLoginsInProgress  = errors.New("auth: too many logins in progress")
-	errLoginsFromAddress = errors.New("auth: too many logins in progress from one address")
-)
-
-// put stores a state, unless the table, or the share of it of the state's
-// address, is full of live ones. Expired states are removed when one of
-// them is full, at most once a second (a full table is a flood, and each
-// sweep reads all of it).
-func (s *loginStates) put(key string, st loginState, now time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	full := func() bool {
-		return len(s.m) >= maxLoginStates || s.perAddr[st.addr] >= maxLoginStatesPerAddress
-	}
-	if full() && now.Sub(s.swept) >= time.Second {
-		s.swept = now
-		for k, v := range s.m {
-			if !now.Before(v.expires) {
-				s.remove(k, v)
-			}
-		}
-	}
-	switch {
-	case s.perAddr[st.addr] >= maxLoginStatesPerAddress:
-		return errLoginsFromAddress
-	case len(s.m) >= maxLoginStates:
-		return errLoginsInProgress
-	}
-	s.m[key] = st
-	s.perAddr[st.addr]++
-	return nil
-}
-
-// remove deletes the state k, v (s.mu held).
-func (s *loginStates) remove(k string, v loginState) {
-	delete(s.m, k)
-	if s.perAddr[v.addr]--; s.perAddr[v.addr] <= 0 {
-		delete(s.perAddr, v.addr)
-	}
-}
-
-// loginAddrKey is the key of a client address in loginStates: IPv6
+// loginAddrKey is the address of a login state (LoginState.Addr), whose
+// live states the store holds to MaxLoginStatesPerAddress: IPv6
 // addresses by their /64, as one subscriber commonly holds a whole /64.
 func loginAddrKey(addr string) string {
+	if addr == "" {
+		return "unknown"
+	}
 	ip, err := netip.ParseAddr(addr)
 	if err != nil {
 		return addr
@@ -742,16 +701,4 @@ func loginAddrKey(addr string) string {
 		}
 	}
 	return ip.String()
-}
-
-// take removes and returns a live state.
-func (s *loginStates) take(key string, now time.Time) (loginState, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, ok := s.m[key]
-	if !ok {
-		return loginState{}, false
-	}
-	s.remove(key, st)
-	return st, now.Before(st.expires)
 }

@@ -195,6 +195,12 @@ type loginTest struct {
 
 func newLoginTest(t *testing.T, configure func(*LoginConfig)) *loginTest {
 	t.Helper()
+	return newLoginTestOn(t, configure, memory.New())
+}
+
+// newLoginTestOn is newLoginTest with the service on st.
+func newLoginTestOn(t *testing.T, configure func(*LoginConfig), st store.Store) *loginTest {
+	t.Helper()
 	lt := &loginTest{t: t, idp: newFakeProvider(t), returnTo: "https://app.example/after"}
 	mux := http.NewServeMux()
 	lt.srv = httptest.NewUnstartedServer(mux)
@@ -211,7 +217,7 @@ func newLoginTest(t *testing.T, configure func(*LoginConfig)) *loginTest {
 		configure(&lc)
 	}
 	svc, err := newTestService(Options{}, func() time.Time { return time.Now().Add(time.Duration(lt.now.Load())) },
-		memory.New(), nil, func(c *Config) { c.Login = lc })
+		st, nil, func(c *Config) { c.Login = lc })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,12 +29,14 @@ type Store struct {
 	seq         int64
 	lastPrune   time.Time
 	links       map[string]store.IdentityLink // issuer+subject (see links_gen.go), created on first use
+	logins      loginStates                   // started provider logins, under a lock of their own
 }
 
 var (
 	_ store.Store             = (*Store)(nil)
 	_ store.SessionStore      = (*Store)(nil)
 	_ store.IdentityLinkStore = (*Store)(nil)
+	_ store.LoginStateStore   = (*Store)(nil)
 )
 
 // New returns an empty Store.

@@ -56,6 +56,9 @@ type Store struct {
 	// wait for each other.
 	feedLock    int64
 	migrateLock int64
+	// loginLock seeds the advisory locks that serialize the login starts
+	// of one client address (see PutLoginState), per schema.
+	loginLock int64
 	// channel is where each transaction that appends to the feed sends a
 	// NOTIFY (see lockFeed), also one per schema; conn is how
 	// ListenRevocations connects to listen to it.
@@ -71,6 +74,7 @@ var (
 	_ store.RevocationListener = (*Store)(nil)
 	_ store.SessionStore       = (*Store)(nil)
 	_ store.IdentityLinkStore  = (*Store)(nil)
+	_ store.LoginStateStore    = (*Store)(nil)
 )
 
 // defaultCallTimeout bounds each store call, in addition to the caller's
@@ -138,6 +142,7 @@ func newStore(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 	}
 	s.feedLock = advisoryKey("gatehouse revocation feed", *schema)
 	s.migrateLock = advisoryKey("gatehouse migrations", *schema)
+	s.loginLock = advisoryKey("gatehouse login states", *schema)
 	s.channel = fmt.Sprintf("gatehouse_revocations_%016x", uint64(advisoryKey("gatehouse revocation channel", *schema)))
 	return s, nil
 }
@@ -245,6 +250,8 @@ CREATE INDEX refresh_families_client ON refresh_families (client_id) WHERE clien
 `,
 		// 3: identity links of login through external providers.
 		linksMigration,
+		// 4: started logins through external providers.
+		loginStatesMigration,
 	}
 }
 

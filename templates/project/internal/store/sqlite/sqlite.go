@@ -48,6 +48,7 @@ var (
 	_ store.SchemaMigrator    = (*Store)(nil)
 	_ store.SessionStore      = (*Store)(nil)
 	_ store.IdentityLinkStore = (*Store)(nil)
+	_ store.LoginStateStore   = (*Store)(nil)
 )
 
 // sqliteBusyTimeout is how long a statement waits for another process's
@@ -207,6 +208,8 @@ CREATE INDEX refresh_tokens_client ON refresh_tokens (client_id) WHERE client_id
 `,
 		// 3: identity links of login through external providers.
 		linksMigration,
+		// 4: started logins through external providers.
+		loginStatesMigration,
 	}
 }
 

@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ExpiredDenialsArePruned", confPrune},
 		{"DenialsOutliveExpiryByMaxLeeway", confPruneKeepsLeeway},
 		{"IdentityLinks", confIdentityLinks},
+		{"LoginStates", confLoginStates},
 		{"SessionsListsLiveFamiliesAndRevokeSessionEndsOne", confSessionsListAndRevoke},
 		{"DeleteUserEndsItsKeysSessionsAndTokens", confDeleteUser},
 	} {

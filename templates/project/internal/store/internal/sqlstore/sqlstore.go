@@ -154,3 +154,25 @@ func ScanIdentityLink(r Scanner) (store.IdentityLink, error) {
 func LinkWhat(issuer, subject string) string {
 	return fmt.Sprintf("identity link %q %q", issuer, subject)
 }
+
+// LoginStateColumns are the columns of a login_states row after its key,
+// in the order ScanLoginState reads them and the stores insert them.
+const LoginStateColumns = `provider, addr, binding, verifier, nonce, return_to, expires_at`
+
+// ScanLoginState reads a row of LoginStateColumns.
+func ScanLoginState(r Scanner) (store.LoginState, error) {
+	var (
+		st      store.LoginState
+		expires int64
+	)
+	if err := r.Scan(&st.Provider, &st.Addr, &st.Binding, &st.Verifier, &st.Nonce, &st.ReturnTo, &expires); err != nil {
+		return store.LoginState{}, err
+	}
+	st.Expires = store.NanosToTime(expires)
+	return st, nil
+}
+
+// LoginSweep is how many expired login states PutLoginState removes at
+// most, besides those of the state's address: as each call adds one,
+// expired states cannot pile up, and no call does unbounded work.
+const LoginSweep = 64
