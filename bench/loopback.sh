@@ -20,7 +20,8 @@
 #   -r  repetitions (default 5)
 #   -d  duration of each wrk run in seconds (default 5)
 #   -b  also build the generated server from another gatehouse checkout
-#       (e.g. /work/main) as "gen-base", for before/after in one run
+#       (e.g. /work/main) as "gen-base" (and gen-base-nolog), for
+#       before/after in one run
 #   -k  keep the work directory
 # Needs: go, wrk, taskset, curl, python3.
 set -euo pipefail
@@ -180,7 +181,7 @@ EOF
 # with default settings, each on its own SQLite file, logging to a file.
 # gen-nolog is gen with LOG_LEVEL=warn: no access log.
 servers=(bare jwtmw gen gen-nolog)
-[ -n "$base" ] && servers+=(gen-base)
+[ -n "$base" ] && servers+=(gen-base gen-base-nolog)
 declare -A port spid
 hz=$(getconf CLK_TCK)
 p=18470
@@ -308,4 +309,10 @@ for s in sorted({s for s, _ in rps}):
             ratio((s, r), ("bare", r), f"{s} {r} / bare {r}")
     if (s, "forged") in mr:
         ratio((s, "forged"), (s, "valid"), f"{s} forged / {s} valid")
+if any(s == "gen-base" for s, _ in rps):
+    print("before/after (gen ÷ gen-base; CPU: gen-base CPU ÷ gen CPU, above 1 is faster):")
+    for a, b in (("gen", "gen-base"), ("gen-nolog", "gen-base-nolog")):
+        for r in ("valid", "public", "forged"):
+            if (a, r) in mr and (b, r) in mr:
+                ratio((a, r), (b, r), f"{a} {r} / {b} {r}")
 EOF

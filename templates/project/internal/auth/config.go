@@ -587,13 +587,20 @@ func loadConfig(lookup func(string) (string, bool), keys keyVars) (Config, error
 
 // NewLogger returns the structured logger configured by LOG_LEVEL and
 // LOG_FORMAT, writing to w. Both formats escape user-supplied strings, so
-// one event stays one line.
+// one event stays one line. When w is a LogWriter, the logger is also the
+// one that reports lines the LogWriter had to drop.
 func (c Config) NewLogger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	var log *slog.Logger
 	if c.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		log = slog.New(slog.NewTextHandler(w, opts))
+	} else {
+		log = slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	if lw, ok := w.(*LogWriter); ok {
+		lw.setLogger(log)
+	}
+	return log
 }
 
 // parseSecret decodes a JWT_SECRET value and checks that it is strong

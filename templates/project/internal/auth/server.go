@@ -108,7 +108,7 @@ type hardened struct {
 
 func (s *hardened) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := sanitizeRequestID(r.Header.Get(RequestIDHeader))
+	id := sanitizeRequestID(firstValue(r.Header, RequestIDHeader))
 	if id == "" {
 		id = newRequestID()
 	}
@@ -162,9 +162,12 @@ func (s *hardened) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // logRequest writes the access log line. User-supplied strings are escaped
 // by the slog handler, so one request stays one line.
 func (s *hardened) logRequest(r *http.Request, rec *statusRecorder, id string, start time.Time) {
-	if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+	ctx := r.Context()
+	h := s.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
+	end := time.Now()
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK // nothing written: net/http sends an empty 200
@@ -179,13 +182,13 @@ func (s *hardened) logRequest(r *http.Request, rec *statusRecorder, id string, s
 		slog.Int64("bytes", rec.bytes),
 		// Milliseconds with microsecond precision: readable, and a number
 		// in JSON (slog.Duration writes nanoseconds there).
-		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
 		slog.String("remote_addr", s.cfg.ClientAddr(r)),
 	)
 	if r.URL.RawQuery != "" {
 		attrs = append(attrs, slog.String("query", redactQuery(r.URL.RawQuery, s.redact)))
 	}
-	if ua := r.UserAgent(); ua != "" {
+	if ua := firstValue(r.Header, "User-Agent"); ua != "" {
 		attrs = append(attrs, slog.String("user_agent", truncate(ua, 256)))
 	}
 	if p := rec.auth.principal; p != nil {
@@ -199,7 +202,22 @@ func (s *hardened) logRequest(r *http.Request, rec *statusRecorder, id string, s
 			attrs = append(attrs, slog.String("client_id", p.ClientID))
 		}
 	}
-	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	// Straight to the handler, as Logger.LogAttrs would hand it, but
+	// without the caller's program counter: it costs a stack walk per
+	// request, and a handler that reports sources would name this
+	// function, which tells a reader nothing.
+	line := slog.NewRecord(end, slog.LevelInfo, "request", 0)
+	line.AddAttrs(attrs...)
+	_ = h.Handle(ctx, line)
+}
+
+// firstValue is h.Get(key) for a key in canonical form, without the cost
+// of canonicalizing it again on every request.
+func firstValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // accessLogMaxAttrs is the most attributes an access log line has.
@@ -417,6 +435,11 @@ func (c Config) ClientAddr(r *http.Request) string {
 	peer := r.RemoteAddr
 	if host, _, err := net.SplitHostPort(peer); err == nil {
 		peer = host
+	}
+	if len(c.TrustedProxies) == 0 && strings.IndexByte(peer, ':') < 0 {
+		// Not IPv6, and no proxy to look behind: what the parsing below
+		// returns is peer itself, whether it parses or not.
+		return peer
 	}
 	addr, err := netip.ParseAddr(peer)
 	if err != nil {

@@ -3,6 +3,7 @@ package routes
 import (
 	"net/http"
 	"net/url"
+	"path"
 	"sort"
 	"strings"
 )
@@ -16,6 +17,9 @@ import (
 // with Request.SetPathValue, so handlers read them with PathValue as usual.
 type router struct {
 	root node
+	// literals are the templates without parameters, each once, in the
+	// order they were registered (see mount).
+	literals []string
 }
 
 type node struct {
@@ -89,6 +93,9 @@ func (rt *router) handle(method, template string, params []pathParam, h http.Han
 	}
 	if n.methods == nil {
 		n.methods = map[string]*endpoint{}
+		if len(names) == 0 {
+			rt.literals = append(rt.literals, template)
+		}
 	}
 	if _, dup := n.methods[method]; dup {
 		// The generator refuses such specs; never let one route shadow
@@ -98,17 +105,49 @@ func (rt *router) handle(method, template string, params []pathParam, h http.Han
 	n.methods[method] = &endpoint{handler: h, params: names}
 }
 
-func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	segs := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
-	for i, s := range segs {
-		if strings.IndexByte(s, '%') >= 0 {
-			u, err := url.PathUnescape(s)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, `{"error":"invalid_request","error_description":"malformed path"}`)
-				return
-			}
-			segs[i] = u
+// mount serves rt on mux at "/", below every other pattern: those mux has
+// (the token endpoint) or is given later win, as ServeMux does. Each
+// literal path of rt (one without parameters) is also registered on its
+// own, unless mux has a pattern that serves it already: ServeMux finds
+// such a pattern at once, while a request that only "/" matches costs it
+// a second search (for the path with a trailing slash) and allocations.
+// Registering such a path on mux later panics, as for any duplicate.
+func (rt *router) mount(mux *http.ServeMux) {
+	mux.Handle("/", rt)
+	for _, p := range rt.literals {
+		if !plainPath(p) {
+			continue
 		}
+		probe := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: p}}
+		if _, pattern := mux.Handler(probe); pattern != "/" {
+			continue // mux has a pattern of its own for p, which keeps it
+		}
+		mux.Handle(p, rt)
+	}
+}
+
+// plainPath reports whether p means the same as a ServeMux pattern as it
+// does to rt: a clean path of unreserved characters, not ending in a slash
+// (which ServeMux reads as a whole subtree).
+func plainPath(p string) bool {
+	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' || path.Clean(p) != p {
+		return false
+	}
+	for _, c := range []byte(p) {
+		if !(c == '/' || c == '-' || c == '.' || c == '_' || c == '~' ||
+			'0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var buf [16]string
+	segs, ok := pathSegments(r.URL, buf[:0])
+	if !ok {
+		writeError(w, http.StatusBadRequest, `{"error":"invalid_request","error_description":"malformed path"}`)
+		return
 	}
 	var values [8]string
 	n, vals := rt.root.match(segs, values[:0])
@@ -134,6 +173,34 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.SetPathValue(name, vals[i])
 	}
 	e.handler.ServeHTTP(w, r)
+}
+
+// pathSegments appends the unescaped segments of u's path to segs. An
+// escaped slash stays inside its segment. It reports false when the path
+// is malformed.
+func pathSegments(u *url.URL, segs []string) ([]string, bool) {
+	escaped := u.RawPath != ""
+	p := u.Path
+	if escaped {
+		// The path as sent, where %2F is still no separator.
+		p = u.EscapedPath()
+	}
+	p = strings.TrimPrefix(p, "/")
+	for {
+		seg, rest, more := strings.Cut(p, "/")
+		if escaped && strings.IndexByte(seg, '%') >= 0 {
+			u, err := url.PathUnescape(seg)
+			if err != nil {
+				return nil, false
+			}
+			seg = u
+		}
+		segs = append(segs, seg)
+		if !more {
+			return segs, true
+		}
+		p = rest
+	}
 }
 
 // match finds the most specific node for segs, collecting parameter values.
