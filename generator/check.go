@@ -75,6 +75,9 @@ type checked struct {
 	faults []fault
 	// unused are the import specs the type check found unused, by position.
 	unused map[token.Pos]bool
+	// rest is the file printed without its first declaration (see
+	// printRest).
+	rest func() ([]byte, error)
 }
 
 // checkCode parses and type-checks code, in which client is the name of
@@ -85,7 +88,7 @@ func checkCode(code []byte, client string) (*checked, error) {
 	if err != nil {
 		return nil, fmt.Errorf("internal error: oapi-codegen's output does not parse: %v; please report this with the spec", err)
 	}
-	c := &checked{code: code, fset: fset, file: f, unused: map[token.Pos]bool{}}
+	c := &checked{code: code, fset: fset, file: f, unused: map[token.Pos]bool{}, rest: printRest(fset, f)}
 	imported := map[string]bool{}
 	for _, im := range f.Imports {
 		p, _ := strconv.Unquote(im.Path.Value)

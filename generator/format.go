@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -159,13 +160,10 @@ func formatAPI(c *checked) ([]byte, error) {
 	if block == "" {
 		return slow()
 	}
-	rest := *f
-	rest.Decls = f.Decls[1:]
-	var printed bytes.Buffer
-	if err := format.Node(&printed, c.fset, &rest); err != nil {
+	out, err := c.rest()
+	if err != nil {
 		return nil, err
 	}
-	out := printed.Bytes()
 	// The package clause, then a blank line before the first declaration.
 	i := bytes.Index(out, []byte("\npackage "))
 	if i < 0 {
@@ -182,6 +180,29 @@ func formatAPI(c *checked) ([]byte, error) {
 	b.WriteString("\n\n")
 	b.Write(out[eol+2:])
 	return appendMarshalers(replaceHeader(b.Bytes()), rawTypes(f)), nil
+}
+
+// printRest returns the formatted text of f without its first declaration
+// (oapi-codegen's imports, which formatAPI writes as goimports would). With
+// more than one CPU the printing starts at once, beside the type check: both
+// only read the tree, and printing a large file takes about as long as
+// checking it. When the check finds faults the text is not used, and the
+// next pass prints its own file.
+func printRest(fset *token.FileSet, f *ast.File) func() ([]byte, error) {
+	print := func() ([]byte, error) {
+		if len(f.Decls) < 2 {
+			return nil, nil
+		}
+		file := *f
+		file.Decls = f.Decls[1:]
+		var b bytes.Buffer
+		err := format.Node(&b, fset, &file)
+		return b.Bytes(), err
+	}
+	if runtime.GOMAXPROCS(0) > 1 {
+		return background(print)
+	}
+	return print
 }
 
 // importsApart reports whether nothing but blank space lies between the

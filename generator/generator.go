@@ -14,12 +14,14 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/gatehouse-go/gatehouse/generator/internal/model"
 	"github.com/gatehouse-go/gatehouse/generator/internal/spec"
+	"golang.org/x/sync/errgroup"
 )
 
 // Tier is who owns a file.
@@ -142,6 +144,15 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	} else {
 		go func() { notice <- validate(ctx, doc) }()
 	}
+	// The spec embedded in the project is compressed beside code
+	// generation: both only read the document.
+	embedded := background(func() (data []byte, err error) {
+		err = safely("embedding the spec", docStart(doc), func() error {
+			data, err = embeddedSpecFile(doc)
+			return err
+		})
+		return data, err
+	})
 	var code []byte
 	var changes []SpecChange
 	err = safely("oapi-codegen", docStart(doc), func() (err error) {
@@ -164,7 +175,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		res.Warnings = append(res.Warnings, c.String())
 	}
 
-	embedded, err := embeddedSpecFile(doc)
+	embeddedSpec, err := embedded()
 	if err != nil {
 		return nil, err
 	}
@@ -194,20 +205,13 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range files {
-		f := &files[i]
-		if strings.HasSuffix(f.Path, ".go") && !f.formatted {
-			out, err := format.Source(f.Data)
-			if err != nil {
-				return nil, formatError(f, err)
-			}
-			f.Data = out
-		}
+	if err := formatFiles(files); err != nil {
+		return nil, err
 	}
 	// generateAPI formatted its code already (formatGo, imports pruned).
 	files = append(files,
 		File{Path: "internal/api/api_gen.go", Data: code, Tier: Generated},
-		File{Path: "internal/api/spec_gen.go", Data: embedded, Tier: Generated},
+		File{Path: "internal/api/spec_gen.go", Data: embeddedSpec, Tier: Generated},
 		File{Path: specFile, Data: specData, Tier: Scaffolded},
 	)
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
@@ -215,6 +219,33 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	res.renderer, res.data = r, data
 	res.SpecFiles = doc.Files
 	return res, nil
+}
+
+// formatFiles formats the Go files among files that are not formatted yet,
+// on every CPU: a project of a few hundred operations has as many handler
+// files and tests to format. Errors come in the order of files, whichever
+// finished first.
+func formatFiles(files []File) error {
+	errs := make([]error, len(files))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range files {
+		f := &files[i]
+		if !strings.HasSuffix(f.Path, ".go") || f.formatted {
+			continue
+		}
+		g.Go(func() error {
+			out, err := format.Source(f.Data)
+			if err != nil {
+				errs[i] = formatError(f, err)
+				return nil
+			}
+			f.Data = out
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errors.Join(slices.DeleteFunc(errs, func(err error) bool { return err == nil })...)
 }
 
 // formatError reports generated code that does not parse, with the lines

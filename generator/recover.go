@@ -64,3 +64,27 @@ func validate(ctx context.Context, doc *spec.Doc) (notice string) {
 	}
 	return notice
 }
+
+// background runs f in a goroutine and returns a function that waits for
+// its result. A panic in f is returned as an error (an internal one: a
+// caller that can locate it runs f under safely).
+func background[T any](f func() (T, error)) func() (T, error) {
+	var (
+		v    T
+		err  error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("internal error: %s", firstLine(fmt.Sprint(r)))
+			}
+		}()
+		v, err = f()
+	}()
+	return func() (T, error) {
+		<-done
+		return v, err
+	}
+}
