@@ -306,14 +306,26 @@ func BenchmarkHardenProtectedCachedToken(b *testing.B) {
 }
 
 func BenchmarkAccessLogLine(b *testing.B) {
-	s := Harden(Config{}, HardenOptions{Logger: bmJSONLogger()}, http.NotFoundHandler()).(*hardened)
-	req := httptest.NewRequest(http.MethodGet, "/items/42", nil)
-	req.Header.Set("User-Agent", "wrk")
-	rec := &statusRecorder{status: http.StatusOK, bytes: 42, auth: requestAuth{principal: &Principal{Subject: "alice", TokenID: "jti-1"}, schemes: "bearerAuth"}}
-	start := time.Now()
-	b.ReportAllocs()
-	for b.Loop() {
-		s.logRequest(req, rec, "req-1", start)
+	lw := NewLogWriter(io.Discard)
+	b.Cleanup(func() { lw.Close() })
+	for _, c := range []struct {
+		name string
+		log  *slog.Logger
+	}{
+		{"handler", bmJSONLogger()},
+		{"by-hand", Config{LogLevel: slog.LevelInfo}.NewLogger(lw)}, // as the servers log
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s := Harden(Config{}, HardenOptions{Logger: c.log}, http.NotFoundHandler()).(*hardened)
+			req := httptest.NewRequest(http.MethodGet, "/items/42", nil)
+			req.Header.Set("User-Agent", "wrk")
+			rec := &statusRecorder{status: http.StatusOK, bytes: 42, auth: requestAuth{principal: &Principal{Subject: "alice", TokenID: "jti-1"}, schemes: "bearerAuth"}}
+			start := time.Now()
+			b.ReportAllocs()
+			for b.Loop() {
+				s.logRequest(req, rec, "req-1", start)
+			}
+		})
 	}
 }
 

@@ -591,13 +591,18 @@ func loadConfig(lookup func(string) (string, bool), keys keyVars) (Config, error
 // one that reports lines the LogWriter had to drop.
 func (c Config) NewLogger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
-	var log *slog.Logger
-	if c.LogFormat == "text" {
-		log = slog.New(slog.NewTextHandler(w, opts))
-	} else {
-		log = slog.New(slog.NewJSONHandler(w, opts))
+	lw, _ := w.(*LogWriter)
+	var h slog.Handler
+	switch {
+	case c.LogFormat == "text":
+		h = slog.NewTextHandler(w, opts)
+	case lw != nil:
+		h = &jsonLines{Handler: slog.NewJSONHandler(w, opts), w: lw}
+	default:
+		h = slog.NewJSONHandler(w, opts)
 	}
-	if lw, ok := w.(*LogWriter); ok {
+	log := slog.New(h)
+	if lw != nil {
 		lw.setLogger(log)
 	}
 	return log

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,18 +83,38 @@ func newLogWriter(w io.Writer, interval time.Duration, flushSize, maxBytes int, 
 func (lw *LogWriter) Write(p []byte) (int, error) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
-	if !lw.closed && len(lw.buf) > 0 && len(lw.buf)+len(p) > lw.maxBytes && !lw.waitRoom(len(p)) {
-		lw.dropped++
+	if lw.add(p) {
 		return len(p), nil
 	}
+	return lw.w.Write(p)
+}
+
+// writeLine is Write for a line in a buffer the caller reuses: lw keeps
+// no reference to p, so p may live on the caller's stack.
+func (lw *LogWriter) writeLine(p []byte) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	if !lw.add(p) {
+		_, _ = lw.w.Write(bytes.Clone(p))
+	}
+}
+
+// add buffers a copy of p, or drops and counts it (see logStallWait). It
+// reports false when lw is closed: the caller writes p to the destination
+// itself, holding lw.mu, so that lines stay in order.
+func (lw *LogWriter) add(p []byte) bool {
+	if !lw.closed && len(lw.buf) > 0 && len(lw.buf)+len(p) > lw.maxBytes && !lw.waitRoom(len(p)) {
+		lw.dropped++
+		return true
+	}
 	if lw.closed {
-		return lw.w.Write(p)
+		return false
 	}
 	lw.buf = append(lw.buf, p...)
 	if len(lw.buf) >= lw.flushSize {
 		lw.wake()
 	}
-	return len(p), nil
+	return true
 }
 
 // waitRoom waits, releasing lw.mu meanwhile, until n bytes fit in lw.buf

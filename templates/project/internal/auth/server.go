@@ -202,6 +202,9 @@ func (s *hardened) logRequest(r *http.Request, rec *statusRecorder, id string, s
 			attrs = append(attrs, slog.String("client_id", p.ClientID))
 		}
 	}
+	if j, ok := h.(*jsonLines); ok && j.writeLine(end, slog.LevelInfo, "request", attrs) {
+		return
+	}
 	// Straight to the handler, as Logger.LogAttrs would hand it, but
 	// without the caller's program counter: it costs a stack walk per
 	// request, and a handler that reports sources would name this
