@@ -39,6 +39,14 @@ const (
 	maxJTILength     = 256
 	maxSubjectLength = 1024
 	defaultCacheSize = 10_000
+	// refusedCacheSize bounds the tokens remembered as refused (see
+	// tokenState.refused): at most 8 MiB of tokens, in a cache of its own,
+	// so that a flood of distinct forged tokens evicts none of the
+	// verified ones.
+	refusedCacheSize = 1024
+	// refusedTTL is how long a refused token is remembered; the keys
+	// changing forgets it sooner.
+	refusedTTL = 10 * time.Minute
 	// accessTokenType is the JOSE typ of access tokens (RFC 9068 §2.1).
 	accessTokenType = "at+jwt"
 )
@@ -87,6 +95,12 @@ type tokenState struct {
 	keyfunc jwt.Keyfunc
 	early   *earlyCheck // refuses forged tokens before golang-jwt parses them
 	cache   *tokenCache
+	// refused remembers tokens refused for what depends only on their
+	// bytes and these keys (malformed, or no key's signature): a client
+	// repeating one (a stale or mangled token in a retry loop, or an
+	// attacker replaying a forgery) costs a map lookup, as a verified
+	// token does, instead of an HMAC or a signature check each time.
+	refused *tokenCache
 
 	// validator checks the claims as the parser does, for verifiedClaims.
 	validator *jwt.Validator
@@ -130,7 +144,7 @@ func (t *Tokens) check() error { return t.cfgErr }
 // SetKeys replaces the signing and verification keys (rotation) and
 // forgets every previously verified token.
 func (t *Tokens) SetKeys(keys *KeySet) {
-	st := &tokenState{keys: keys, cache: newTokenCache(t.cacheSize)}
+	st := &tokenState{keys: keys, cache: newTokenCache(t.cacheSize), refused: newTokenCache(min(t.cacheSize, refusedCacheSize))}
 	if keys != nil {
 		st.early = newEarlyCheck(keys)
 		opts := []jwt.ParserOption{
@@ -283,8 +297,12 @@ func (t *Tokens) authentic(token string) (*cacheEntry, error) {
 	if e := st.cache.get(token); e != nil && now.Before(e.deadline) {
 		return e, nil
 	}
+	if e := st.refused.get(token); e != nil && now.Before(e.deadline) {
+		return nil, &tokenError{reason: e.refused}
+	}
 	reason, verified := st.early.check(st, token)
 	if reason != "" {
+		st.refuse(token, reason, now)
 		return nil, &tokenError{reason: reason}
 	}
 	var wc wireClaims
@@ -294,12 +312,23 @@ func (t *Tokens) authentic(token string) (*cacheEntry, error) {
 		}
 	} else if _, err := st.parser.ParseWithClaims(token, &wc, st.keyfunc); err != nil {
 		// The claims of a token that failed are never looked at.
-		return nil, &tokenError{reason: reasonFor(err)}
+		reason := reasonFor(err)
+		st.refuse(token, reason, now)
+		return nil, &tokenError{reason: reason}
 	}
 	e := &cacheEntry{claims: wc.accessClaims()}
 	e.deadline = e.claims.ExpiresAt.Add(t.cfg.Leeway)
 	st.cache.put(token, e, now)
 	return e, nil
+}
+
+// refuse remembers token as refused for reason, when the reason cannot
+// change while the keys stay: the token's form, or its signature. Claims
+// can (a token used before its iat, say), and are checked again.
+func (st *tokenState) refuse(token string, reason rejection, now time.Time) {
+	if st.refused.max > 0 && (reason == rejectMalformed || reason == rejectSignature) {
+		st.refused.put(token, &cacheEntry{refused: reason, deadline: now.Add(refusedTTL)}, now)
+	}
 }
 
 // key is the jwt.Keyfunc: it checks the JOSE header and selects the key by
@@ -608,8 +637,8 @@ func normalizeScopes(scopes []string) ([]string, error) {
 	return slices.Clip(slices.Compact(out)), nil
 }
 
-// tokenCache remembers verified tokens by their exact string until they
-// expire. It holds at most max entries: when full, expired entries are
+// tokenCache remembers tokens by their exact string until their
+// deadline: verified ones, or refused ones (tokenState.refused). It holds at most max entries: when full, expired entries are
 // dropped and, if that is not enough, an arbitrary eighth of the rest.
 type tokenCache struct {
 	max     int
@@ -619,7 +648,8 @@ type tokenCache struct {
 
 type cacheEntry struct {
 	claims   AccessClaims
-	deadline time.Time // exp plus leeway
+	deadline time.Time // exp plus leeway; for a refused token, when it is forgotten
+	refused  rejection // why the token was refused, in tokenState.refused
 }
 
 func newTokenCache(max int) *tokenCache {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -567,4 +568,64 @@ func TestVerifyConcurrentWithRotation(t *testing.T) {
 		}
 	})
 	wg.Wait()
+}
+
+// A token refused for its form or signature is remembered, with its
+// reason, until the keys change; one refused for its claims is checked
+// again, since time can make it valid.
+func TestRefusedTokensRemembered(t *testing.T) {
+	f := tkSetup(t)
+	other := tkSecret('n')
+	next, err := NewHMACKeySet(other, f.secret) // a rotation to come
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := f.header()
+	h["kid"] = next.signKID
+	byOther := tkSign(t, h, f.claims(), jwt.SigningMethodHS256, other)
+	for _, tc := range []struct {
+		token  string
+		reason rejection
+	}{
+		{byOther, rejectSignature},
+		{"a.b.c", rejectMalformed},
+	} {
+		f.wantRejected(t, tc.token, tc.reason)
+		e := f.tokens.state.Load().refused.get(tc.token)
+		if e == nil || e.refused != tc.reason {
+			t.Fatalf("%s: remembered as %+v, want %q", tc.token, e, tc.reason)
+		}
+		f.wantRejected(t, tc.token, tc.reason) // from memory, the same answer
+	}
+
+	// The keys change: what was refused is looked at again.
+	f.tokens.SetKeys(next)
+	f.wantAccepted(t, byOther)
+
+	// Issued in the future: refused now, accepted once its time has come.
+	early := f.forge(t, func(_, c map[string]any) {
+		c["iat"], c["exp"] = f.clock.Now().Add(time.Hour).Unix(), f.clock.Now().Add(2*time.Hour).Unix()
+	})
+	f.wantRejected(t, early, rejectFuture)
+	if f.tokens.state.Load().refused.get(early) != nil {
+		t.Fatal("a token refused for its claims was remembered")
+	}
+	f.clock.Add(time.Hour)
+	f.wantAccepted(t, early)
+
+	// Forgotten after refusedTTL, and bounded.
+	f.wantRejected(t, "x.y.z", rejectMalformed)
+	f.clock.Add(refusedTTL)
+	if e := f.tokens.state.Load().refused.get("x.y.z"); e == nil || f.clock.Now().Before(e.deadline) {
+		t.Errorf("refused token %+v: want one that expires after refusedTTL", e)
+	}
+	for i := range 3 * refusedCacheSize {
+		f.wantRejected(t, "m."+strconv.Itoa(i)+".x", rejectMalformed)
+	}
+	if n := len(f.tokens.state.Load().refused.entries); n > refusedCacheSize {
+		t.Errorf("%d refused tokens remembered, want at most %d", n, refusedCacheSize)
+	}
+	if n := len(f.tokens.state.Load().cache.entries); n == 0 {
+		t.Error("refused tokens evicted the verified ones")
+	}
 }
