@@ -128,10 +128,21 @@ type ExternalTokens struct {
 	jwksURL string // known once configured or discovered; used by the fetch in flight only
 }
 
-// externalKeySet is one fetched JWKS document.
+// externalKeySet is one fetched JWKS document, and the tokens checked
+// with its keys: verified ones until they expire, and those refused for
+// their form or signature (see tokenState.refused). A token is so verified
+// once per key set: new keys (a fetch) start with empty caches, so a key
+// the issuer withdrew verifies nothing from then on.
 type externalKeySet struct {
-	keys    map[string]externalKey
-	fetched time.Time
+	keys     map[string]externalKey
+	fetched  time.Time
+	verified *tokenCache
+	refused  *tokenCache
+}
+
+func newExternalKeySet(keys map[string]externalKey, fetched time.Time) *externalKeySet {
+	return &externalKeySet{keys: keys, fetched: fetched,
+		verified: newTokenCache(defaultCacheSize), refused: newTokenCache(refusedCacheSize)}
 }
 
 // externalKey is one verification key and the algorithms it may be used
@@ -304,7 +315,7 @@ func (x *ExternalTokens) fetchKeys(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("auth: JWKS %s: %w", x.jwksURL, err)
 	}
-	x.keys.Store(&externalKeySet{keys: keys, fetched: x.cfg.Now()})
+	x.keys.Store(newExternalKeySet(keys, x.cfg.Now()))
 	return nil
 }
 
@@ -497,6 +508,35 @@ func (x *ExternalTokens) Verify(ctx context.Context, token string) (AccessClaims
 	if len(token) == 0 || len(token) > MaxTokenLength {
 		return AccessClaims{}, &tokenError{reason: rejectLength}
 	}
+	now := x.cfg.Now()
+	ks := x.keys.Load()
+	if ks != nil {
+		if e := ks.verified.get(token); e != nil && now.Before(e.deadline) {
+			return e.claims, nil
+		}
+		if e := ks.refused.get(token); e != nil && now.Before(e.deadline) {
+			return AccessClaims{}, &tokenError{reason: e.refused}
+		}
+	}
+	claims, reason := x.verify(ctx, token)
+	// Remembered in the key set the check started with, unless the check
+	// fetched other keys meanwhile (an unknown kid).
+	if ks != nil && x.keys.Load() == ks {
+		switch {
+		case reason == "":
+			ks.verified.put(token, &cacheEntry{claims: claims, deadline: claims.ExpiresAt.Add(x.cfg.Leeway)}, now)
+		case reason == rejectMalformed || reason == rejectSignature:
+			ks.refused.put(token, &cacheEntry{refused: reason, deadline: now.Add(refusedTTL)}, now)
+		}
+	}
+	if reason != "" {
+		return AccessClaims{}, &tokenError{reason: reason}
+	}
+	return claims, nil
+}
+
+// verify checks token in full.
+func (x *ExternalTokens) verify(ctx context.Context, token string) (AccessClaims, rejection) {
 	var c externalClaims
 	keyfunc := func(tok *jwt.Token) (any, error) {
 		h := tok.Header
@@ -534,9 +574,12 @@ func (x *ExternalTokens) Verify(ctx context.Context, token string) (AccessClaims
 		return k.pub, nil
 	}
 	if _, err := x.parser.ParseWithClaims(token, &c, keyfunc); err != nil {
-		return AccessClaims{}, &tokenError{reason: reasonFor(err)}
+		if r := reasonFor(err); r != "" {
+			return AccessClaims{}, r
+		}
+		return AccessClaims{}, rejectOther
 	}
-	return c.accessClaims(), nil
+	return c.accessClaims(), ""
 }
 
 // externalClaims is the payload of an external access token. Scopes come

@@ -41,7 +41,7 @@ type fakeIdP struct {
 	discoveryExtra map[string]any
 }
 
-func newFakeIdP(t *testing.T, tls bool) *fakeIdP {
+func newFakeIdP(t testing.TB, tls bool) *fakeIdP {
 	t.Helper()
 	idp := &fakeIdP{keys: map[string]ed25519.PrivateKey{}}
 	idp.rotate()
@@ -158,7 +158,7 @@ func (idp *fakeIdP) claims() jwt.MapClaims {
 
 // sign signs claims with the current key; header entries override (a nil
 // value deletes).
-func (idp *fakeIdP) sign(t *testing.T, claims jwt.MapClaims, header map[string]any) string {
+func (idp *fakeIdP) sign(t testing.TB, claims jwt.MapClaims, header map[string]any) string {
 	t.Helper()
 	idp.mu.Lock()
 	kid, key := idp.current, idp.keys[idp.current]
@@ -615,5 +615,105 @@ func TestParseExternalJWKSSkipsUnusableKeys(t *testing.T) {
 	}
 	if _, err := parseExternalJWKS([]json.RawMessage{raw(`{"kty":"OKP","crv":"Ed25519","kid":"a","x":"` + x + `"}`)}, []string{"RS256"}); err == nil {
 		t.Fatal("a JWKS without a key for the accepted algorithms was accepted")
+	}
+}
+
+// Tokens are remembered per fetched key set: verified ones until they
+// expire, refused ones (form, signature) with their reason. Keys fetched
+// again start afresh, so a key the issuer withdrew verifies nothing more.
+func TestExternalTokensRemembered(t *testing.T) {
+	idp := newFakeIdP(t, false)
+	x := mustExternal(t, idp.config())
+	ctx := context.Background()
+	if err := x.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A check that had to fetch the keys remembers nothing: the keys it
+	// used may not be those fetched last. Here they are in hand.
+	token := idp.sign(t, idp.claims(), nil)
+	if _, err := x.Verify(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	ks := x.keys.Load()
+	if ks.verified.get(token) == nil {
+		t.Fatal("a verified token was not remembered")
+	}
+	claims, err := x.Verify(ctx, token)
+	if err != nil || claims.Subject != "alice" {
+		t.Fatalf("remembered token: %+v, %v", claims, err)
+	}
+
+	// Another key's signature under a known kid.
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	forged := jwt.NewWithClaims(jwt.SigningMethodEdDSA, idp.claims())
+	forged.Header["kid"], forged.Header["typ"] = idp.current, "at+jwt"
+	bad, err := forged.SignedString(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		_, err := x.Verify(ctx, bad)
+		var te *tokenError
+		if !errors.As(err, &te) || te.reason != rejectSignature {
+			t.Fatalf("forged token: %v, want %q", err, rejectSignature)
+		}
+	}
+	if e := ks.refused.get(bad); e == nil || e.refused != rejectSignature {
+		t.Fatalf("forged token remembered as %+v", e)
+	}
+	// Refused for a claim: checked again each time.
+	late := idp.claims()
+	late["aud"] = "other"
+	wrongAud := idp.sign(t, late, nil)
+	if _, err := x.Verify(ctx, wrongAud); err == nil {
+		t.Fatal("a token for another audience accepted")
+	}
+	if ks.refused.get(wrongAud) != nil {
+		t.Fatal("a token refused for its claims was remembered")
+	}
+
+	// The issuer withdraws the key: once the keys are fetched again, its
+	// tokens fail, remembered or not.
+	idp.mu.Lock()
+	delete(idp.keys, idp.current)
+	idp.mu.Unlock()
+	idp.rotate()
+	if err := x.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Verify(ctx, token); err == nil {
+		t.Fatal("a token of a withdrawn key was accepted after the keys were fetched again")
+	}
+	if _, err := x.Verify(ctx, idp.sign(t, idp.claims(), nil)); err != nil {
+		t.Fatalf("the new key: %v", err)
+	}
+}
+
+// BenchmarkExternalVerify: an external token seen before (remembered) and
+// one seen for the first time (a signature check: EdDSA here).
+func BenchmarkExternalVerify(b *testing.B) {
+	idp := newFakeIdP(b, false)
+	ctx := context.Background()
+	for _, seen := range []bool{true, false} {
+		name := map[bool]string{true: "seen", false: "first-seen"}[seen]
+		b.Run(name, func(b *testing.B) {
+			x, err := NewExternalTokens(idp.config())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := x.Refresh(ctx); err != nil {
+				b.Fatal(err)
+			}
+			token := idp.sign(b, idp.claims(), nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				if !seen {
+					x.keys.Load().verified.entries = map[string]*cacheEntry{}
+				}
+				if _, err := x.Verify(ctx, token); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

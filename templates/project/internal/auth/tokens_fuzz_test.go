@@ -29,7 +29,7 @@ func FuzzVerifyToken(f *testing.F) {
 		f.Fatal(err)
 	}
 	now := own.clock.Now()
-	x.keys.Store(&externalKeySet{keys: map[string]externalKey{"k1": {pub: edKey.Public(), algs: []string{"EdDSA"}}}, fetched: now})
+	x.keys.Store(newExternalKeySet(map[string]externalKey{"k1": {pub: edKey.Public(), algs: []string{"EdDSA"}}}, now))
 	x.lastFetch = now // the clock stands still: no fetch is ever allowed
 	extHeader := map[string]any{"alg": "EdDSA", "typ": "at+jwt", "kid": "k1"}
 	extToken := tkSign(f, extHeader, own.claims(), jwt.SigningMethodEdDSA, edKey)
