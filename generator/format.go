@@ -187,7 +187,9 @@ func formatAPI(c *checked) ([]byte, error) {
 // more than one CPU the printing starts at once, beside the type check: both
 // only read the tree, and printing a large file takes about as long as
 // checking it. When the check finds faults the text is not used, and the
-// next pass prints its own file.
+// next pass prints its own file: a spec that needs repairs so costs a
+// print per pass in vain, on the other CPU, which the wall time of the
+// one that needs none pays for (bench/generate.sh).
 func printRest(fset *token.FileSet, f *ast.File) func() ([]byte, error) {
 	print := func() ([]byte, error) {
 		if len(f.Decls) < 2 {

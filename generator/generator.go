@@ -159,6 +159,8 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		code, changes, err = generateAPI(doc, api, opts.Strict)
 		return err
 	})
+	// Waited for here, so that no work outlives a call that fails.
+	embeddedSpec, embedErr := embedded()
 	changes = append(routeChanges, changes...)
 	if n := <-notice; n != "" {
 		doc.Notices = append(doc.Notices, n)
@@ -175,9 +177,8 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		res.Warnings = append(res.Warnings, c.String())
 	}
 
-	embeddedSpec, err := embedded()
-	if err != nil {
-		return nil, err
+	if embedErr != nil {
+		return nil, embedErr
 	}
 	specFile, specData, err := projectSpec(doc)
 	if err != nil {
@@ -223,8 +224,8 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 
 // formatFiles formats the Go files among files that are not formatted yet,
 // on every CPU: a project of a few hundred operations has as many handler
-// files and tests to format. Errors come in the order of files, whichever
-// finished first.
+// files and tests to format. The error is that of the first file, in the
+// order of files, whichever finished first.
 func formatFiles(files []File) error {
 	errs := make([]error, len(files))
 	var g errgroup.Group
@@ -235,7 +236,9 @@ func formatFiles(files []File) error {
 			continue
 		}
 		g.Go(func() error {
-			out, err := format.Source(f.Data)
+			// A panic of the formatter's is this file's error, not the
+			// end of the process.
+			out, err := recovered(func() ([]byte, error) { return format.Source(f.Data) })
 			if err != nil {
 				errs[i] = formatError(f, err)
 				return nil
@@ -245,7 +248,12 @@ func formatFiles(files []File) error {
 		})
 	}
 	_ = g.Wait()
-	return errors.Join(slices.DeleteFunc(errs, func(err error) bool { return err == nil })...)
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // formatError reports generated code that does not parse, with the lines

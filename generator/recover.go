@@ -66,8 +66,7 @@ func validate(ctx context.Context, doc *spec.Doc) (notice string) {
 }
 
 // background runs f in a goroutine and returns a function that waits for
-// its result. A panic in f is returned as an error (an internal one: a
-// caller that can locate it runs f under safely).
+// its result (see recovered).
 func background[T any](f func() (T, error)) func() (T, error) {
 	var (
 		v    T
@@ -76,15 +75,22 @@ func background[T any](f func() (T, error)) func() (T, error) {
 	)
 	go func() {
 		defer close(done)
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("internal error: %s", firstLine(fmt.Sprint(r)))
-			}
-		}()
-		v, err = f()
+		v, err = recovered(f)
 	}()
 	return func() (T, error) {
 		<-done
 		return v, err
 	}
+}
+
+// recovered calls f and returns a panic in it as an error (an internal
+// one: a caller that can locate it runs f under safely), for code that
+// runs f on a goroutine of its own, where a panic would end the process.
+func recovered[T any](f func() (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %s", firstLine(fmt.Sprint(r)))
+		}
+	}()
+	return f()
 }

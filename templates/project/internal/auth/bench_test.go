@@ -170,20 +170,48 @@ func bmForged(tb testing.TB, f *bmFixture) string {
 	return f.token[:strings.LastIndexByte(f.token, '.')] + forged[strings.LastIndexByte(forged, '.'):]
 }
 
-// BenchmarkVerifyForgedToken is the cost of refusing a forged token seen
-// for the first time (caches disabled: a token refused once is remembered,
-// see tokenState.refused); the target is at most half of
+// bmForgeries returns n distinct forged tokens: bmForged's, its signature
+// changed in its first three characters (not its last, whose unused bits
+// strict decoding checks).
+func bmForgeries(tb testing.TB, f *bmFixture, n int) []string {
+	forged := bmForged(tb, f)
+	dot := strings.LastIndexByte(forged, '.')
+	const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	out := make([]string, n)
+	for i := range out {
+		out[i] = forged[:dot+1] + string([]byte{b64[i%64], b64[i/64%64], b64[i/4096%64]}) + forged[dot+4:]
+	}
+	return out
+}
+
+// BenchmarkVerifyForgedToken is the cost of refusing a forged token, with
+// the default caches: each seen for the first time (distinct forgeries,
+// more than refusedTokens keeps hashes of), and one sent again
+// (remembered). The target of the first is at most half of
 // BenchmarkVerifyFirstSeenToken.
 func BenchmarkVerifyForgedToken(b *testing.B) {
-	f := bmSetup(b, false)
-	forged := bmForged(b, f)
+	f := bmSetup(b, true)
 	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := f.tokens.Verify(ctx, forged); err == nil {
-			b.Fatal("forged token accepted")
+	b.Run("first-seen", func(b *testing.B) {
+		forged := bmForgeries(b, f, 1<<16)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := f.tokens.Verify(ctx, forged[i%len(forged)]); err == nil {
+				b.Fatal("forged token accepted")
+			}
+			i++
 		}
-	}
+	})
+	b.Run("again", func(b *testing.B) {
+		forged := bmForged(b, f)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := f.tokens.Verify(ctx, forged); err == nil {
+				b.Fatal("forged token accepted")
+			}
+		}
+	})
 }
 
 // BenchmarkProtectedForgedToken is the guarded route refusing a forged token
@@ -256,14 +284,24 @@ func TestProtectedCachedTokenAllocations(t *testing.T) {
 }
 
 // A forged token is refused before any decoding: no allocation but its
-// error, checked on every test run (caches disabled, so that each is seen
-// for the first time).
+// error, checked on every test run, with the default caches, for distinct
+// forgeries (each seen for the first time) and for one sent again.
 func TestVerifyForgedTokenAllocations(t *testing.T) {
-	f := bmSetup(t, false)
-	forged := bmForged(t, f)
+	f := bmSetup(t, true)
+	forged := bmForgeries(t, f, 200)
 	ctx := context.Background()
+	i := 0
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := f.tokens.Verify(ctx, forged); err == nil {
+		if _, err := f.tokens.Verify(ctx, forged[i]); err == nil {
+			t.Fatal("forged token accepted")
+		}
+		i++
+	})
+	if allocs > 1 {
+		t.Errorf("refusing distinct forged tokens: %.0f allocations, want at most 1 (the error)", allocs)
+	}
+	allocs = testing.AllocsPerRun(100, func() {
+		if _, err := f.tokens.Verify(ctx, forged[0]); err == nil {
 			t.Fatal("forged token accepted")
 		}
 	})

@@ -130,19 +130,19 @@ type ExternalTokens struct {
 
 // externalKeySet is one fetched JWKS document, and the tokens checked
 // with its keys: verified ones until they expire, and those refused for
-// their form or signature (see tokenState.refused). A token is so verified
+// their form or signature (see refusedTokens). A token is so verified
 // once per key set: new keys (a fetch) start with empty caches, so a key
 // the issuer withdrew verifies nothing from then on.
 type externalKeySet struct {
 	keys     map[string]externalKey
 	fetched  time.Time
 	verified *tokenCache
-	refused  *tokenCache
+	refused  *refusedTokens
 }
 
 func newExternalKeySet(keys map[string]externalKey, fetched time.Time) *externalKeySet {
 	return &externalKeySet{keys: keys, fetched: fetched,
-		verified: newTokenCache(defaultCacheSize), refused: newTokenCache(refusedCacheSize)}
+		verified: newTokenCache(defaultCacheSize), refused: newRefusedTokens(refusedCacheSize)}
 }
 
 // externalKey is one verification key and the algorithms it may be used
@@ -514,19 +514,18 @@ func (x *ExternalTokens) Verify(ctx context.Context, token string) (AccessClaims
 		if e := ks.verified.get(token); e != nil && now.Before(e.deadline) {
 			return e.claims, nil
 		}
-		if e := ks.refused.get(token); e != nil && now.Before(e.deadline) {
-			return AccessClaims{}, &tokenError{reason: e.refused}
+		if reason := ks.refused.reason(token, now); reason != "" {
+			return AccessClaims{}, &tokenError{reason: reason}
 		}
 	}
 	claims, reason := x.verify(ctx, token)
 	// Remembered in the key set the check started with, unless the check
 	// fetched other keys meanwhile (an unknown kid).
 	if ks != nil && x.keys.Load() == ks {
-		switch {
-		case reason == "":
+		if reason == "" {
 			ks.verified.put(token, &cacheEntry{claims: claims, deadline: claims.ExpiresAt.Add(x.cfg.Leeway)}, now)
-		case reason == rejectMalformed || reason == rejectSignature:
-			ks.refused.put(token, &cacheEntry{refused: reason, deadline: now.Add(refusedTTL)}, now)
+		} else {
+			ks.refused.add(token, reason, now)
 		}
 	}
 	if reason != "" {

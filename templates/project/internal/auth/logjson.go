@@ -41,10 +41,11 @@ func (h *jsonLines) writeLine(t time.Time, level slog.Level, msg string, attrs [
 // appendJSONRecord appends to buf the line slog's JSON handler, without
 // options but a level, writes for the record: time (RFC 3339 with
 // nanoseconds), level and message, then attrs in order. It reports false
-// for an attribute it does not write the handler's way (see writeLine) or
-// a time the handler writes an error for.
+// for an attribute it does not write the handler's way (see writeLine), a
+// time the handler writes an error for, and the zero time, which it leaves
+// out.
 func appendJSONRecord(buf []byte, t time.Time, level slog.Level, msg string, attrs []slog.Attr) ([]byte, bool) {
-	if y := t.Year(); y < 0 || y >= 10000 {
+	if y := t.Year(); y < 0 || y >= 10000 || t.IsZero() { // the handler writes an error, or no time
 		return buf, false
 	}
 	buf = append(buf, `{"time":"`...)

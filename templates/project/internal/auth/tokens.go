@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"net/http"
 	"slices"
@@ -40,10 +41,12 @@ const (
 	maxSubjectLength = 1024
 	defaultCacheSize = 10_000
 	// refusedCacheSize bounds the tokens remembered as refused (see
-	// tokenState.refused): at most 8 MiB of tokens, in a cache of its own,
-	// so that a flood of distinct forged tokens evicts none of the
-	// verified ones.
+	// refusedTokens): at most 8 MiB of tokens, in a cache of their own, so
+	// that refused tokens evict no verified one.
 	refusedCacheSize = 1024
+	// refusedSightings is the number of hashes of tokens refused once
+	// (refusedTokens.seen).
+	refusedSightings = 4096
 	// refusedTTL is how long a refused token is remembered; the keys
 	// changing forgets it sooner.
 	refusedTTL = 10 * time.Minute
@@ -95,12 +98,7 @@ type tokenState struct {
 	keyfunc jwt.Keyfunc
 	early   *earlyCheck // refuses forged tokens before golang-jwt parses them
 	cache   *tokenCache
-	// refused remembers tokens refused for what depends only on their
-	// bytes and these keys (malformed, or no key's signature): a client
-	// repeating one (a stale or mangled token in a retry loop, or an
-	// attacker replaying a forgery) costs a map lookup, as a verified
-	// token does, instead of an HMAC or a signature check each time.
-	refused *tokenCache
+	refused *refusedTokens
 
 	// validator checks the claims as the parser does, for verifiedClaims.
 	validator *jwt.Validator
@@ -144,7 +142,7 @@ func (t *Tokens) check() error { return t.cfgErr }
 // SetKeys replaces the signing and verification keys (rotation) and
 // forgets every previously verified token.
 func (t *Tokens) SetKeys(keys *KeySet) {
-	st := &tokenState{keys: keys, cache: newTokenCache(t.cacheSize), refused: newTokenCache(min(t.cacheSize, refusedCacheSize))}
+	st := &tokenState{keys: keys, cache: newTokenCache(t.cacheSize), refused: newRefusedTokens(min(t.cacheSize, refusedCacheSize))}
 	if keys != nil {
 		st.early = newEarlyCheck(keys)
 		opts := []jwt.ParserOption{
@@ -297,12 +295,12 @@ func (t *Tokens) authentic(token string) (*cacheEntry, error) {
 	if e := st.cache.get(token); e != nil && now.Before(e.deadline) {
 		return e, nil
 	}
-	if e := st.refused.get(token); e != nil && now.Before(e.deadline) {
-		return nil, &tokenError{reason: e.refused}
+	if reason := st.refused.reason(token, now); reason != "" {
+		return nil, &tokenError{reason: reason}
 	}
 	reason, verified := st.early.check(st, token)
 	if reason != "" {
-		st.refuse(token, reason, now)
+		st.refused.add(token, reason, now)
 		return nil, &tokenError{reason: reason}
 	}
 	var wc wireClaims
@@ -313,22 +311,13 @@ func (t *Tokens) authentic(token string) (*cacheEntry, error) {
 	} else if _, err := st.parser.ParseWithClaims(token, &wc, st.keyfunc); err != nil {
 		// The claims of a token that failed are never looked at.
 		reason := reasonFor(err)
-		st.refuse(token, reason, now)
+		st.refused.add(token, reason, now)
 		return nil, &tokenError{reason: reason}
 	}
 	e := &cacheEntry{claims: wc.accessClaims()}
 	e.deadline = e.claims.ExpiresAt.Add(t.cfg.Leeway)
 	st.cache.put(token, e, now)
 	return e, nil
-}
-
-// refuse remembers token as refused for reason, when the reason cannot
-// change while the keys stay: the token's form, or its signature. Claims
-// can (a token used before its iat, say), and are checked again.
-func (st *tokenState) refuse(token string, reason rejection, now time.Time) {
-	if st.refused.max > 0 && (reason == rejectMalformed || reason == rejectSignature) {
-		st.refused.put(token, &cacheEntry{refused: reason, deadline: now.Add(refusedTTL)}, now)
-	}
 }
 
 // key is the jwt.Keyfunc: it checks the JOSE header and selects the key by
@@ -638,8 +627,9 @@ func normalizeScopes(scopes []string) ([]string, error) {
 }
 
 // tokenCache remembers tokens by their exact string until their
-// deadline: verified ones, or refused ones (tokenState.refused). It holds at most max entries: when full, expired entries are
-// dropped and, if that is not enough, an arbitrary eighth of the rest.
+// deadline: verified ones, or refused ones (refusedTokens). It holds at
+// most max entries: when full, expired entries are dropped and, if that is
+// not enough, an arbitrary eighth of the rest.
 type tokenCache struct {
 	max     int
 	mu      sync.RWMutex
@@ -649,7 +639,7 @@ type tokenCache struct {
 type cacheEntry struct {
 	claims   AccessClaims
 	deadline time.Time // exp plus leeway; for a refused token, when it is forgotten
-	refused  rejection // why the token was refused, in tokenState.refused
+	refused  rejection // why the token was refused, in refusedTokens
 }
 
 func newTokenCache(max int) *tokenCache {
@@ -693,4 +683,52 @@ func (c *tokenCache) put(token string, e *cacheEntry, now time.Time) {
 		}
 	}
 	c.entries[token] = e
+}
+
+// refusedTokens remembers tokens refused for what depends only on their
+// bytes and the keys: malformed, or signed by no key. A client repeating
+// one (a stale or mangled token in a retry loop, or an attacker replaying
+// a forgery) then costs a map lookup, as a verified token does, instead of
+// an HMAC or a signature check each time. Refusals for claims are never
+// remembered: time can change them (a token used before its iat).
+//
+// A token is remembered the second time it is refused. The first refusal
+// only stores a hash of it in seen, without a lock or an allocation, so a
+// flood of distinct forgeries, each seen once, costs what it cost without
+// this memory. Two tokens with the same hash (a chance of 2^-64) make the
+// second remembered one refusal early, which changes no answer. The keys
+// changing forgets everything: each key set has its own.
+type refusedTokens struct {
+	cache *tokenCache
+	seed  maphash.Seed
+	seen  [refusedSightings]atomic.Uint64
+}
+
+// newRefusedTokens remembers up to max tokens; max ≤ 0 remembers none.
+func newRefusedTokens(max int) *refusedTokens {
+	return &refusedTokens{cache: newTokenCache(max), seed: maphash.MakeSeed()}
+}
+
+// reason returns why token was refused when it is remembered, else "".
+func (r *refusedTokens) reason(token string, now time.Time) rejection {
+	if e := r.cache.get(token); e != nil && now.Before(e.deadline) {
+		return e.refused
+	}
+	return ""
+}
+
+// add records that token was refused for reason, which it remembers for
+// refusedTTL from the second time on, when reason depends only on the
+// token and the keys.
+func (r *refusedTokens) add(token string, reason rejection, now time.Time) {
+	if r.cache.max <= 0 || reason != rejectMalformed && reason != rejectSignature {
+		return
+	}
+	h := maphash.String(r.seed, token)
+	slot := &r.seen[h%refusedSightings]
+	if slot.Load() != h {
+		slot.Store(h)
+		return
+	}
+	r.cache.put(token, &cacheEntry{refused: reason, deadline: now.Add(refusedTTL)}, now)
 }

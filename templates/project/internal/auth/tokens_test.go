@@ -590,10 +590,14 @@ func TestRefusedTokensRemembered(t *testing.T) {
 		{byOther, rejectSignature},
 		{"a.b.c", rejectMalformed},
 	} {
+		refused := f.tokens.state.Load().refused
 		f.wantRejected(t, tc.token, tc.reason)
-		e := f.tokens.state.Load().refused.get(tc.token)
-		if e == nil || e.refused != tc.reason {
-			t.Fatalf("%s: remembered as %+v, want %q", tc.token, e, tc.reason)
+		if refused.cache.get(tc.token) != nil {
+			t.Fatalf("%s: remembered at its first refusal", tc.token)
+		}
+		f.wantRejected(t, tc.token, tc.reason)
+		if got := refused.reason(tc.token, f.clock.Now()); got != tc.reason {
+			t.Fatalf("%s: remembered as %q, want %q", tc.token, got, tc.reason)
 		}
 		f.wantRejected(t, tc.token, tc.reason) // from memory, the same answer
 	}
@@ -607,7 +611,8 @@ func TestRefusedTokensRemembered(t *testing.T) {
 		c["iat"], c["exp"] = f.clock.Now().Add(time.Hour).Unix(), f.clock.Now().Add(2*time.Hour).Unix()
 	})
 	f.wantRejected(t, early, rejectFuture)
-	if f.tokens.state.Load().refused.get(early) != nil {
+	f.wantRejected(t, early, rejectFuture)
+	if f.tokens.state.Load().refused.cache.get(early) != nil {
 		t.Fatal("a token refused for its claims was remembered")
 	}
 	f.clock.Add(time.Hour)
@@ -615,14 +620,16 @@ func TestRefusedTokensRemembered(t *testing.T) {
 
 	// Forgotten after refusedTTL, and bounded.
 	f.wantRejected(t, "x.y.z", rejectMalformed)
+	f.wantRejected(t, "x.y.z", rejectMalformed)
 	f.clock.Add(refusedTTL)
-	if e := f.tokens.state.Load().refused.get("x.y.z"); e == nil || f.clock.Now().Before(e.deadline) {
-		t.Errorf("refused token %+v: want one that expires after refusedTTL", e)
+	if r := f.tokens.state.Load().refused.reason("x.y.z", f.clock.Now()); r != "" {
+		t.Errorf("refused token remembered as %q after refusedTTL", r)
 	}
 	for i := range 3 * refusedCacheSize {
 		f.wantRejected(t, "m."+strconv.Itoa(i)+".x", rejectMalformed)
+		f.wantRejected(t, "m."+strconv.Itoa(i)+".x", rejectMalformed)
 	}
-	if n := len(f.tokens.state.Load().refused.entries); n > refusedCacheSize {
+	if n := len(f.tokens.state.Load().refused.cache.entries); n > refusedCacheSize {
 		t.Errorf("%d refused tokens remembered, want at most %d", n, refusedCacheSize)
 	}
 	if n := len(f.tokens.state.Load().cache.entries); n == 0 {
