@@ -2,12 +2,18 @@ package generator
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
+	"runtime/debug"
 	"slices"
+	"sync"
 
 	"github.com/gatehouse-go/gatehouse/generator/internal/model"
 	"github.com/gatehouse-go/gatehouse/generator/internal/spec"
+	"github.com/gatehouse-go/gatehouse/templates"
 )
 
 // Template is a built-in project template.
@@ -110,14 +116,14 @@ func Lint(ctx context.Context, specPath string) (*Result, error) {
 	return res, nil
 }
 
-// UpToDate reports, without loading the spec, whether every input of the
-// last run (gatehouse.yaml, the spec and the files its $refs reach, template
+// UpToDate reports, without loading the spec, whether this gatehouse wrote
+// the project (GeneratorDigest), every input of the last run (gatehouse.yaml, the spec and the files its $refs reach, template
 // overrides) is unchanged, the inputs named in required are among them, and
 // every generated file is as that run wrote it. Only regular files inside
 // the project are read: an input recorded elsewhere (by an older gatehouse)
 // makes the project out of date, so the run checks it properly.
 func UpToDate(dir string, m *Manifest, required []string) bool {
-	if len(m.Files) == 0 || m.Output != OutputVersion {
+	if len(m.Files) == 0 || m.Output != OutputVersion || m.Generator != GeneratorDigest() {
 		return false
 	}
 	for _, p := range required {
@@ -149,3 +155,36 @@ func UpToDate(dir string, m *Manifest, required []string) bool {
 	}
 	return true
 }
+
+// GeneratorDigest identifies this gatehouse by what it generates from: the
+// built-in templates and runtime, byte for byte, and the versions of
+// gatehouse and of every module it was built with (oapi-codegen,
+// kin-openapi, ...). A gatehouse built from other sources has another, so
+// after an upgrade generate rewrites the generated files even where the
+// spec did not change.
+var GeneratorDigest = sync.OnceValue(func() string {
+	h := sha256.New()
+	// WalkDir visits in lexical order: the same templates, the same digest.
+	_ = fs.WalkDir(templates.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := templates.FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d\n", p, len(data))
+		h.Write(data)
+		return nil
+	})
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		fmt.Fprintf(h, "%s %s %s\n", bi.Main.Path, bi.Main.Version, bi.Main.Sum)
+		for _, m := range bi.Deps {
+			if m.Replace != nil {
+				m = m.Replace
+			}
+			fmt.Fprintf(h, "%s %s %s\n", m.Path, m.Version, m.Sum)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+})

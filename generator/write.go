@@ -23,9 +23,13 @@ const ManifestPath = ".gatehouse/manifest.json"
 type Manifest struct {
 	Version int `json:"version"`
 	// Output is the OutputVersion of the gatehouse that wrote the files.
-	Output int               `json:"output"`
-	Inputs map[string]string `json:"inputs"` // path → SHA-256 of spec, config
-	Files  map[string]string `json:"files"`  // generated path → SHA-256
+	Output int `json:"output"`
+	// Generator identifies the gatehouse that wrote the files (see
+	// GeneratorDigest): another one may write other files from the same
+	// spec, so a project it did not write is never up to date.
+	Generator string            `json:"generator,omitempty"`
+	Inputs    map[string]string `json:"inputs"` // path → SHA-256 of spec, config
+	Files     map[string]string `json:"files"`  // generated path → SHA-256
 	// Operations maps each operation's handler method to "METHOD /path",
 	// so the next run can tell a removed operation from a renamed one.
 	Operations map[string]string `json:"operations"`
@@ -74,7 +78,7 @@ func Upgrades(from int) []string {
 
 // NewManifest describes res, generated from the given input files.
 func NewManifest(res *Result, inputs map[string][]byte) *Manifest {
-	m := &Manifest{Version: 1, Output: OutputVersion, Inputs: map[string]string{}, Files: map[string]string{}, Operations: map[string]string{}, Security: map[string]string{}}
+	m := &Manifest{Version: 1, Output: OutputVersion, Generator: GeneratorDigest(), Inputs: map[string]string{}, Files: map[string]string{}, Operations: map[string]string{}, Security: map[string]string{}}
 	for _, op := range res.API.Operations {
 		m.Operations[op.GoName] = op.Method + " " + op.Path
 		m.Security[op.Method+" "+op.Path] = op.Security.String()
