@@ -140,7 +140,7 @@ func NewTokens(cfg TokenConfig, keys *KeySet, rev *Revocations) *Tokens {
 func (t *Tokens) check() error { return t.cfgErr }
 
 // SetKeys replaces the signing and verification keys (rotation) and
-// forgets every previously verified token.
+// forgets every previously verified or refused token.
 func (t *Tokens) SetKeys(keys *KeySet) {
 	st := &tokenState{keys: keys, cache: newTokenCache(t.cacheSize), refused: newRefusedTokens(min(t.cacheSize, refusedCacheSize))}
 	if keys != nil {
