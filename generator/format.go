@@ -191,7 +191,7 @@ func formatAPI(c *checked) ([]byte, error) {
 // print per pass in vain, on the other CPU, which the wall time of the
 // one that needs none pays for (bench/generate.sh).
 func printRest(fset *token.FileSet, f *ast.File) func() ([]byte, error) {
-	print := func() ([]byte, error) {
+	printDecls := func() ([]byte, error) {
 		if len(f.Decls) < 2 {
 			return nil, nil
 		}
@@ -202,9 +202,9 @@ func printRest(fset *token.FileSet, f *ast.File) func() ([]byte, error) {
 		return b.Bytes(), err
 	}
 	if runtime.GOMAXPROCS(0) > 1 {
-		return background(print)
+		return background(printDecls)
 	}
-	return print
+	return printDecls
 }
 
 // importsApart reports whether nothing but blank space lies between the
